@@ -1,0 +1,25 @@
+"""The library's own error types.
+
+The library raises these; the CLI alone turns them into one line on stderr and an exit
+code, so no user ever sees a traceback for a mistake they can fix.
+"""
+
+
+class ActbenchError(Exception):
+    """A failure the user can act on. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(ActbenchError):
+    """Bad input: an unknown name, an ill-typed parameter, an invalid option value."""
+
+    exit_code = 2
+
+
+class SpecError(UsageError):
+    """An activation spec string that does not name a valid activation."""
+
+
+class DataError(ActbenchError):
+    """Dataset files missing, unreadable or failing their checksum."""
