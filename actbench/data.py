@@ -1,0 +1,496 @@
+"""Dataset files -> in-memory tensors.
+
+One job: find (or download) the standard IDX files of MNIST-style datasets, check them
+against their published MD5s, parse them and hand back the whole dataset as CPU tensors.
+No training logic and no normalisation here: tasks decide how to scale pixels.
+
+Files are looked for flat in the data folder (``DIR/train-images-idx3-ubyte.gz``) and in
+torchvision's layout (``DIR/MNIST/raw/train-images-idx3-ubyte.gz``), so a folder that
+torchvision has already filled is reused as is; downloads go into the torchvision layout
+so that torchvision users share them in turn.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.request
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actbench.errors import DataError, UsageError
+
+__all__ = [
+    "DATASET_NAMES",
+    "DataWarning",
+    "DatasetSource",
+    "ImageData",
+    "MNIST_MINI",
+    "MNIST_MINI_DIR",
+    "ROLES",
+    "SOURCES",
+    "default_data_dir",
+    "load_dataset",
+    "read_idx",
+]
+
+
+class DataWarning(UserWarning):
+    """Data was used without the usual safety checks (e.g. checksums skipped)."""
+
+
+# The four files every MNIST-style dataset consists of, in the order they are read.
+ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+
+IMAGE_SIZE = 28  # all supported datasets are 28x28 greyscale
+NUM_CLASSES = 10
+
+DOWNLOAD_TIMEOUT_S = 30.0  # per socket operation, not per file
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """What a dataset is on disk and where it comes from."""
+
+    name: str  # CLI name: "mnist", "fashion-mnist", "mnist-mini"
+    title: str  # human name: "MNIST", "Fashion-MNIST"
+    torchvision_folder: str  # torchvision's layout is DIR/<torchvision_folder>/raw/
+    files: dict[str, tuple[str, str]]  # role -> (filename, md5); roles as in ROLES
+    mirrors: tuple[str, ...]  # base URLs, tried in order; empty = never downloaded
+    licence: str
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is not a bool
+class ImageData:
+    """A whole dataset as CPU tensors, exactly as stored (pixels 0..255, not normalised)."""
+
+    train_images: torch.Tensor  # (N, 28, 28) uint8
+    train_labels: torch.Tensor  # (N,) int64, values in 0..9
+    test_images: torch.Tensor  # (M, 28, 28) uint8
+    test_labels: torch.Tensor  # (M,) int64, values in 0..9
+    source: str  # dataset name, e.g. "mnist"
+    title: str = ""  # e.g. "MNIST"
+    # Where each file was read from: role -> path (flat folder, torchvision raw/ or package).
+    paths: dict[str, Path] = field(default_factory=dict)
+    verified: bool = True  # False when MD5s were skipped (verify=False)
+
+    @property
+    def num_classes(self) -> int:
+        return NUM_CLASSES
+
+
+_MNIST_FILES = {
+    "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    "train_labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+    "test_images": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+    "test_labels": ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+}
+
+_MNIST_LICENCE = (
+    'CC BY-SA 3.0; Y. LeCun, C. Cortes, C. J. C. Burges, "The MNIST database of '
+    'handwritten digits"'
+)
+
+SOURCES: dict[str, DatasetSource] = {
+    "mnist": DatasetSource(
+        name="mnist",
+        title="MNIST",
+        torchvision_folder="MNIST",
+        files=_MNIST_FILES,
+        # Same mirrors, same order as torchvision.datasets.MNIST.
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        licence=_MNIST_LICENCE,
+    ),
+    "fashion-mnist": DatasetSource(
+        name="fashion-mnist",
+        title="Fashion-MNIST",
+        torchvision_folder="FashionMNIST",
+        files={
+            "train_images": ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+            "train_labels": ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+            "test_images": ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+            "test_labels": ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+        },
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        licence="MIT; H. Xiao, K. Rasul, R. Vollgraf (Zalando Research)",
+    ),
+}
+
+# A small class-balanced subset of the real MNIST files (5000 train, 1000 test), shipped
+# inside the package so tests and quick runs work offline. Made by
+# scripts/make_mnist_mini.py; its NOTICE.md carries MNIST's licence notice.
+MNIST_MINI_DIR = Path(__file__).resolve().parent / "datasets" / "mnist-mini"
+MNIST_MINI = DatasetSource(
+    name="mnist-mini",
+    title="MNIST-mini",
+    torchvision_folder="MNIST",  # unused: the files only ever live in the package
+    files={
+        "train_images": ("train-images-idx3-ubyte.gz", "f3f3797d072a6fc88c5a9e3bb5cc37fd"),
+        "train_labels": ("train-labels-idx1-ubyte.gz", "061a3d8088474ab1030792e4c9f4b7ae"),
+        "test_images": ("t10k-images-idx3-ubyte.gz", "9622622be0b8182b4e0bc0acbdd8a8cc"),
+        "test_labels": ("t10k-labels-idx1-ubyte.gz", "22e5d141ec24d81e45ca6ff392290da4"),
+    },
+    mirrors=(),
+    licence=_MNIST_LICENCE + "; subset made by scripts/make_mnist_mini.py",
+)
+
+DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "mnist-mini")
+
+
+def default_data_dir() -> Path:
+    """$ACTBENCH_DATA if set (and not empty), else the user cache: <cache>/actbench/data."""
+    env = os.environ.get("ACTBENCH_DATA", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # imported here: only needed when no folder was given
+
+    return Path(platformdirs.user_cache_dir("actbench")) / "data"
+
+
+# ---------------------------------------------------------------------------------------
+# IDX parsing
+# ---------------------------------------------------------------------------------------
+
+# IDX type code (third magic byte) -> big-endian numpy dtype of the data that follows.
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def _decompress(raw: bytes, path: Path) -> bytes:
+    # Decided by content, not by name: gzip streams start with 1f 8b.
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
+
+
+def _parse_idx(data: bytes, path: Path) -> np.ndarray:
+    """Parse decompressed IDX bytes. Layout: 00 00 <type> <ndim>, ndim big-endian uint32
+    dimensions, then the values big-endian in C order."""
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataError(f"{path}: not an IDX file (bad magic {data[:4].hex() or 'empty'})")
+    code, ndim = data[2], data[3]
+    if code not in _IDX_DTYPES:
+        raise DataError(f"{path}: not an IDX file (unknown type code 0x{code:02x})")
+    if ndim == 0:
+        raise DataError(f"{path}: IDX header declares 0 dimensions")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated IDX header ({len(data)} bytes)")
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = _IDX_DTYPES[code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - header
+    if actual != expected:
+        what = "truncated" if actual < expected else "trailing bytes"
+        raise DataError(
+            f"{path}: {what}: dimensions {'x'.join(map(str, dims))} need "
+            f"{expected} bytes of data, file has {actual}"
+        )
+    # frombuffer gives a read-only view of `data`; the native-order copy is writable,
+    # which torch.from_numpy needs to avoid a warning.
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(
+        dtype.newbyteorder("="), copy=True
+    )
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one IDX file, gzipped or plain; native-order array with the file's dims.
+
+    Raises DataError naming the file on a bad magic number, unknown type code, or
+    dimensions that do not match the amount of data (truncated or padded file)."""
+    path = Path(path)
+    return _parse_idx(_decompress(_read_bytes(path), path), path)
+
+
+# ---------------------------------------------------------------------------------------
+# Locating, verifying, downloading
+# ---------------------------------------------------------------------------------------
+
+
+def _search_dirs(source: DatasetSource, data_dir: Path) -> tuple[Path, Path]:
+    # Flat first (files the user put there by hand), then torchvision's layout.
+    return data_dir, data_dir / source.torchvision_folder / "raw"
+
+
+def _locate(filename: str, dirs: tuple[Path, ...]) -> Path | None:
+    for d in dirs:
+        candidate = d / filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _describe_url_error(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return _one_line(exc.reason)
+    return _one_line(exc) or type(exc).__name__
+
+
+class _DownloadFailed(Exception):
+    """One URL could not deliver a good file; `fatal_for_mirror` = do not retry this host."""
+
+    def __init__(self, reason: str, fatal_for_mirror: bool):
+        super().__init__(reason)
+        self.reason = reason
+        self.fatal_for_mirror = fatal_for_mirror
+
+
+def _download_one(url: str, dest: Path, md5: str, progress, task_name: str) -> None:
+    """Stream `url` to dest.part, check its MD5, then atomically rename to dest.
+
+    The .part file is removed on every failure (including Ctrl-C), so neither a partial
+    nor a wrong download is ever left under the final name."""
+    part = dest.with_name(dest.name + ".part")
+    request = urllib.request.Request(url, headers={"User-Agent": "actbench"})
+    digest = hashlib.md5()
+    try:
+        try:
+            response = urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
+        except urllib.error.HTTPError as exc:
+            # The host answered: other files from it may still be fine.
+            raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=False) from exc
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=True) from exc
+        with response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            task = progress.add_task(task_name, total=total)
+            received = 0
+            try:
+                with open(part, "wb") as out:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        progress.advance(task, len(chunk))
+            except (OSError, http.client.HTTPException) as exc:  # timeouts, resets, short reads
+                raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=True) from exc
+            # read(n) returns b"" when the server hangs up early instead of raising.
+            if total is not None and received != total:
+                raise _DownloadFailed(
+                    f"connection closed after {received} of {total} bytes", fatal_for_mirror=True
+                )
+        got = digest.hexdigest()
+        if got != md5:
+            raise _DownloadFailed(
+                f"MD5 mismatch (expected {md5}, got {got})", fatal_for_mirror=False
+            )
+        os.replace(part, dest)  # atomic within one folder
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _download_missing(
+    source: DatasetSource, missing: list[str], raw_dir: Path
+) -> tuple[dict[str, Path], list[str]]:
+    """Try each missing file from each mirror in order.
+
+    Returns (role -> downloaded path, one "from <mirror> failed: <reason>" per mirror
+    that failed). A mirror that could not be reached at all is not retried for the
+    remaining files, so being offline costs one failure per mirror, not per file."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    try:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return {}, [f"cannot create {raw_dir} ({exc.strerror or exc})"]
+
+    got: dict[str, Path] = {}
+    failures: dict[str, str] = {}  # mirror -> first reason it failed
+    dead: set[str] = set()
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    with progress:
+        for role in missing:
+            filename, md5 = source.files[role]
+            for mirror in source.mirrors:
+                if mirror in dead:
+                    continue
+                url = mirror.rstrip("/") + "/" + filename
+                try:
+                    _download_one(url, raw_dir / filename, md5, progress, f"{source.title} {filename}")
+                except _DownloadFailed as exc:
+                    # Per-file failures (HTTP 404, bad MD5) name the file; host-level
+                    # ones (refused, timeout, DNS) concern every file alike.
+                    reason = exc.reason if exc.fatal_for_mirror else f"{filename}: {exc.reason}"
+                    failures.setdefault(mirror, reason)
+                    if exc.fatal_for_mirror:
+                        dead.add(mirror)
+                    continue
+                except OSError as exc:  # writing/renaming in raw_dir failed
+                    failures.setdefault(mirror, f"cannot write {raw_dir} ({exc.strerror or exc})")
+                    continue
+                got[role] = raw_dir / filename
+                break
+    return got, [f"from {m} failed: {r}" for m, r in failures.items()]
+
+
+def _missing_error(
+    source: DatasetSource,
+    filenames: list[str],
+    dirs: tuple[Path, ...],
+    download: bool,
+    failures: list[str],
+) -> DataError:
+    looked = " and ".join(str(d) for d in dirs)
+    urls = " or ".join(source.mirrors)
+    if not download:
+        how = f"downloading is off; get them from {urls}"
+    elif failures:
+        how = "download " + "; ".join(failures)
+    else:  # download allowed but nothing to try
+        how = "no download mirror is known"
+    return DataError(
+        f"{source.title} files not found: {', '.join(filenames)} (looked in {looked}); "
+        f"{how}. Put the files there or pass --data-dir DIR (or set ACTBENCH_DATA)."
+    )
+
+
+def _md5_error(path: Path, expected: str, got: str, packaged: bool) -> DataError:
+    fix = "Reinstall actbench" if packaged else "Delete it to re-download"
+    return DataError(
+        f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
+        f"not the original. {fix}, or pass --no-verify to use it anyway."
+    )
+
+
+def _check_images(arr: np.ndarray, path: Path) -> None:
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(
+            f"{path}: expected uint8 images of shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
+            f"got {arr.dtype} {tuple(arr.shape)}"
+        )
+
+
+def _check_labels(arr: np.ndarray, path: Path, n_images: int, images_path: Path) -> None:
+    if arr.dtype != np.uint8 or arr.ndim != 1:
+        raise DataError(f"{path}: expected uint8 labels of shape (N,), got {arr.dtype} {tuple(arr.shape)}")
+    if arr.shape[0] != n_images:
+        raise DataError(f"{path}: {arr.shape[0]} labels but {images_path.name} has {n_images} images")
+    if arr.size and int(arr.max()) >= NUM_CLASSES:
+        raise DataError(f"{path}: label {int(arr.max())} outside 0..{NUM_CLASSES - 1}")
+
+
+def load_dataset(
+    name: str,
+    data_dir: Path | None = None,
+    *,
+    verify: bool = True,
+    download: bool = True,
+) -> ImageData:
+    """Load a whole dataset into CPU tensors.
+
+    name: "mnist", "fashion-mnist" or "mnist-mini" (the packaged subset; it ignores
+    data_dir and never downloads). data_dir: defaults to default_data_dir().
+    verify: check each file's MD5 (downloads are always checked); False warns.
+    download: fetch missing files from the mirrors into data_dir/<folder>/raw/."""
+    if name == MNIST_MINI.name:
+        source, dirs, packaged = MNIST_MINI, (MNIST_MINI_DIR,), True
+    elif name in SOURCES:
+        source, packaged = SOURCES[name], False
+        data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+        dirs = _search_dirs(source, data_dir)
+    else:
+        raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASET_NAMES)}")
+
+    paths = {role: _locate(source.files[role][0], dirs) for role in ROLES}
+    missing = [role for role in ROLES if paths[role] is None]
+    if missing:
+        failures: list[str] = []
+        if packaged:
+            raise DataError(
+                f"{source.title} files missing from the installed package: "
+                f"{', '.join(source.files[r][0] for r in missing)} (looked in {dirs[0]}); "
+                "reinstall actbench."
+            )
+        if download and source.mirrors:
+            got, failures = _download_missing(source, missing, dirs[-1])
+            paths.update(got)
+            missing = [role for role in missing if role not in got]
+        if missing:
+            raise _missing_error(
+                source, [source.files[r][0] for r in missing], dirs, download, failures
+            )
+
+    if not verify:
+        warnings.warn(
+            f"{source.title}: MD5 checksums not verified (--no-verify); results may come "
+            "from corrupt or altered files.",
+            DataWarning,
+            stacklevel=2,
+        )
+
+    arrays: dict[str, np.ndarray] = {}
+    for role in ROLES:
+        path = paths[role]
+        filename, md5 = source.files[role]
+        raw = _read_bytes(path)  # read once: hashed and parsed from the same bytes
+        if verify:
+            got = hashlib.md5(raw).hexdigest()
+            if got != md5:
+                raise _md5_error(path, md5, got, packaged)
+        arrays[role] = _parse_idx(_decompress(raw, path), path)
+
+    for split in ("train", "test"):
+        img_role, lab_role = f"{split}_images", f"{split}_labels"
+        _check_images(arrays[img_role], paths[img_role])
+        _check_labels(arrays[lab_role], paths[lab_role], arrays[img_role].shape[0], paths[img_role])
+
+    return ImageData(
+        train_images=torch.from_numpy(arrays["train_images"]),  # (N, 28, 28) uint8
+        train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),  # (N,)
+        test_images=torch.from_numpy(arrays["test_images"]),
+        test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        source=source.name,
+        title=source.title,
+        paths={role: Path(p) for role, p in paths.items()},
+        verified=verify,
+    )
