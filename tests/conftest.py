@@ -1,0 +1,23 @@
+"""Shared fixtures. Tests never touch the user's real state: results and data folders
+point into tmp_path, and the working directory is tmp_path (so ./results is too)."""
+
+from pathlib import Path
+
+import pytest
+
+# ../shared/data beside the repository: real MNIST files in CI and development.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTBENCH_DATA", str(tmp_path / "user-data"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def shared_mnist() -> Path:
+    folder = SHARED_DATA / "mnist"
+    if not (folder / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST files not found in {folder}")
+    return folder

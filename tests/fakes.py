@@ -1,0 +1,47 @@
+"""Test doubles: stored results made without training, and a plug-in activation that diverges."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from actbench.engine import Trial, TrialResult
+from actbench.tasks import EpochMetrics
+
+HPARAMS = {"batch_size": 64, "epochs": 3, "hidden": [128, 64], "lr": 0.001, "weight_decay": 0.0001}
+
+
+def fake_result(activation: str, seed: int, accs: list[float], *, task: str = "mnist-mini",
+                diverged_at: int | None = None, wall: float = 1.0, hparams: dict | None = None) -> TrialResult:
+    """A TrialResult with the given per-epoch test accuracies (NaN from ``diverged_at`` on)."""
+    epochs = [
+        EpochMetrics(i, math.nan if diverged_at and i >= diverged_at else 1.0 / i, 0.5, acc)
+        for i, acc in enumerate(accs, start=1)
+    ]
+    return TrialResult(
+        trial=Trial(task, activation, seed, hparams or HPARAMS),
+        status="diverged" if diverged_at else "ok",
+        diverged_epoch=diverged_at,
+        epochs=epochs,
+        wall_time_s=wall,
+        device="cpu",
+        torch_version=torch.__version__,
+        actbench_version="test",
+        host="test",
+        finished_at="2026-01-01T00:00:00+00:00",
+    )
+
+
+class NanAfter(nn.Module):
+    """ReLU for its first ``calls`` forward passes, NaN after: a deterministic divergence."""
+
+    def __init__(self, calls: int = 100):
+        super().__init__()
+        self.calls = calls
+        self.count = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.count += 1
+        return torch.relu(x) if self.count <= self.calls else x * math.nan
