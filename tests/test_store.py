@@ -1,0 +1,94 @@
+"""The results store: atomic, duplicate-free, safe with several writers, honest about NaN."""
+
+import math
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from actbench.store import DB_NAME, ResultStore, StoreError
+from fakes import fake_result
+
+
+def test_a_trial_is_stored_once(tmp_path):
+    with ResultStore(tmp_path) as store:
+        assert store.add(fake_result("relu", 0, [90.0, 91.0, 92.0]))
+        assert not store.add(fake_result("relu", 0, [10.0, 10.0, 10.0]))  # same key: kept the first
+        assert store.add(fake_result("relu", 1, [90.0, 91.0, 92.0]))
+        trials, epochs = store.trials(), store.epochs()
+    assert list(trials["seed"]) == [0, 1]
+    assert list(epochs.loc[epochs["seed"] == 0, "test_acc"]) == [90.0, 91.0, 92.0]
+
+
+def test_different_hyperparameters_are_different_trials(tmp_path):
+    other = {"batch_size": 32, "epochs": 3, "hidden": [128, 64], "lr": 0.001, "weight_decay": 0.0001}
+    with ResultStore(tmp_path) as store:
+        assert store.add(fake_result("relu", 0, [90.0] * 3))
+        assert store.add(fake_result("relu", 0, [90.0] * 3, hparams=other))
+        assert store.trials()["config_hash"].nunique() == 2
+
+
+def test_stored_keys_answer_for_the_given_trials(tmp_path):
+    done, todo = fake_result("gelu", 0, [90.0] * 3), fake_result("gelu", 1, [90.0] * 3)
+    with ResultStore(tmp_path) as store:
+        store.add(done)
+        keys = store.stored_keys([done.trial, todo.trial])
+    assert keys == {("mnist-mini", "gelu", 0, done.trial.config_hash)}
+
+
+def test_diverged_epochs_are_stored_as_null_and_read_back_as_nan(tmp_path):
+    with ResultStore(tmp_path) as store:
+        store.add(fake_result("srelu", 0, [90.0, math.nan], diverged_at=2))
+        row = store.trials().iloc[0]
+        epochs = store.epochs()
+    assert (row["status"], row["diverged_epoch"], row["epochs_run"]) == ("diverged", 2, 2)
+    assert math.isnan(epochs["train_loss"].iloc[1]) and math.isnan(epochs["test_acc"].iloc[1])
+    raw = sqlite3.connect(tmp_path / DB_NAME).execute("SELECT train_loss FROM epochs WHERE epoch = 2").fetchone()
+    assert raw == (None,)
+
+
+def test_reading_a_missing_store_says_how_to_make_one(tmp_path):
+    with pytest.raises(StoreError) as info:
+        ResultStore(tmp_path / "nowhere", create=False)
+    assert str(info.value) == (
+        f"no results database at {tmp_path / 'nowhere' / DB_NAME}; run 'actbench run' first "
+        f"or pass --results-dir DIR"
+    )
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_corrupt_database_is_refused(tmp_path):
+    (tmp_path / DB_NAME).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a readable actbench database"):
+        ResultStore(tmp_path)
+
+
+def test_a_database_of_another_schema_version_is_refused(tmp_path):
+    ResultStore(tmp_path).close()
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError) as info:
+        ResultStore(tmp_path)
+    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 1"
+
+
+def _write_all(folder, seeds):
+    with ResultStore(folder) as store:
+        for seed in seeds:
+            store.add(fake_result("relu", seed, [90.0, 91.0, 92.0]))
+
+
+def test_concurrent_writers_neither_corrupt_nor_duplicate(tmp_path):
+    # Four processes write overlapping sets of the same 40 trials at the same time.
+    context = multiprocessing.get_context("spawn")
+    seeds = list(range(40))
+    workers = [context.Process(target=_write_all, args=(tmp_path, seeds[i::2] + seeds)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    with ResultStore(tmp_path) as store:
+        trials, epochs = store.trials(), store.epochs()
+    assert sorted(trials["seed"]) == seeds
+    assert len(epochs) == 3 * len(seeds)
