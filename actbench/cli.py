@@ -1,0 +1,243 @@
+"""The command line: parses, validates, delegates. No logic of its own.
+
+Library errors (``ActbenchError``) become one line on stderr and their exit code:
+0 success, 1 runtime failure (missing data, no results), 2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from actbench import __version__
+from actbench.errors import ActbenchError, UsageError
+
+app = typer.Typer(
+    name="actbench",
+    help="Compare activation functions honestly: train reference networks over seeds, "
+    "store every trial, report means, spreads and curves.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+# Tables are meant to be read whole: when piped (CI logs, files) use a wide fixed width
+# instead of rich's 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+# Messages are single lines: never hard-wrap them (users grep logs, tests compare lines).
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's errors into one line on stderr and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ActbenchError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    err.print(f"warning: {message}", markup=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"actbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    pass
+
+
+ResultsDir = Annotated[
+    Optional[Path], typer.Option("--results-dir", help="Folder of the results database and reports. [default: ./results]")
+]
+
+
+@app.command()
+@fail_cleanly
+def run(
+    task: Annotated[Optional[str], typer.Option(help="Task to train: mnist, fashion-mnist, mnist-mini. [default: mnist]")] = None,
+    acts: Annotated[Optional[str], typer.Option(help="Comma-separated activation specs, e.g. 'relu,gelu,ralu(alpha=2)'.")] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="Run seeds 0..N-1. [default: 1]")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Explicit seeds, e.g. 0,3,7 (instead of --repeats).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs per trial. [default: the task's, 20 for mnist]")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size. [default: the task's]")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: the task's]")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="Weight decay. [default: the task's]")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Any task hyperparameter as key=value, e.g. --set 'hidden=[256,128]'. Repeatable.")
+    ] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML run config; options given here override it.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
+    data_dir: Annotated[
+        Optional[Path], typer.Option(help="Dataset folder (flat or torchvision layout). [default: $ACTBENCH_DATA, else the user cache]")
+    ] = None,
+    results_dir: ResultsDir = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+) -> None:
+    """Train every (activation, seed) trial not yet stored, committing each as it finishes.
+
+    Rerunning a command skips the trials already stored, so an interrupted run resumes.
+
+    Examples:
+
+        actbench run --task mnist --acts relu,gelu,srelu --epochs 20 --repeats 10
+
+        actbench run --config configs/srelu-mnist.toml --data-dir ~/data
+
+        actbench run --task mnist-mini --acts 'relu,ralu(alpha=2, learnable=false)' --repeats 3 --epochs 2
+    """
+    from actbench.config import build_run_config, load_config_file, parse_assignment
+    from actbench.progress import QuietReporter, RichReporter
+    from actbench.runner import execute
+
+    hparams = dict(parse_assignment(item) for item in set_ or [])
+    cli_values = {
+        "task": task, "acts": acts, "repeats": repeats, "seeds": seeds, "epochs": epochs,
+        "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device,
+        "data_dir": data_dir, "results_dir": results_dir, "verify": False if no_verify else None,
+        "hparams": hparams or None,
+    }  # fmt: skip
+    file_values = load_config_file(config) if config else {}
+    run_config = build_run_config(file_values, cli_values)
+    reporter = QuietReporter() if quiet else RichReporter(err)
+    try:
+        outcome = execute(run_config, reporter)
+    finally:
+        reporter.close()
+    if not quiet:
+        extra = f"; {outcome.stored_elsewhere} stored meanwhile by another process" if outcome.stored_elsewhere else ""
+        err.print(
+            f"done: {outcome.stored} trial(s) stored ({outcome.diverged} diverged), "
+            f"{outcome.skipped} skipped as already stored{extra}. Next: actbench report"
+            + ("" if run_config.results_dir == Path("results") else f" --results-dir {run_config.results_dir}"),
+            markup=False,
+        )
+
+
+@app.command()
+@fail_cleanly
+def report(
+    task: Annotated[Optional[str], typer.Option(help="Only this task.")] = None,
+    acts: Annotated[Optional[str], typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Summarise the stored trials: a table per task (terminal, markdown, CSV) and curves (PNG, SVG).
+
+    Files go to RESULTS/<task>/: summary.md, summary.csv, curves.png, curves.svg.
+
+    Examples:
+
+        actbench report
+
+        actbench report --task mnist --acts relu,gelu
+    """
+    from actbench.activations import parse_activation, split_specs
+    from actbench.report import make_reports, to_rich
+    from actbench.tasks import get_task
+
+    task_name = get_task(task).name if task else None
+    activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
+    for task_report in make_reports(results_dir or Path("results"), task_name, activations):
+        out.print(to_rich(task_report))
+        for path in task_report.files:
+            err.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+@fail_cleanly
+def acts(
+    name: Annotated[Optional[str], typer.Argument(help="Show one activation (a name or a spec).")] = None,
+) -> None:
+    """List the registered activations: parameters, defaults, learnable parts, formula, reference.
+
+    Examples:
+
+        actbench acts
+
+        actbench acts ralu
+    """
+    from actbench.activations import list_activations, parse_activation
+
+    if name:
+        spec = parse_activation(name)
+        info = spec.info
+        lines = [f"[bold]{escape(spec.canonical)}[/bold]"]
+        if info is not None:
+            lines += [
+                f"aliases:   {', '.join(info.aliases) or '-'}",
+                f"formula:   {escape(info.formula)}",
+                f"learnable: {escape(info.learnable) or 'nothing'}",
+                f"reference: {escape(info.reference)}",
+            ]
+            for p in info.params:
+                lines.append(f"  {p.name} ({p.kind.__name__}, default {p.default}){': ' + escape(p.doc) if p.doc else ''}")
+        out.print("\n".join(lines))
+        return
+    table = Table(title="actbench activations")
+    for column in ("name", "aliases", "parameters (defaults)", "learnable", "formula", "reference"):
+        table.add_column(column, overflow="fold")
+    for info in list_activations():
+        params = ", ".join(f"{p.name}={p.default}" for p in info.params) or "-"
+        table.add_row(info.name, ", ".join(info.aliases) or "-", params, info.learnable or "-", info.formula, info.reference)
+    out.print(table)
+
+
+@app.command()
+@fail_cleanly
+def export(
+    format: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Write the raw per-trial, per-epoch rows of the store (task, activation, seed, epoch, losses,
+    test_acc, status, hyperparameters, ...).
+
+    Examples:
+
+        actbench export --format csv --out trials.csv
+
+        actbench export --format jsonl | head
+    """
+    from actbench.export import FORMATS, export as export_rows
+    from actbench.store import ResultStore
+
+    if format not in FORMATS:
+        raise UsageError(f"unknown export format {format!r}; choose from: {', '.join(FORMATS)}")
+    with ResultStore(results_dir or Path("results"), create=False) as store:
+        if out_file is None:
+            export_rows(store, format, sys.stdout)
+            return
+        with open(out_file, "w", newline="") as handle:
+            rows = export_rows(store, format, handle)
+        err.print(f"wrote {rows} rows to {out_file}", markup=False)
+
+
+def main() -> None:
+    warnings.showwarning = _show_warning
+    app()

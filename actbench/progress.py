@@ -1,0 +1,95 @@
+"""The terminal view of a run: a rich progress display on stderr, or silence with -q."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from actbench.config import RunConfig
+from actbench.engine import Trial, TrialResult
+from actbench.runner import RunOutcome
+from actbench.tasks import EpochMetrics
+
+
+class QuietReporter:
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
+        pass
+
+    def trial_started(self, trial: Trial) -> None:
+        pass
+
+    def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None:
+        pass
+
+    def trial_done(self, result: TrialResult, stored: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RichReporter(QuietReporter):
+    """Trials done/total, the current trial and epoch, and an ETA counted in epochs
+    (finer than trials, so it settles after the first few epochs, not the first trials)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[trials]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.bar: TaskID | None = None
+        self.done = 0
+        self.pending = 0
+        self.epochs = 1
+
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
+        self.console.print(
+            f"{config.task}: {len(config.activations)} activation(s) x {len(config.seeds)} seed(s) "
+            f"= {outcome.total} trials; {outcome.skipped} already stored (skipped), "
+            f"{len(pending)} to run on {config.device}; results in {config.results_dir}",
+            markup=False,
+            highlight=False,
+        )
+        if pending:
+            self.pending, self.epochs = len(pending), config.hparams["epochs"]
+            self.progress.start()
+            self.bar = self.progress.add_task("", total=len(pending) * self.epochs, trials="")
+
+    def _update(self, trial: Trial, epoch: int) -> None:
+        self.progress.update(
+            self.bar,
+            description=f"{trial.activation} seed {trial.seed} epoch {epoch}/{self.epochs}",
+            trials=f"trial {min(self.done + 1, self.pending)}/{self.pending}",
+            completed=self.done * self.epochs + epoch,
+        )
+
+    def trial_started(self, trial: Trial) -> None:
+        self._update(trial, 0)
+
+    def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None:
+        self._update(trial, metrics.epoch)
+
+    def trial_done(self, result: TrialResult, stored: bool) -> None:
+        self.done += 1
+        trial, last = result.trial, result.epochs[-1]
+        if result.status == "diverged":
+            outcome = f"[red]diverged at epoch {result.diverged_epoch}[/red]"
+        else:
+            outcome = f"test acc {last.test_acc:.2f}%"
+        note = "" if stored else " (already stored by another process; kept that one)"
+        self.progress.console.print(
+            f"{escape(trial.activation)} seed {trial.seed}: {outcome} in {result.wall_time_s:.1f} s{note}",
+            markup=True,
+            highlight=False,
+        )
+
+    def close(self) -> None:
+        self.progress.stop()
