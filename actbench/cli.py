@@ -69,7 +69,11 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    pass
+    # Plug-in activations (`--acts mymod:MyAct`) are imported by module path. As with
+    # `python -m`, the current folder is importable, so a file next to the user works;
+    # the console script alone would only see installed packages.
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
 
 
 ResultsDir = Annotated[
@@ -149,7 +153,7 @@ def report(
 ) -> None:
     """Summarise the stored trials: a table per task (terminal, markdown, CSV) and curves (PNG, SVG).
 
-    Files go to RESULTS/<task>/: summary.md, summary.csv, curves.png, curves.svg.
+    Files go to `RESULTS_DIR/TASK/`: summary.md, summary.csv, curves.png, curves.svg.
 
     Examples:
 
@@ -196,14 +200,14 @@ def acts(
                 f"reference: {escape(info.reference)}",
             ]
             for p in info.params:
-                lines.append(f"  {p.name} ({p.kind.__name__}, default {p.default}){': ' + escape(p.doc) if p.doc else ''}")
+                lines.append(f"  {p.name} ({p.kind.__name__}, default {p.default_text}){': ' + escape(p.doc) if p.doc else ''}")
         out.print("\n".join(lines))
         return
     table = Table(title="actbench activations")
     for column in ("name", "aliases", "parameters (defaults)", "learnable", "formula", "reference"):
         table.add_column(column, overflow="fold")
     for info in list_activations():
-        params = ", ".join(f"{p.name}={p.default}" for p in info.params) or "-"
+        params = ", ".join(f"{p.name}={p.default_text}" for p in info.params) or "-"
         table.add_row(info.name, ", ".join(info.aliases) or "-", params, info.learnable or "-", info.formula, info.reference)
     out.print(table)
 

@@ -178,6 +178,7 @@ def test_acts_lists_every_entry_and_shows_one():
     assert one.exit_code == 0
     assert one.stdout.startswith("ralu(alpha=1.0, learnable=true)\n")
     assert "shimataro/ralu" in one.stdout
+    assert "  learnable (bool, default true): train α" in one.stdout  # spelt as a spec writes it
     assert actbench("acts", "rulu").exit_code == 2
 
 
@@ -249,3 +250,24 @@ def test_two_runs_on_one_results_folder_at_once(tmp_path):
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
     assert sorted(stored_trials(results)) == sorted((a, s) for a in ("relu", "gelu") for s in range(4))
+
+
+def test_a_plugin_beside_the_user_trains_from_the_console_script():
+    # The installed `actbench` script, not `python -m` (which puts the folder on sys.path itself).
+    script = Path(sys.executable).with_name("actbench")
+    if not script.exists():
+        pytest.skip(f"console script not installed beside {sys.executable}")
+    Path("myacts.py").write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "class Swishish(nn.Module):\n"
+        "    def __init__(self, beta: float = 1.0):\n"
+        "        super().__init__()\n"
+        "        self.beta = beta\n\n"
+        "    def forward(self, x):\n"
+        "        return x * torch.sigmoid(self.beta * x)\n"
+    )
+    done = subprocess.run([str(script), "run", "--task", "mnist-mini", "--acts", "myacts:Swishish(beta=2)",
+                           "--epochs", "1", "-q"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_csv(io.StringIO(actbench("export").stdout))
+    assert list(rows["activation"]) == ["myacts:Swishish(beta=2.0)"]

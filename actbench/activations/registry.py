@@ -37,6 +37,11 @@ class ParamInfo:
     default: object
     doc: str = ""
 
+    @property
+    def default_text(self) -> str:
+        """The default as a spec string writes it (``true``, not ``True``)."""
+        return _format_value(self.default)
+
 
 @dataclass(frozen=True)
 class ActivationInfo:
