@@ -102,6 +102,18 @@ def run(
     ] = None,
     results_dir: ResultsDir = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).")] = False,
+    engine: Annotated[
+        Optional[str],
+        typer.Option(help="auto, population (every trial of the run as one batched model) or sequential (one model at a time). [default: auto = population where the task has one]"),
+    ] = None,
+    memory_budget: Annotated[
+        Optional[float],
+        typer.Option("--memory-budget", help="GB a population may use; larger runs are split into chunks. [default: a quarter of the RAM, half the free GPU memory]"),
+    ] = None,
+    compile_: Annotated[
+        bool,
+        typer.Option("--compile", help="torch.compile the training step (about 30 s to compile; measured no faster on a 2-core CPU, see the README)."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
     """Train every (activation, seed) trial not yet stored, committing each as it finishes.
@@ -125,7 +137,8 @@ def run(
         "task": task, "acts": acts, "repeats": repeats, "seeds": seeds, "epochs": epochs,
         "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device,
         "data_dir": data_dir, "results_dir": results_dir, "verify": False if no_verify else None,
-        "hparams": hparams or None,
+        "hparams": hparams or None, "engine": engine, "memory_budget_gb": memory_budget,
+        "compile": compile_ or None,
     }  # fmt: skip
     file_values = load_config_file(config) if config else {}
     run_config = build_run_config(file_values, cli_values)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from actbench.activations import parse_activation, split_specs
-from actbench.engine import Trial
+from actbench.engine import Trial, supports_population
 from actbench.errors import UsageError
 from actbench.tasks import get_task
 
@@ -28,10 +28,11 @@ else:  # pragma: no cover - Python 3.10
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
     "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    *HPARAM_SHORTCUTS,
+    "engine", "memory_budget_gb", "compile", *HPARAM_SHORTCUTS,
 )  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+ENGINES = ("auto", "population", "sequential")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class RunConfig:
     data_dir: Path | None  # None: $ACTBENCH_DATA or the user cache (see actbench.data)
     results_dir: Path
     verify: bool
+    engine: str  # "population" or "sequential", resolved from auto
+    memory_budget: int | None  # bytes a population may use; None: the engine's default
+    compile: bool  # torch.compile the training step
 
     def trials(self) -> list[Trial]:
         """Seed-major order: an interrupted run leaves complete, paired seeds behind."""
@@ -163,13 +167,36 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
     seeds = _seeds(cli_values, "command line") or _seeds(file_values, "config file") or [0]
     hparams = task.resolve_hparams({**_hparam_overrides(file_values), **_hparam_overrides(cli_values)})
     data_dir = merged.get("data_dir")
+    device = resolve_device(str(merged.get("device", "auto")))
     return RunConfig(
         task=task.name,
         activations=activations,
         seeds=seeds,
         hparams=hparams,
-        device=resolve_device(str(merged.get("device", "auto"))),
+        device=device,
         data_dir=Path(data_dir).expanduser() if data_dir else None,
         results_dir=Path(merged.get("results_dir") or "results").expanduser(),
         verify=bool(merged.get("verify", True)),
+        engine=resolve_engine(str(merged.get("engine", "auto")), task.name),
+        memory_budget=_memory_budget(merged.get("memory_budget_gb")),
+        compile=bool(merged.get("compile", False)),
     )
+
+
+def resolve_engine(name: str, task: str) -> str:
+    """auto -> population where the task supports it, else sequential."""
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}; choose from: {', '.join(ENGINES)}")
+    if name == "auto":
+        return "population" if supports_population(task) else "sequential"
+    if name == "population" and not supports_population(task):
+        raise UsageError(f"task {task} has no population engine; use --engine sequential")
+    return name
+
+
+def _memory_budget(gigabytes: Any) -> int | None:
+    if gigabytes is None:
+        return None
+    if isinstance(gigabytes, bool) or not isinstance(gigabytes, (int, float)) or not 0 < gigabytes < float("inf"):
+        raise UsageError(f"memory budget must be a positive number of GB, got {gigabytes!r}")
+    return int(gigabytes * 2**30)

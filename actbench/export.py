@@ -14,7 +14,7 @@ FORMATS = ("csv", "jsonl")
 
 COLUMNS = [
     "task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "status",
-    "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "device",
+    "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
     "torch_version", "actbench_version", "finished_at",
 ]  # fmt: skip
 

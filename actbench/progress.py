@@ -30,8 +30,8 @@ class QuietReporter:
 
 
 class RichReporter(QuietReporter):
-    """Trials done/total, the current trial and epoch, and an ETA counted in epochs
-    (finer than trials, so it settles after the first few epochs, not the first trials)."""
+    """Trials done/total, the trial(s) in flight and their epoch, and an ETA counted in
+    trial-epochs (finer than trials, so it settles after the first few epochs)."""
 
     def __init__(self, console: Console):
         self.console = console
@@ -49,12 +49,13 @@ class RichReporter(QuietReporter):
         self.done = 0
         self.pending = 0
         self.epochs = 1
+        self.in_flight: dict[Trial, int] = {}  # trial -> epochs it has finished
 
     def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
         self.console.print(
             f"{config.task}: {len(config.activations)} activation(s) x {len(config.seeds)} seed(s) "
             f"= {outcome.total} trials; {outcome.skipped} already stored (skipped), "
-            f"{len(pending)} to run on {config.device}; results in {config.results_dir}",
+            f"{len(pending)} to run on {config.device} ({config.engine} engine); results in {config.results_dir}",
             markup=False,
             highlight=False,
         )
@@ -63,22 +64,33 @@ class RichReporter(QuietReporter):
             self.progress.start()
             self.bar = self.progress.add_task("", total=len(pending) * self.epochs, trials="")
 
-    def _update(self, trial: Trial, epoch: int) -> None:
+    def _update(self) -> None:
+        if len(self.in_flight) == 1:
+            trial, epoch = next(iter(self.in_flight.items()))
+            doing = f"{escape(trial.activation)} seed {trial.seed} epoch {epoch}/{self.epochs}"
+        elif self.in_flight:
+            doing = f"{len(self.in_flight)} trials at once, epoch {min(self.in_flight.values())}/{self.epochs}"
+        else:
+            doing = ""
         self.progress.update(
             self.bar,
-            description=f"{trial.activation} seed {trial.seed} epoch {epoch}/{self.epochs}",
-            trials=f"trial {min(self.done + 1, self.pending)}/{self.pending}",
-            completed=self.done * self.epochs + epoch,
+            description=doing,
+            trials=f"trials done {self.done}/{self.pending}",
+            completed=self.done * self.epochs + sum(self.in_flight.values()),
         )
 
     def trial_started(self, trial: Trial) -> None:
-        self._update(trial, 0)
+        self.in_flight[trial] = 0
+        self._update()
 
     def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None:
-        self._update(trial, metrics.epoch)
+        self.in_flight[trial] = metrics.epoch
+        self._update()
 
     def trial_done(self, result: TrialResult, stored: bool) -> None:
         self.done += 1
+        self.in_flight.pop(result.trial, None)
+        self._update()
         trial, last = result.trial, result.epochs[-1]
         if result.status == "diverged":
             outcome = f"[red]diverged at epoch {result.diverged_epoch}[/red]"

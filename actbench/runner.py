@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from actbench.config import RunConfig
-from actbench.engine import Trial, TrialResult, run_sequential
+from actbench.engine import Trial, TrialResult, run_population, run_sequential
 from actbench.errors import ActbenchError
 from actbench.store import ResultStore
 from actbench.tasks import EpochMetrics, TrainContext, get_task
@@ -57,16 +57,15 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
         reporter.started(config, pending, outcome)
         if not pending:
             return outcome
-        ctx = TrainContext(device=config.device, data_dir=config.data_dir, verify=config.verify)
+        ctx = TrainContext(config.device, config.data_dir, verify=config.verify, compile=config.compile)
         get_task(config.task).prepare(ctx)
-
-        def announce(trials: list[Trial]):
-            for trial in trials:
-                reporter.trial_started(trial)
-                yield trial
-
+        callbacks = {"on_epoch": reporter.epoch_done, "on_start": reporter.trial_started}
+        if config.engine == "population":
+            results = run_population(pending, ctx, memory_budget=config.memory_budget, **callbacks)
+        else:
+            results = run_sequential(pending, ctx, **callbacks)
         try:
-            for result in run_sequential(announce(pending), ctx, on_epoch=reporter.epoch_done):
+            for result in results:
                 stored = store.add(result)
                 if stored:
                     outcome.stored += 1

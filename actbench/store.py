@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS trials (
     status TEXT NOT NULL CHECK (status IN ('ok', 'diverged')),
     diverged_epoch INTEGER,
     epochs_run INTEGER NOT NULL,
-    wall_time_s REAL NOT NULL,
+    wall_time_s REAL NOT NULL,         -- population members: their share of the population's time
+    engine TEXT NOT NULL,              -- 'sequential' or 'population': the same experiment either way
     device TEXT NOT NULL,
     torch_version TEXT NOT NULL,
     actbench_version TEXT NOT NULL,
@@ -57,7 +58,7 @@ CREATE TABLE IF NOT EXISTS epochs (
 
 TRIAL_COLUMNS = [
     "task", "activation", "seed", "config_hash", "hparams", "status", "diverged_epoch",
-    "epochs_run", "wall_time_s", "device", "torch_version", "actbench_version", "host",
+    "epochs_run", "wall_time_s", "engine", "device", "torch_version", "actbench_version", "host",
     "finished_at",
 ]  # fmt: skip
 
@@ -141,7 +142,7 @@ class ResultStore:
         row = (
             trial.task, trial.activation, trial.seed, trial.config_hash,
             json.dumps(trial.hparams, sort_keys=True), result.status, result.diverged_epoch,
-            len(result.epochs), result.wall_time_s, result.device, result.torch_version,
+            len(result.epochs), result.wall_time_s, result.engine, result.device, result.torch_version,
             result.actbench_version, result.host, result.finished_at,
         )  # fmt: skip
         with self._transaction():

@@ -26,6 +26,7 @@ def fake_result(activation: str, seed: int, accs: list[float], *, task: str = "m
         diverged_epoch=diverged_at,
         epochs=epochs,
         wall_time_s=wall,
+        engine="sequential",
         device="cpu",
         torch_version=torch.__version__,
         actbench_version="test",

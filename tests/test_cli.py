@@ -57,6 +57,8 @@ def test_a_bad_activation_stops_everything_before_anything_is_written(acts, mess
         (["--device", "tpu"], "error: unknown device 'tpu'; choose from: auto, cpu, cuda, mps (or cuda:N)"),
         (["--set", "hidden"], "error: --set expects key=value, got 'hidden'"),
         (["--config", "missing.toml"], "error: config file not found: missing.toml"),
+        (["--engine", "fast"], "error: unknown engine 'fast'; choose from: auto, population, sequential"),
+        (["--memory-budget", "0"], "error: memory budget must be a positive number of GB, got 0.0"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(args, message):
@@ -87,7 +89,7 @@ def test_missing_data_names_the_files_the_folders_and_the_urls(tmp_path, monkeyp
 def test_run_report_export_end_to_end():
     result = actbench("run", "--task", "mnist-mini", "--acts", "relu,ralu(alpha=2)", "--repeats", "2", "--epochs", "2")
     assert result.exit_code == 0, result.output
-    assert "4 trials; 0 already stored (skipped), 4 to run on cpu" in result.stderr
+    assert "4 trials; 0 already stored (skipped), 4 to run on cpu (population engine)" in result.stderr
     assert "done: 4 trial(s) stored (0 diverged), 0 skipped as already stored. Next: actbench report" in result.stderr
 
     report = actbench("report")
@@ -219,15 +221,25 @@ def wait_for_trials(results: Path, count: int, process: subprocess.Popen, timeou
 RUN_ARGS = ("run", "--task", "mnist-mini", "--acts", "relu,gelu", "--repeats", "4", "--epochs", "2")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
-def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path, sig):
+# A population of mnist-mini members needs about 4 MB each: 0.008 GB makes chunks of 2.
+SEQUENTIAL, POPULATION_IN_CHUNKS = ("--engine", "sequential"), ("--engine", "population", "--memory-budget", "0.008")
+
+
+@pytest.mark.parametrize(
+    "sig, engine",
+    [(signal.SIGKILL, SEQUENTIAL), (signal.SIGINT, SEQUENTIAL), (signal.SIGKILL, POPULATION_IN_CHUNKS)],
+    ids=["kill-9", "ctrl-c", "kill-9-population"],
+)
+def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path, sig, engine):
     results = tmp_path / "results"
-    process = cli_process(*RUN_ARGS, "--results-dir", str(results))
+    process = cli_process(*RUN_ARGS, *engine, "--results-dir", str(results))
     wait_for_trials(results, 2, process)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     survived = stored_trials(results)
     assert 2 <= len(survived) < 8
+    if engine == POPULATION_IN_CHUNKS:
+        assert len(survived) % 2 == 0  # whole chunks: its members finish together
     if sig == signal.SIGINT:
         assert process.returncode == 130
         assert stderr.strip().splitlines()[-1].startswith(
@@ -271,3 +283,12 @@ def test_a_plugin_beside_the_user_trains_from_the_console_script():
     assert done.returncode == 0, done.stderr
     rows = pd.read_csv(io.StringIO(actbench("export").stdout))
     assert list(rows["activation"]) == ["myacts:Swishish(beta=2.0)"]
+
+
+def test_compile_trains_the_same_experiment():
+    args = ("--acts", "relu,srelu", "--seeds", "0")
+    assert run_mini(*args, "--compile", results="compiled").exit_code == 0
+    assert run_mini(*args, results="eager").exit_code == 0
+    compiled, eager = (pd.read_csv(io.StringIO(actbench("export", "--results-dir", d).stdout)) for d in ("compiled", "eager"))
+    assert list(compiled["activation"]) == list(eager["activation"]) == ["relu", "srelu(t=2.21)"]
+    assert compiled["test_acc"].tolist() == pytest.approx(eager["test_acc"].tolist(), abs=0.3)

@@ -36,6 +36,7 @@ class TrainContext:
     device: torch.device
     data_dir: Path | None
     verify: bool = True
+    compile: bool = False  # torch.compile the training step
 
 
 class Task(Protocol):

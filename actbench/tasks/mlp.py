@@ -123,6 +123,24 @@ def activation_parameters(model: nn.Module) -> dict[str, list[float]]:
     }
 
 
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch: int
+) -> torch.Tensor:
+    """One pass over x[order] in steps of ``batch`` (the last one partial); returns the summed
+    per-example training loss, a 0-d tensor on the device."""
+    # Summed on the device and read once per epoch: a per-step .item() would
+    # synchronise a GPU 938 times an epoch.
+    loss_sum = torch.zeros((), device=x.device)
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(idx)
+    return loss_sum
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in %) over the whole of (x, y)."""
@@ -143,10 +161,23 @@ def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> torch.optim.AdamW:
     which would otherwise pull them towards 0 (a different activation) for no reason."""
     act_params = [p for n, p in model.named_parameters() if n.startswith("act")]
     other = [p for n, p in model.named_parameters() if not n.startswith("act")]
-    groups = [{"params": other}]
+    groups: list[dict[str, Any]] = [{"params": other}]
     if act_params:
         groups.append({"params": act_params, "weight_decay": 0.0})
-    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
+    return adamw(groups, hp)
+
+
+def adamw(groups: list[dict[str, Any]], hp: dict[str, Any]) -> torch.optim.AdamW:
+    """AdamW with the task's lr and weight decay (groups may override the decay).
+
+    Fused (one pass over each tensor instead of about ten elementwise ops) on CPU and
+    CUDA, where torch has the kernel: the update is the same, 20% of a population step
+    on a CPU is saved.
+    """
+    device = groups[0]["params"][0].device
+    return torch.optim.AdamW(
+        groups, lr=hp["lr"], weight_decay=hp["weight_decay"], fused=device.type in ("cpu", "cuda")
+    )
 
 
 @dataclass(frozen=True)
@@ -174,27 +205,37 @@ class MLPTask:
     def prepare(self, ctx: TrainContext) -> None:
         self.data(ctx)
 
+    # The population engine (mlp_population imports this module, hence the local imports).
+
+    def member_bytes(self, hp: dict[str, Any]) -> int:
+        """Peak memory one member adds to a population, in bytes."""
+        from actbench.tasks.mlp_population import EVAL_ROWS, member_bytes
+
+        return member_bytes(self.layer_sizes(hp), hp, EVAL_ROWS)
+
+    def train_population(
+        self, members: list[tuple[str, int]], hp: dict[str, Any], ctx: TrainContext
+    ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
+        """Train (activation, seed) members together; yields ((activation, seed), metrics) per member and epoch."""
+        from actbench.tasks.mlp_population import EVAL_ROWS, Member, train_population
+
+        for member, metrics in train_population(
+            self.data(ctx), self.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS
+        ):
+            yield (member.activation, member.seed), metrics
+
     def train(
         self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext
     ) -> Iterator[EpochMetrics]:
         data = self.data(ctx)
         model = build_mlp(self.layer_sizes(hp), activation, seed).to(ctx.device)
         optimizer = make_optimizer(model, hp)
+        step_model = torch.compile(model) if ctx.compile else model
         order_gen = generator(seed, "data_order")
         n, batch = len(data.train_x), hp["batch_size"]
         for epoch in range(1, hp["epochs"] + 1):
             order = epoch_order(order_gen, n).to(ctx.device)
-            # Summed on the device and read once per epoch: a per-step .item() would
-            # synchronise a GPU 938 times an epoch.
-            loss_sum = torch.zeros((), device=ctx.device)
-            for start in range(0, n, batch):
-                idx = order[start : start + batch]
-                loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach() * len(idx)
-            train_loss = loss_sum.item() / n
+            train_loss = train_epoch(step_model, optimizer, data.train_x, data.train_y, order, batch).item() / n
             if math.isfinite(train_loss):
                 test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
             else:  # diverged: the engine stops here and stores the trial as diverged
