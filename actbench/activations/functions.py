@@ -20,6 +20,7 @@ Double backward (e.g. gradient penalties) works: when backward runs with grad mo
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -66,6 +67,24 @@ class RaLUFunction(torch.autograd.Function):
         return grad_x, grad_alpha
 
 
+# SReLU and Squareplus: f and f' of x and one Python float, from one function ("pieces").
+Pieces = Callable[[Tensor, float], tuple[Tensor, Tensor]]
+
+
+def _forward_saving_slope(ctx: FunctionCtx, x: Tensor, param: float, pieces: Pieces) -> Tensor:
+    f, slope = pieces(_opmath(x), param)
+    ctx.save_for_backward(x, slope)
+    ctx.param = param
+    return f.to(x.dtype)
+
+
+def _backward_from_slope(ctx: FunctionCtx, grad: Tensor, pieces: Pieces) -> tuple[Tensor, None]:
+    x, slope = ctx.saved_tensors
+    if torch.is_grad_enabled():  # double backward: the slope as a function of x
+        _, slope = pieces(_opmath(x), ctx.param)
+    return (grad.to(slope.dtype) * slope).to(x.dtype), None
+
+
 def _squareplus(x: Tensor, b: float) -> tuple[Tensor, Tensor]:
     """(f(x), f'(x)), computed without overflow or cancellation.
 
@@ -90,17 +109,11 @@ class SquareplusFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: FunctionCtx, x: Tensor, b: float) -> Tensor:
-        f, slope = _squareplus(_opmath(x), b)
-        ctx.save_for_backward(x, slope)
-        ctx.b = b
-        return f.to(x.dtype)
+        return _forward_saving_slope(ctx, x, b, _squareplus)
 
     @staticmethod
     def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
-        x, slope = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: the slope as a function of x
-            _, slope = _squareplus(_opmath(x), ctx.b)
-        return (grad.to(slope.dtype) * slope).to(x.dtype), None
+        return _backward_from_slope(ctx, grad, _squareplus)
 
 
 def _srelu(x: Tensor, t: float) -> tuple[Tensor, Tensor]:
@@ -134,14 +147,8 @@ class SReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: FunctionCtx, x: Tensor, t: float) -> Tensor:
-        f, slope = _srelu(_opmath(x), t)
-        ctx.save_for_backward(x, slope)
-        ctx.t = t
-        return f.to(x.dtype)
+        return _forward_saving_slope(ctx, x, t, _srelu)
 
     @staticmethod
     def backward(ctx: FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
-        x, slope = ctx.saved_tensors
-        if torch.is_grad_enabled():  # double backward: the slope as a function of x
-            _, slope = _srelu(_opmath(x), ctx.t)
-        return (grad.to(slope.dtype) * slope).to(x.dtype), None
+        return _backward_from_slope(ctx, grad, _srelu)
