@@ -162,26 +162,39 @@ def run(
 def report(
     task: Annotated[Optional[str], typer.Option(help="Only this task.")] = None,
     acts: Annotated[Optional[str], typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="Compare every activation with this one. [default: relu when stored, else the first]")
+    ] = None,
+    metric: Annotated[
+        str, typer.Option(help="final_acc, best_acc (selected on the test set), late_mean (mean over the last half of the epochs) or final_loss.")
+    ] = "final_acc",
+    alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Summarise the stored trials: a table per task (terminal, markdown, CSV) and curves (PNG, SVG).
+    """Summarise the stored trials and compare them with a baseline, per task.
 
-    Files go to `RESULTS_DIR/TASK/`: summary.md, summary.csv, curves.png, curves.svg.
+    Prints the summary (mean ± std across seeds) and the comparison (paired per-seed
+    differences with bootstrap intervals, t-test, Wilcoxon and Holm-corrected p-values),
+    and writes into `RESULTS_DIR/TASK/`: summary.md/.csv, compare.md/.csv/.json,
+    curves.png/.svg.
 
     Examples:
 
         actbench report
 
-        actbench report --task mnist --acts relu,gelu
+        actbench report --task mnist --acts relu,gelu,srelu --baseline gelu --metric late_mean
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.report import make_reports, to_rich
+    from actbench.report import CompareSpec, comparison_rich, make_reports, to_rich
     from actbench.tasks import get_task
 
     task_name = get_task(task).name if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    for task_report in make_reports(results_dir or Path("results"), task_name, activations):
+    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha)
+    for task_report in make_reports(results_dir or Path("results"), task_name, activations, spec):
         out.print(to_rich(task_report))
+        if task_report.comparisons:
+            out.print(comparison_rich(task_report))
         for path in task_report.files:
             err.print(f"wrote {path}", markup=False)
 

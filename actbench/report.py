@@ -1,7 +1,8 @@
-"""Tables and figures from the results store: markdown, CSV, a rich table, PNG and SVG curves.
+"""Tables and figures from the results store: markdown, CSV, JSON, rich tables, PNG and SVG curves.
 
-Reporting never trains. It reads the store, summarises with ``actbench.stats`` and writes
-into ``<results>/<task>/``. A task stored under several hyperparameter sets gets one
+Reporting never trains. It reads the store, summarises and compares with
+``actbench.stats`` and writes into ``<results>/<task>/``: summary.* (means and spreads),
+compare.* (every activation against a baseline) and curves.*. A task stored under several hyperparameter sets gets one
 table and one figure per set, named by its config hash, so that different protocols are
 never averaged together.
 """
@@ -9,6 +10,7 @@ never averaged together.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from actbench import stats  # noqa: E402
@@ -35,6 +38,21 @@ BEST_NOTE = (
 SPREAD_NOTE = "mean ± std across seeds (sample std, ddof=1); n = trials that finished without diverging."
 
 
+@dataclass(frozen=True)
+class CompareSpec:
+    """What the comparison table compares: a metric, against a baseline, at a level alpha."""
+
+    metric: str = "final_acc"  # a key of stats.METRICS
+    baseline: str | None = None  # canonical spec; None: relu when stored, else the first activation
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.metric not in stats.METRICS:
+            raise UsageError(f"unknown metric {self.metric!r}; choose from: {', '.join(stats.METRICS)}")
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"alpha must be between 0 and 1, got {self.alpha!r}")
+
+
 @dataclass
 class TaskReport:
     """The report of one task under one hyperparameter set."""
@@ -44,6 +62,9 @@ class TaskReport:
     hparams: dict
     summary: pd.DataFrame  # stats.summarise rows of this task and config
     curves: pd.DataFrame  # stats.mean_curves rows of this task and config
+    spec: CompareSpec
+    baseline: str
+    comparisons: list[stats.Comparison]
     files: list[Path]
 
     @property
@@ -99,12 +120,119 @@ def to_markdown(report: TaskReport) -> str:
 
 def to_rich(report: TaskReport) -> Table:
     rows = display_rows(report.summary)
-    table = Table(title=f"{report.title}  {hparams_line(report.hparams)}", caption=f"{SPREAD_NOTE}\n† {BEST_NOTE}")
+    # Titles and cells are text, not rich markup: a config hash like [e1b2c3d4] is not a style.
+    table = Table(title=escape(f"{report.title}  {hparams_line(report.hparams)}"), caption=f"{SPREAD_NOTE}\n† {BEST_NOTE}")
     for i, column in enumerate(rows[0]):
         table.add_column(column, justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*row.values())
+        table.add_row(*map(escape, row.values()))
     return table
+
+
+# --- the comparison table ---------------------------------------------------------------
+
+
+def verdict(c: stats.Comparison, higher_is_better: bool) -> str:
+    """better / worse (significant after Holm), tied (tested, not significant), or why untested."""
+    if c.test == "baseline":
+        return "baseline"
+    if c.test == "none" or math.isnan(c.p_holm):
+        return c.note or "no test"
+    if not c.significant:
+        return "tied"
+    return "better" if (c.delta_mean > 0) == higher_is_better else "worse"
+
+
+def method_text(report: TaskReport) -> str:
+    label, _ = stats.METRICS[report.spec.metric]
+    return (
+        f"Metric: {label}. Against {report.baseline}, paired by seed (same initialisation and "
+        f"data order): Δ = mean per-seed difference (activation − {report.baseline}) with a 95% "
+        f"BCa bootstrap interval ({stats.BOOTSTRAP_RESAMPLES:,} resamples over seeds, seed "
+        f"{stats.BOOTSTRAP_SEED}); p-values of the paired t-test and the Wilcoxon signed-rank "
+        f"test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
+        f"better/worse = p (Holm) < {report.spec.alpha:g}, tied otherwise. Activations whose "
+        f"seeds differ from the baseline's are compared unpaired (Welch's t-test), as noted."
+    )
+
+
+def n_warning(report: TaskReport) -> str:
+    """A line naming the n of each activation when they are not all equal, else ''."""
+    ns = {c.activation: c.n for c in report.comparisons}
+    if len(set(ns.values())) <= 1:
+        return ""
+    return "n differs between activations: " + ", ".join(f"{a} {n}" for a, n in ns.items()) + "."
+
+
+def _p(value: float) -> str:
+    return "–" if math.isnan(value) else ("< 0.0001" if value < 1e-4 else f"{value:.4f}")
+
+
+def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
+    _, higher = stats.METRICS[report.spec.metric]
+    digits = 4 if report.spec.metric == "final_loss" else 2
+    rows = []
+    for c in report.comparisons:
+        spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
+        delta = (
+            "–" if math.isnan(c.delta_mean)
+            else f"{c.delta_mean:+.{digits}f} [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
+        )  # fmt: skip
+        rows.append({
+            "activation": c.activation, "n": str(c.n), "mean ± std": spread,
+            f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
+            "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm), "verdict": verdict(c, higher),
+        })  # fmt: skip
+    return rows
+
+
+def comparison_markdown(report: TaskReport) -> str:
+    rows = comparison_rows(report)
+    header = list(rows[0])
+    warning = n_warning(report)
+    return "\n".join([
+        f"## {report.task}: activations against {report.baseline}",
+        "",
+        *([f"**{warning}**", ""] if warning else []),
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in rows),
+        "",
+        method_text(report),
+        "",
+    ])  # fmt: skip
+
+
+def comparison_rich(report: TaskReport) -> Table:
+    rows = comparison_rows(report)
+    styles = {"better": "bold green", "worse": "bold red", "tied": "dim"}
+    warning = n_warning(report)
+    table = Table(title=escape(f"{report.title}: against {report.baseline}" + (f"\n{warning}" if warning else "")),
+                  caption=method_text(report))  # fmt: skip
+    for i, column in enumerate(rows[0]):
+        table.add_column(column, justify="left" if i in (0, len(rows[0]) - 1) else "right")
+    for row in rows:
+        table.add_row(*map(escape, row.values()), style=styles.get(row["verdict"]))
+    return table
+
+
+def write_comparison(report: TaskReport, stem: Path) -> list[Path]:
+    """compare.md (the table and its method), compare.csv and compare.json (every number)."""
+    _, higher = stats.METRICS[report.spec.metric]
+    frame = stats.comparisons_frame(report.comparisons)
+    frame["verdict"] = [verdict(c, higher) for c in report.comparisons]
+    md, csv, js = (stem.with_suffix(ext) for ext in (".md", ".csv", ".json"))
+    md.write_text(comparison_markdown(report))
+    frame.to_csv(csv, index=False, float_format="%.6g")
+    meta = {
+        "task": report.task, "config_hash": report.config_hash, "metric": report.spec.metric,
+        "metric_label": stats.METRICS[report.spec.metric][0], "baseline": report.baseline,
+        "alpha": report.spec.alpha, "bootstrap": {"method": "BCa", "resamples": stats.BOOTSTRAP_RESAMPLES,
+        "seed": stats.BOOTSTRAP_SEED, "confidence": 0.95}, "holm_over": "p_ttest",
+    }  # fmt: skip
+    records = json.loads(frame.to_json(orient="records"))  # NaN -> null
+    js.write_text(json.dumps({**meta, "rows": records}, indent=2) + "\n")
+    return [md, csv, js]
 
 
 def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
@@ -135,8 +263,21 @@ def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
     return paths
 
 
-def build_reports(store: ResultStore, task: str | None, activations: list[str] | None) -> list[TaskReport]:
-    """Summaries of the stored trials, one per (task, config), filtered by task and activations."""
+def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
+    if spec.baseline is None:
+        return "relu" if "relu" in available else available[0]
+    if spec.baseline not in available:
+        raise UsageError(
+            f"baseline {spec.baseline} has no finished trials in {where}; it has: {', '.join(available)}"
+        )
+    return spec.baseline
+
+
+def build_reports(
+    store: ResultStore, task: str | None, activations: list[str] | None, spec: CompareSpec
+) -> list[TaskReport]:
+    """Summaries and comparisons of the stored trials, one per (task, config), filtered by
+    task and activations."""
     trials, epochs = store.trials(), store.epochs()
     if task is not None:
         trials, epochs = trials[trials["task"] == task], epochs[epochs["task"] == task]
@@ -147,9 +288,19 @@ def build_reports(store: ResultStore, task: str | None, activations: list[str] |
         what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
         raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}")
     summary, curves = stats.summarise(trials, epochs), stats.mean_curves(epochs)
+    finished = stats.per_trial(epochs)
+    finished = finished[finished["status"] == "ok"].rename(columns={spec.metric: "value"})
     reports = []
     for (task_name, config_hash), group in summary.groupby(["task", "config_hash"], sort=False):
         hparams = json.loads(trials.loc[trials["config_hash"] == config_hash, "hparams"].iloc[0])
+        values = finished.loc[
+            (finished["task"] == task_name) & (finished["config_hash"] == config_hash),
+            ["activation", "seed", "value"],
+        ]
+        order = {act: i for i, act in enumerate(group["activation"])}  # the summary's order
+        values = values.sort_values("activation", key=lambda a: a.map(order), kind="stable")
+        available = list(dict.fromkeys(values["activation"]))
+        baseline = _baseline(spec, available, f"{task_name} [{config_hash[:8]}]") if available else ""
         reports.append(
             TaskReport(
                 task=task_name,
@@ -157,6 +308,9 @@ def build_reports(store: ResultStore, task: str | None, activations: list[str] |
                 hparams=hparams,
                 summary=group.reset_index(drop=True),
                 curves=curves[(curves["task"] == task_name) & (curves["config_hash"] == config_hash)],
+                spec=spec,
+                baseline=baseline,
+                comparisons=stats.compare_to_baseline(values, baseline, spec.alpha) if available else [],
                 files=[],
             )
         )
@@ -164,19 +318,24 @@ def build_reports(store: ResultStore, task: str | None, activations: list[str] |
 
 
 def write_report(report: TaskReport, results_dir: Path, several_configs: bool) -> None:
-    """Write summary.md, summary.csv and curves.png/.svg into ``results_dir/<task>/``."""
+    """Write summary.md/.csv, compare.md/.csv/.json and curves.png/.svg into ``results_dir/<task>/``."""
     folder = results_dir / report.task
     folder.mkdir(parents=True, exist_ok=True)
     suffix = f"-{report.config_hash[:8]}" if several_configs else ""
     md, csv = folder / f"summary{suffix}.md", folder / f"summary{suffix}.csv"
     md.write_text(to_markdown(report))
     report.summary.to_csv(csv, index=False, float_format="%.6g")
-    report.files = [md, csv, *plot_curves(report, folder / f"curves{suffix}")]
+    report.files = [md, csv]
+    if report.comparisons:
+        report.files += write_comparison(report, folder / f"compare{suffix}")
+    report.files += plot_curves(report, folder / f"curves{suffix}")
 
 
-def make_reports(results_dir: Path, task: str | None, activations: list[str] | None) -> list[TaskReport]:
+def make_reports(
+    results_dir: Path, task: str | None, activations: list[str] | None, spec: CompareSpec
+) -> list[TaskReport]:
     with ResultStore(results_dir, create=False) as store:
-        reports = build_reports(store, task, activations)
+        reports = build_reports(store, task, activations, spec)
     for report in reports:
         several = sum(r.task == report.task for r in reports) > 1
         write_report(report, results_dir, several)

@@ -1,13 +1,24 @@
-"""Summaries of stored trials: per-trial metrics, per-activation means and stds, mean curves.
+"""Summaries of stored trials, and comparisons of activations against a baseline.
 
 Conventions, stated once here and in every table: accuracy is in percent; std is the
 sample standard deviation across seeds (ddof=1); diverged trials are counted apart and
 excluded from the accuracy statistics, so n is the number of trials that finished.
+
+Comparisons use the paired design: every activation is trained with the same seeds, a
+seed fixing initialisation and data order, so the per-seed differences to the baseline
+carry the signal and the seed-to-seed spread cancels. Tests come from SciPy; only Holm's
+step-down, a few lines of arithmetic, is written here.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
 GROUP = ["task", "config_hash", "activation"]
 
@@ -24,6 +35,9 @@ def per_trial(epochs: pd.DataFrame) -> pd.DataFrame:
     out["final_acc"] = last["test_acc"]
     out["final_loss"] = last["test_loss"]
     out["best_acc"] = grouped["test_acc"].max()
+    # Last half: epochs e > E // 2 of the E run (E = 20: epochs 11-20; E = 5: epochs 3-5).
+    late = epochs[epochs["epoch"] > epochs["trial_id"].map(grouped["epoch"].max()) // 2]
+    out["late_mean"] = late.groupby("trial_id")["test_acc"].mean()
     return out.reset_index()
 
 
@@ -59,3 +73,116 @@ def mean_curves(epochs: pd.DataFrame) -> pd.DataFrame:
     ok = epochs[epochs["status"] == "ok"]
     curves = ok.groupby([*GROUP, "epoch"], sort=False)["test_acc"].agg(["mean", "std", "count"])
     return curves.rename(columns={"count": "n"}).reset_index()
+
+
+# --- comparisons against a baseline -------------------------------------------------
+
+METRICS = {  # name -> (label, higher is better)
+    "final_acc": ("final test accuracy (%)", True),
+    "best_acc": ("best-epoch test accuracy (%), selected on the test set", True),
+    "late_mean": ("mean test accuracy over the last half of the epochs (%)", True),
+    "final_loss": ("final test loss", False),
+}
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0  # fixed: the same store gives the same intervals
+MIN_N = 3  # below this no test is run: a t-test on 2 pairs has 1 degree of freedom
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One activation against the baseline on one metric. Deltas are activation − baseline."""
+
+    activation: str
+    n: int
+    mean: float
+    std: float
+    delta_mean: float = math.nan
+    ci_low: float = math.nan  # 95% bootstrap interval of delta_mean
+    ci_high: float = math.nan
+    p_ttest: float = math.nan  # paired t-test, or Welch's t-test when unpaired
+    p_wilcoxon: float = math.nan  # Wilcoxon signed-rank on the paired differences
+    p_holm: float = math.nan  # p_ttest after Holm's step-down over the table
+    significant: bool = False  # p_holm < alpha
+    test: str = ""  # "paired", "welch", "baseline" or "none"
+    note: str = ""  # why a test is missing or what it fell back to
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: the i-th smallest of m p-values is multiplied by m − i
+    (i from 0), made non-decreasing, capped at 1. NaN entries are left out and stay NaN."""
+    finite = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(finite)):
+        running = max(running, min(1.0, (len(finite) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def _bootstrap_ci(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
+    """95% BCa bootstrap interval (SciPy), BOOTSTRAP_RESAMPLES resamples, fixed seed."""
+    with warnings.catch_warnings():
+        # Degenerate data (all differences equal) gives NaN bounds with a warning; the
+        # caller reports those cases itself.
+        warnings.simplefilter("ignore")
+        result = scipy_stats.bootstrap(
+            samples, statistic, n_resamples=BOOTSTRAP_RESAMPLES, method="BCa",
+            rng=np.random.default_rng(BOOTSTRAP_SEED), vectorized=True, axis=-1,
+        )  # fmt: skip
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def compare_pair(baseline: pd.Series, other: pd.Series) -> dict:
+    """Test ``other`` against ``baseline``, both indexed by seed (finished trials only).
+
+    Same seed sets: paired t-test and Wilcoxon signed-rank on the per-seed differences,
+    bootstrap interval of their mean. Different seed sets: Welch's t-test and a bootstrap
+    of the difference of means, said so in ``note``.
+    """
+    n = min(len(baseline), len(other))
+    if n < MIN_N:
+        return {"test": "none", "note": f"n < {MIN_N}: no test"}
+    if set(baseline.index) == set(other.index):
+        diff = (other - baseline.reindex(other.index)).to_numpy(dtype=float)
+        out = {"test": "paired", "delta_mean": float(diff.mean())}
+        if np.ptp(diff) == 0:  # every seed moved by the same amount: no spread to test
+            return {**out, "ci_low": out["delta_mean"], "ci_high": out["delta_mean"],
+                    "note": "identical differences on every seed: no test"}  # fmt: skip
+        out["ci_low"], out["ci_high"] = _bootstrap_ci((diff,), lambda d, axis: d.mean(axis=axis))
+        out["p_ttest"] = float(scipy_stats.ttest_1samp(diff, 0.0).pvalue)
+        if np.any(diff != 0):
+            out["p_wilcoxon"] = float(scipy_stats.wilcoxon(diff).pvalue)
+        return out
+    a, b = other.to_numpy(dtype=float), baseline.to_numpy(dtype=float)
+    out = {"test": "welch", "delta_mean": float(a.mean() - b.mean()),
+           "note": "seed sets differ: unpaired, Welch's t-test"}  # fmt: skip
+    out["ci_low"], out["ci_high"] = _bootstrap_ci(
+        (a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis)
+    )
+    out["p_ttest"] = float(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return out
+
+
+def compare_to_baseline(values: pd.DataFrame, baseline: str, alpha: float) -> list[Comparison]:
+    """``values``: columns activation, seed, value (finished trials of one task and config).
+
+    One Comparison per activation, in the order given, the baseline first among equals;
+    p_holm adjusts the t-test p-values of all the comparisons together.
+    """
+    by_act = {act: group.set_index("seed")["value"] for act, group in values.groupby("activation", sort=False)}
+    base = by_act[baseline]
+    rows = []
+    for act, series in by_act.items():
+        spread = {"activation": act, "n": len(series), "mean": float(series.mean()),
+                  "std": float(series.std(ddof=1)) if len(series) > 1 else math.nan}  # fmt: skip
+        tested = {"test": "baseline"} if act == baseline else compare_pair(base, series)
+        rows.append({**spread, **tested})
+    adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
+    return [
+        Comparison(**row, p_holm=p, significant=bool(p < alpha))  # NaN < alpha is False
+        for row, p in zip(rows, adjusted)
+    ]
+
+
+def comparisons_frame(comparisons: list[Comparison]) -> pd.DataFrame:
+    return pd.DataFrame([asdict(c) for c in comparisons])

@@ -96,7 +96,9 @@ def test_run_report_export_end_to_end():
     assert report.exit_code == 0, report.output
     assert "ralu(alpha=2.0, learnable=true)" in report.stdout
     folder = Path("results/mnist-mini")
-    assert sorted(p.name for p in folder.iterdir()) == ["curves.png", "curves.svg", "summary.csv", "summary.md"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "compare.csv", "compare.json", "compare.md", "curves.png", "curves.svg", "summary.csv", "summary.md"
+    ]
     summary = pd.read_csv(folder / "summary.csv")
     assert list(summary["activation"]) == ["relu", "ralu(alpha=2.0, learnable=true)"]
     assert list(summary["n"]) == [2, 2] and list(summary["diverged"]) == [0, 0]

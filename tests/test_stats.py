@@ -1,0 +1,174 @@
+"""Comparisons against a baseline: hand-computed cases, SciPy as the reference, Holm by the book."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+from typer.testing import CliRunner
+
+from actbench import stats
+from actbench.cli import app
+from actbench.store import ResultStore
+from fakes import fake_result
+
+# Per-seed differences of a made-up activation against its baseline, 10 seeds.
+DIFFS = np.array([0.1, 0.3, -0.2, 0.4, 0.5, 0.1, 0.2, 0.0, 0.3, 0.25])
+BASE = np.array([97.1, 97.4, 96.9, 97.3, 97.0, 97.2, 97.5, 97.1, 96.8, 97.3])
+
+
+def values(table: dict[str, tuple[list[int], list[float]]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(act, seed, v) for act, (seeds, vals) in table.items() for seed, v in zip(seeds, vals)],
+        columns=["activation", "seed", "value"],
+    )
+
+
+def test_paired_comparison_matches_hand_computed_values():
+    seeds = list(range(10))
+    relu, gelu = stats.compare_to_baseline(
+        values({"relu": (seeds, BASE), "gelu": (seeds, BASE + DIFFS)}), "relu", alpha=0.05
+    )
+    assert relu.test == "baseline" and math.isnan(relu.p_ttest)
+    assert gelu.test == "paired" and gelu.n == 10
+    assert gelu.delta_mean == pytest.approx(0.195)  # mean of DIFFS
+    # t = mean / (sd / √n) = 0.195 / (0.20337 / √10) = 3.0321 on 9 degrees of freedom.
+    assert gelu.p_ttest == pytest.approx(0.0141991, abs=1e-6)
+    # Wilcoxon: the zero is dropped; of the other 9, |-0.2| ties with 0.2 for ranks 3 and 4
+    # (3.5 each) and is the only negative one: W = 3.5, two-sided p = 12/512 = 0.0234375.
+    assert gelu.p_wilcoxon == pytest.approx(0.0234375)
+    assert gelu.p_holm == gelu.p_ttest  # one comparison: Holm changes nothing
+    assert gelu.significant
+    assert (gelu.ci_low, gelu.ci_high) == pytest.approx((0.06, 0.30), abs=0.011)
+    assert gelu.ci_low < gelu.delta_mean < gelu.ci_high
+    assert gelu.mean == pytest.approx((BASE + DIFFS).mean())
+    assert gelu.std == pytest.approx((BASE + DIFFS).std(ddof=1))
+
+
+def test_paired_comparison_agrees_with_scipy_and_is_reproducible():
+    rng = np.random.default_rng(7)
+    base, other = rng.normal(97, 0.2, 8), rng.normal(97.1, 0.2, 8)
+    table = values({"relu": (list(range(8)), base), "silu": (list(range(8)), other)})
+    first = stats.compare_to_baseline(table, "relu", 0.05)[1]
+    assert first.p_ttest == pytest.approx(scipy_stats.ttest_rel(other, base).pvalue)
+    assert first.p_wilcoxon == pytest.approx(scipy_stats.wilcoxon(other - base).pvalue)
+    reference = scipy_stats.bootstrap((other - base,), np.mean, n_resamples=10_000, method="BCa",
+                                      rng=np.random.default_rng(0)).confidence_interval  # fmt: skip
+    assert (first.ci_low, first.ci_high) == pytest.approx((reference.low, reference.high))
+    assert stats.compare_to_baseline(table, "relu", 0.05)[1] == first  # fixed bootstrap seed
+
+
+def test_pairs_follow_the_seed_not_the_row_order():
+    shuffled = values({"relu": ([0, 1, 2, 3], [1.0, 2.0, 3.0, 4.0]), "gelu": ([3, 2, 1, 0], [4.5, 3.5, 2.5, 1.5])})
+    gelu = stats.compare_to_baseline(shuffled, "relu", 0.05)[1]
+    assert gelu.test == "paired" and gelu.delta_mean == pytest.approx(0.5)
+    assert gelu.note == "identical differences on every seed: no test" and math.isnan(gelu.p_ttest)
+
+
+def test_holm_step_down_textbook_example():
+    # Holm (1979): sorted p 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04,
+    # made non-decreasing: 0.02, 0.03, 0.06, 0.06; returned in the input order.
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, math.nan, 0.6]) == pytest.approx([1.0, math.nan, 1.0], nan_ok=True)
+    assert stats.holm([]) == []
+
+
+def test_different_seed_sets_fall_back_to_welch():
+    table = values({"relu": ([0, 1, 2, 3], [97.0, 97.2, 96.9, 97.1]), "gelu": ([0, 1, 2, 4], [97.3, 97.5, 97.2, 97.6])})
+    gelu = stats.compare_to_baseline(table, "relu", 0.05)[1]
+    assert gelu.test == "welch" and gelu.note == "seed sets differ: unpaired, Welch's t-test"
+    expected = scipy_stats.ttest_ind([97.3, 97.5, 97.2, 97.6], [97.0, 97.2, 96.9, 97.1], equal_var=False)
+    assert gelu.p_ttest == pytest.approx(expected.pvalue)
+    assert math.isnan(gelu.p_wilcoxon)
+    assert gelu.delta_mean == pytest.approx(0.35)
+
+
+def test_fewer_than_three_seeds_get_no_test():
+    table = values({"relu": ([0, 1], [97.0, 97.2]), "gelu": ([0, 1], [97.3, 97.5]), "silu": ([0, 1, 2], [1, 2, 3])})
+    _, gelu, silu = stats.compare_to_baseline(table, "relu", 0.05)
+    assert gelu.test == silu.test == "none" and gelu.note == "n < 3: no test"
+    assert math.isnan(gelu.p_holm) and not gelu.significant
+
+
+def test_late_mean_is_the_mean_over_the_last_half_of_the_epochs(tmp_path):
+    with ResultStore(tmp_path) as store:
+        store.add(fake_result("relu", 0, [90.0, 91.0, 92.0, 95.0, 96.0]))  # epochs 3-5 are the last half
+        store.add(fake_result("relu", 1, [80.0, 99.0]))  # epoch 2
+        per_trial = stats.per_trial(store.epochs()).set_index("seed")
+    assert per_trial.loc[0, "late_mean"] == pytest.approx((92 + 95 + 96) / 3)
+    assert per_trial.loc[1, "late_mean"] == 99.0
+    assert per_trial.loc[0, "best_acc"] == 96.0 and per_trial.loc[0, "final_acc"] == 96.0
+
+
+# --- the report on the command line --------------------------------------------------------
+
+runner = CliRunner()
+
+
+def store_with(results: Path, table: dict[str, list[list[float]]]) -> None:
+    """Stored trials: activation -> one per-epoch accuracy list per seed."""
+    with ResultStore(results) as store:
+        for act, runs in table.items():
+            for seed, accs in enumerate(runs):
+                store.add(fake_result(act, seed, accs))
+
+
+def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
+    store_with(Path("results"), {
+        "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
+        "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 on every seed: better
+        "silu": [[90.0, 97.0 + d] for d in (0.2, 0.1, 0.0, 0.3, -0.1)],  # mixed signs: tied
+        "tanh": [[90.0, 95.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # -2 on every seed: worse
+    })  # fmt: skip
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
+    assert compare["verdict"].to_dict() == {"relu": "baseline", "gelu": "better", "silu": "tied", "tanh": "worse"}
+    assert compare.loc["gelu", "delta_mean"] == pytest.approx(0.52)
+    assert list(compare.columns[:13]) == ["n", "mean", "std", "delta_mean", "ci_low", "ci_high", "p_ttest",
+                                          "p_wilcoxon", "p_holm", "significant", "test", "note", "verdict"]  # fmt: skip
+    # Holm over three t-tests: the smallest p is multiplied by 3.
+    p = compare.loc[["gelu", "silu", "tanh"], "p_ttest"]
+    assert compare.loc[p.idxmin(), "p_holm"] == pytest.approx(3 * p.min(), rel=1e-5)
+    saved = json.loads(Path("results/mnist-mini/compare.json").read_text())
+    assert saved["baseline"] == "relu" and saved["metric"] == "final_acc" and saved["bootstrap"]["resamples"] == 10_000
+    assert [row["activation"] for row in saved["rows"]] == ["relu", "gelu", "silu", "tanh"]
+    assert saved["rows"][0]["p_ttest"] is None
+    markdown = Path("results/mnist-mini/compare.md").read_text()
+    assert "| gelu | 5 | 97.62 ± 0.17 | +0.52 [" in markdown and "Holm's step-down" in markdown
+    assert "against relu" in result.stdout and "tied" in result.stdout
+
+
+def test_report_options_baseline_metric_alpha_and_uneven_n():
+    store_with(Path("results"), {
+        "relu": [[97.0, 96.0], [97.2, 96.1], [96.9, 96.2]],
+        "gelu": [[97.1, 96.5], [97.3, 96.6], [97.0, 96.7], [97.2, 96.8]],  # one more seed: unpaired
+    })  # fmt: skip
+    result = runner.invoke(app, ["report", "--baseline", "gelu", "--metric", "best_acc", "--alpha", "0.01"])
+    assert result.exit_code == 0, result.output
+    compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
+    assert compare.loc["gelu", "test"] == "baseline"
+    assert compare.loc["relu", "test"] == "welch"
+    # The best epoch is epoch 1 on every seed; the CSV keeps 6 significant digits.
+    expected = (97.0 + 97.2 + 96.9) / 3 - (97.1 + 97.3 + 97.0 + 97.2) / 4
+    assert compare.loc["relu", "delta_mean"] == pytest.approx(expected, abs=1e-5)
+    assert "n differs between activations: relu 3, gelu 4." in Path("results/mnist-mini/compare.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--metric", "max_acc"], "error: unknown metric 'max_acc'; choose from: final_acc, best_acc, late_mean, final_loss"),
+        (["--alpha", "1.5"], "error: alpha must be between 0 and 1, got 1.5"),
+        (["--baseline", "gelu"], "error: baseline gelu has no finished trials in mnist-mini [e30c7bcd]; it has: relu"),
+        (["--baseline", "gleu"], "error: unknown activation 'gleu'; did you mean: gelu?"),
+    ],
+)
+def test_report_bad_options_are_one_line_and_exit_2(args, message):
+    store_with(Path("results"), {"relu": [[97.0]]})
+    result = runner.invoke(app, ["report", *args])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == message
