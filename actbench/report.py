@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
@@ -64,6 +65,7 @@ class TaskReport:
     curves: pd.DataFrame  # stats.mean_curves rows of this task and config
     spec: CompareSpec
     baseline: str
+    values: pd.DataFrame  # the metric per finished trial: activation, seed, value
     comparisons: list[stats.Comparison]
     files: list[Path]
 
@@ -235,6 +237,64 @@ def write_comparison(report: TaskReport, stem: Path) -> list[Path]:
     return [md, csv, js]
 
 
+VERDICT_COLOURS = {"better": PALETTE[0], "worse": PALETTE[3]}  # blue, vermillion; the rest grey
+GREY = "#777777"
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    """PNG and SVG with fixed metadata, so that the same results give byte-identical files."""
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    with plt.rc_context({"svg.hashsalt": "actbench"}):  # SVG element ids from a fixed salt, not random
+        for path in paths:
+            fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {"Software": None})
+    plt.close(fig)
+    return paths
+
+
+def plot_seeds(report: TaskReport, stem: Path) -> list[Path]:
+    """Every seed's metric per activation (a strip plot), the mean as a bar, the baseline's mean dashed."""
+    label, _ = stats.METRICS[report.spec.metric]
+    acts = [c.activation for c in report.comparisons]
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(acts) + 1.6), dpi=150)
+    jitter = np.random.default_rng(0)  # fixed: the same results give the same figure
+    for row, c in enumerate(acts):
+        points = report.values.loc[report.values["activation"] == c, "value"].to_numpy()
+        colour = "black" if c == report.baseline else PALETTE[0]
+        ax.scatter(points, row + jitter.uniform(-0.15, 0.15, len(points)), s=14, color=colour, alpha=0.7, lw=0)
+        ax.plot([points.mean()] * 2, [row - 0.3, row + 0.3], color=colour, lw=2)
+    base_mean = report.values.loc[report.values["activation"] == report.baseline, "value"].mean()
+    ax.axvline(base_mean, color="black", ls="--", lw=0.8, label=f"{report.baseline} mean (baseline)")
+    ax.set_yticks(range(len(acts)), [f"{c.activation} (n={c.n})" for c in report.comparisons])
+    ax.invert_yaxis()
+    ax.set_xlabel(label)
+    ax.set_title(f"{report.task}: every seed, bar = mean")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
+    """Forest plot: each activation's mean difference to the baseline with its 95% interval."""
+    label, higher = stats.METRICS[report.spec.metric]
+    rows = [c for c in report.comparisons if c.test != "baseline"]
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(rows) + 1.6), dpi=150)
+    for row, c in enumerate(rows):
+        if math.isnan(c.delta_mean):
+            continue
+        colour = VERDICT_COLOURS.get(verdict(c, higher), GREY)
+        ax.errorbar(c.delta_mean, row, xerr=[[c.delta_mean - c.ci_low], [c.ci_high - c.delta_mean]],
+                    fmt="o", color=colour, capsize=3, ms=5)  # fmt: skip
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)), [f"{c.activation} (n={c.n}): {verdict(c, higher)}" for c in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"difference to {report.baseline}: {label}")
+    ax.set_title(f"{report.task}: paired difference to {report.baseline}, 95% bootstrap CI")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
 def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
     """Mean test-accuracy curve per activation with a ±1 std band; PNG and SVG."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
@@ -255,12 +315,7 @@ def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for path in paths:
-        # Fixed metadata so that the same results give byte-identical figures.
-        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {"Software": None})
-    plt.close(fig)
-    return paths
+    return _save(fig, stem)
 
 
 def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
@@ -310,6 +365,7 @@ def build_reports(
                 curves=curves[(curves["task"] == task_name) & (curves["config_hash"] == config_hash)],
                 spec=spec,
                 baseline=baseline,
+                values=values,
                 comparisons=stats.compare_to_baseline(values, baseline, spec.alpha) if available else [],
                 files=[],
             )
@@ -318,7 +374,8 @@ def build_reports(
 
 
 def write_report(report: TaskReport, results_dir: Path, several_configs: bool) -> None:
-    """Write summary.md/.csv, compare.md/.csv/.json and curves.png/.svg into ``results_dir/<task>/``."""
+    """Write summary.md/.csv, compare.md/.csv/.json and the figures (curves, seeds,
+    differences; PNG and SVG) into ``results_dir/<task>/``."""
     folder = results_dir / report.task
     folder.mkdir(parents=True, exist_ok=True)
     suffix = f"-{report.config_hash[:8]}" if several_configs else ""
@@ -326,9 +383,12 @@ def write_report(report: TaskReport, results_dir: Path, several_configs: bool) -
     md.write_text(to_markdown(report))
     report.summary.to_csv(csv, index=False, float_format="%.6g")
     report.files = [md, csv]
+    report.files += plot_curves(report, folder / f"curves{suffix}")
     if report.comparisons:
         report.files += write_comparison(report, folder / f"compare{suffix}")
-    report.files += plot_curves(report, folder / f"curves{suffix}")
+        report.files += plot_seeds(report, folder / f"seeds{suffix}")
+        if len(report.comparisons) > 1:
+            report.files += plot_differences(report, folder / f"differences{suffix}")
 
 
 def make_reports(

@@ -172,3 +172,15 @@ def test_report_bad_options_are_one_line_and_exit_2(args, message):
     result = runner.invoke(app, ["report", *args])
     assert result.exit_code == 2
     assert result.stderr.strip() == message
+
+
+def test_report_figures_are_written_and_byte_identical_when_rerun():
+    store_with(Path("results"), {act: [[90.0, 97.0 + 0.1 * s + i * 0.05] for s in range(3)]
+                                 for i, act in enumerate(["relu", "gelu", "silu"])})  # fmt: skip
+    folder = Path("results/mnist-mini")
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    figures = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".png", ".svg")}
+    assert sorted(figures) == ["curves.png", "curves.svg", "differences.png", "differences.svg", "seeds.png", "seeds.svg"]
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    assert {name: (folder / name).read_bytes() for name in figures} == figures
+    assert "paired difference to relu" in figures["differences.svg"].decode()
