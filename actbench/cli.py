@@ -175,7 +175,7 @@ def report(
 
     Prints the summary (mean ± std across seeds) and the comparison (paired per-seed
     differences with bootstrap intervals, t-test, Wilcoxon and Holm-corrected p-values),
-    and writes into `RESULTS_DIR/TASK/`: summary.md/.csv, compare.md/.csv/.json, and
+    and writes into `RESULTS_DIR/TASK/`: summary.md/.csv/.tex/.json, compare.md/.csv/.json, and
     PNG + SVG figures: curves (accuracy per epoch), seeds (every seed per activation),
     differences (paired differences to the baseline with their intervals).
 

@@ -120,6 +120,35 @@ def to_markdown(report: TaskReport) -> str:
     return "\n".join(lines)
 
 
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+                 "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}  # fmt: skip
+
+
+def _latex(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text).replace("±", r"$\pm$").replace("–", "--")
+
+
+def to_latex(report: TaskReport) -> str:
+    """The summary as a booktabs table (\\usepackage{booktabs}), with its notes as a caption."""
+    rows = display_rows(report.summary)
+    header = [_latex(h.replace(" †", "")) + (r"$^\dagger$" if "†" in h else "") for h in rows[0]]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\toprule",
+        " & ".join(header) + r" \\",
+        r"\midrule",
+        *(" & ".join(_latex(v) for v in r.values()) + r" \\" for r in rows),
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\caption{" + _latex(f"{report.task}: {SPREAD_NOTE}") + r" $^\dagger$" + _latex(BEST_NOTE.replace("*", "")) + "}",
+        r"\end{table}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def to_rich(report: TaskReport) -> Table:
     rows = display_rows(report.summary)
     # Titles and cells are text, not rich markup: a config hash like [e1b2c3d4] is not a style.
@@ -379,10 +408,14 @@ def write_report(report: TaskReport, results_dir: Path, several_configs: bool) -
     folder = results_dir / report.task
     folder.mkdir(parents=True, exist_ok=True)
     suffix = f"-{report.config_hash[:8]}" if several_configs else ""
-    md, csv = folder / f"summary{suffix}.md", folder / f"summary{suffix}.csv"
+    md, csv, tex, js = (folder / f"summary{suffix}{ext}" for ext in (".md", ".csv", ".tex", ".json"))
     md.write_text(to_markdown(report))
     report.summary.to_csv(csv, index=False, float_format="%.6g")
-    report.files = [md, csv]
+    tex.write_text(to_latex(report))
+    summary = json.loads(report.summary.to_json(orient="records"))  # NaN -> null
+    js.write_text(json.dumps({"task": report.task, "config_hash": report.config_hash,
+                              "hparams": report.hparams, "rows": summary}, indent=2) + "\n")  # fmt: skip
+    report.files = [md, csv, tex, js]
     report.files += plot_curves(report, folder / f"curves{suffix}")
     if report.comparisons:
         report.files += write_comparison(report, folder / f"compare{suffix}")

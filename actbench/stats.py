@@ -64,7 +64,25 @@ def summarise(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
             }
         )
     table = pd.DataFrame(rows).sort_values("first_id", kind="stable")
-    return table.drop(columns="first_id").reset_index(drop=True)
+    table = table.drop(columns="first_id").reset_index(drop=True)
+    return table.merge(curve_columns(mean_curves(epochs)), on=GROUP, how="left")
+
+
+def curve_columns(curves: pd.DataFrame) -> pd.DataFrame:
+    """The columns published activation tables use, computed from the seed-averaged curve
+    and named for exactly that: its mean over all epochs, its mean over the epochs after
+    the midpoint (e > E // 2), and its variance over those epochs (ddof=0). They measure
+    a curve's level and wiggle, not the spread across seeds."""
+    rows = []
+    for key, curve in curves.groupby(GROUP, sort=False):
+        late = curve.loc[curve["epoch"] > curve["epoch"].max() // 2, "mean"]
+        rows.append({
+            **dict(zip(GROUP, key)),
+            "curve_mean_all_epochs": curve["mean"].mean(),
+            "curve_mean_late_epochs": late.mean(),
+            "curve_var_late_epochs": late.var(ddof=0),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=[*GROUP, "curve_mean_all_epochs", "curve_mean_late_epochs", "curve_var_late_epochs"])
 
 
 def mean_curves(epochs: pd.DataFrame) -> pd.DataFrame:

@@ -98,7 +98,8 @@ def test_run_report_export_end_to_end():
     folder = Path("results/mnist-mini")
     assert sorted(p.name for p in folder.iterdir()) == [
         "compare.csv", "compare.json", "compare.md", "curves.png", "curves.svg",
-        "differences.png", "differences.svg", "seeds.png", "seeds.svg", "summary.csv", "summary.md",
+        "differences.png", "differences.svg", "seeds.png", "seeds.svg", "summary.csv", "summary.json",
+        "summary.md", "summary.tex",
     ]
     summary = pd.read_csv(folder / "summary.csv")
     assert list(summary["activation"]) == ["relu", "ralu(alpha=2.0, learnable=true)"]

@@ -184,3 +184,20 @@ def test_report_figures_are_written_and_byte_identical_when_rerun():
     assert runner.invoke(app, ["report"]).exit_code == 0
     assert {name: (folder / name).read_bytes() for name in figures} == figures
     assert "paired difference to relu" in figures["differences.svg"].decode()
+
+
+def test_summary_tex_json_and_the_curve_columns_of_published_tables():
+    # Two seeds of 4 epochs: the seed-averaged curve is 90, 92, 94, 95.
+    store_with(Path("results"), {"leaky_relu": [[89.0, 92.0, 93.0, 95.5], [91.0, 92.0, 95.0, 94.5]]})
+    assert runner.invoke(app, ["report"]).exit_code == 0
+    summary = pd.read_csv("results/mnist-mini/summary.csv").iloc[0]
+    assert summary["curve_mean_all_epochs"] == pytest.approx((90 + 92 + 94 + 95) / 4)
+    assert summary["curve_mean_late_epochs"] == pytest.approx(94.5)  # epochs 3 and 4
+    assert summary["curve_var_late_epochs"] == pytest.approx(0.25)  # of 94 and 95, ddof=0
+    assert summary["final_acc_mean"] == 95.0 and summary["final_acc_std"] == pytest.approx(math.sqrt(0.5))
+    tex = Path("results/mnist-mini/summary.tex").read_text()
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "leaky\\_relu & 2 & 95.00 $\\pm$ 0.71 &" in tex
+    assert "best-epoch test acc (\\%)$^\\dagger$" in tex
+    saved = json.loads(Path("results/mnist-mini/summary.json").read_text())
+    assert saved["hparams"]["epochs"] == 3 and saved["rows"][0]["n"] == 2
