@@ -169,6 +169,9 @@ def report(
         str, typer.Option(help="final_acc, best_acc (selected on the test set), late_mean (mean over the last half of the epochs) or final_loss.")
     ] = "final_acc",
     alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
+    pairs: Annotated[
+        str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")
+    ] = "baseline",
     results_dir: ResultsDir = None,
 ) -> None:
     """Summarise the stored trials and compare them with a baseline, per task.
@@ -184,18 +187,23 @@ def report(
         actbench report
 
         actbench report --task mnist --acts relu,gelu,srelu --baseline gelu --metric late_mean
+
+        actbench report --pairs all
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.report import CompareSpec, comparison_rich, make_reports, to_rich
+    from actbench.report import CompareSpec, comparison_rich, make_reports, pairs_rich, ranking_rich, to_rich
     from actbench.tasks import get_task
 
     task_name = get_task(task).name if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha)
+    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs)
     for task_report in make_reports(results_dir or Path("results"), task_name, activations, spec):
         out.print(to_rich(task_report))
         if task_report.comparisons:
             out.print(comparison_rich(task_report))
+        if task_report.pairs:
+            out.print(pairs_rich(task_report))
+            out.print(ranking_rich(task_report))
         for path in task_report.files:
             err.print(f"wrote {path}", markup=False)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -46,10 +46,13 @@ class CompareSpec:
     metric: str = "final_acc"  # a key of stats.METRICS
     baseline: str | None = None  # canonical spec; None: relu when stored, else the first activation
     alpha: float = 0.05
+    pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
 
     def __post_init__(self) -> None:
         if self.metric not in stats.METRICS:
             raise UsageError(f"unknown metric {self.metric!r}; choose from: {', '.join(stats.METRICS)}")
+        if self.pairs not in ("baseline", "all"):
+            raise UsageError(f"unknown --pairs {self.pairs!r}; choose from: baseline, all")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be between 0 and 1, got {self.alpha!r}")
 
@@ -67,6 +70,7 @@ class TaskReport:
     baseline: str
     values: pd.DataFrame  # the metric per finished trial: activation, seed, value
     comparisons: list[stats.Comparison]
+    pairs: list[stats.PairComparison]  # every pair, with --pairs all; else empty
     files: list[Path]
 
     @property
@@ -266,6 +270,93 @@ def write_comparison(report: TaskReport, stem: Path) -> list[Path]:
     return [md, csv, js]
 
 
+# --- all pairs: a matrix of corrected p-values and a ranking -----------------------------
+
+
+def ranking(report: TaskReport) -> list[tuple[str, int, bool]]:
+    """(activation, rank, tied) in rank order; see stats.rank_activations."""
+    _, higher = stats.METRICS[report.spec.metric]
+    ranks = stats.rank_activations({c.activation: c.mean for c in report.comparisons}, report.pairs, higher)
+    counts = pd.Series(ranks).value_counts()
+    return [(act, rank, bool(counts[rank] > 1)) for act, rank in ranks.items()]
+
+
+def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
+    """Row a, column b: p (Holm) of a against b, with Δ = a − b; the diagonal empty."""
+    cell = {}
+    for p in report.pairs:
+        text = "–" if math.isnan(p.p_holm) else f"{_p(p.p_holm)} ({p.delta_mean:+.2f})"
+        cell[p.a, p.b] = text
+        back = "–" if math.isnan(p.p_holm) else f"{_p(p.p_holm)} ({-p.delta_mean:+.2f})"
+        cell[p.b, p.a] = back
+    acts = [c.activation for c in report.comparisons]
+    ns = {c.activation: c.n for c in report.comparisons}
+    return [
+        {"activation": f"{a} (n={ns[a]})", **{b: "" if a == b else cell[a, b] for b in acts}}
+        for a in acts
+    ]
+
+
+def pairs_method(report: TaskReport) -> str:
+    label, _ = stats.METRICS[report.spec.metric]
+    return (
+        f"Metric: {label}. Cell (row a, column b): p (Holm) of a against b and, in parentheses, "
+        f"Δ = a − b, paired by seed (Welch's t-test where seed sets differ); Holm's step-down "
+        f"over the t-tests of all {len(report.pairs)} pairs. Rank = 1 + the number of "
+        f"activations significantly better (p (Holm) < {report.spec.alpha:g}); equal ranks are "
+        f"tied: no test separates them."
+    )
+
+
+def write_pairs(report: TaskReport, stem: Path) -> list[Path]:
+    matrix = pairs_matrix(report)
+    header = list(matrix[0])
+    ranks = ranking(report)
+    md, csv, js = (stem.with_suffix(ext) for ext in (".md", ".csv", ".json"))
+    md.write_text("\n".join([
+        f"## {report.task}: every pair",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in matrix),
+        "",
+        "| rank | activation |",
+        "| ---: | --- |",
+        *(f"| {rank}{' (tied)' if tied else ''} | {act} |" for act, rank, tied in ranks),
+        "",
+        pairs_method(report),
+        "",
+    ]))  # fmt: skip
+    frame = pd.DataFrame([asdict(p) for p in report.pairs])
+    frame.to_csv(csv, index=False, float_format="%.6g")
+    js.write_text(json.dumps({
+        "task": report.task, "config_hash": report.config_hash, "metric": report.spec.metric,
+        "alpha": report.spec.alpha, "holm_over": "p_ttest of all pairs",
+        "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranks],
+        "pairs": json.loads(frame.to_json(orient="records")),
+    }, indent=2) + "\n")  # fmt: skip
+    return [md, csv, js]
+
+
+def pairs_rich(report: TaskReport) -> Table:
+    matrix = pairs_matrix(report)
+    table = Table(title=escape(f"{report.title}: every pair, p (Holm) (Δ row − column)"), caption=pairs_method(report))
+    for i, column in enumerate(matrix[0]):
+        table.add_column(escape(column), justify="left" if i == 0 else "right")
+    for row in matrix:
+        table.add_row(*map(escape, row.values()))
+    return table
+
+
+def ranking_rich(report: TaskReport) -> Table:
+    table = Table(title=escape(f"{report.title}: ranking"))
+    table.add_column("rank", justify="right")
+    table.add_column("activation")
+    for act, rank, tied in ranking(report):
+        table.add_row(f"{rank}{' (tied)' if tied else ''}", escape(act), style="dim" if tied else None)
+    return table
+
+
 VERDICT_COLOURS = {"better": PALETTE[0], "worse": PALETTE[3]}  # blue, vermillion; the rest grey
 GREY = "#777777"
 
@@ -396,6 +487,7 @@ def build_reports(
                 baseline=baseline,
                 values=values,
                 comparisons=stats.compare_to_baseline(values, baseline, spec.alpha) if available else [],
+                pairs=stats.compare_all_pairs(values, spec.alpha) if available and spec.pairs == "all" else [],
                 files=[],
             )
         )
@@ -422,6 +514,8 @@ def write_report(report: TaskReport, results_dir: Path, several_configs: bool) -
         report.files += plot_seeds(report, folder / f"seeds{suffix}")
         if len(report.comparisons) > 1:
             report.files += plot_differences(report, folder / f"differences{suffix}")
+    if report.pairs:
+        report.files += write_pairs(report, folder / f"pairs{suffix}")
 
 
 def make_reports(

@@ -204,3 +204,54 @@ def compare_to_baseline(values: pd.DataFrame, baseline: str, alpha: float) -> li
 
 def comparisons_frame(comparisons: list[Comparison]) -> pd.DataFrame:
     return pd.DataFrame([asdict(c) for c in comparisons])
+
+
+# --- all pairs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairComparison:
+    """Activation a against activation b (delta = a − b), tested as compare_pair does."""
+
+    a: str
+    b: str
+    n_a: int
+    n_b: int
+    delta_mean: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    p_ttest: float = math.nan
+    p_wilcoxon: float = math.nan
+    p_holm: float = math.nan  # Holm's step-down over the t-tests of all pairs
+    significant: bool = False
+    test: str = ""
+    note: str = ""
+
+
+def compare_all_pairs(values: pd.DataFrame, alpha: float) -> list[PairComparison]:
+    """Every unordered pair of activations, a before b in the order given."""
+    by_act = {act: group.set_index("seed")["value"] for act, group in values.groupby("activation", sort=False)}
+    acts = list(by_act)
+    rows = []
+    for i, a in enumerate(acts):
+        for b in acts[i + 1 :]:
+            tested = compare_pair(by_act[b], by_act[a])
+            rows.append({"a": a, "b": b, "n_a": len(by_act[a]), "n_b": len(by_act[b]), **tested})
+    adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
+    return [PairComparison(**row, p_holm=p, significant=bool(p < alpha)) for row, p in zip(rows, adjusted)]
+
+
+def rank_activations(means: dict[str, float], pairs: list[PairComparison], higher_is_better: bool) -> dict[str, int]:
+    """Rank = 1 + the number of activations significantly better than this one.
+
+    Activations that no test separates share a rank (shown as tied): a ranking of means
+    alone would order noise. Returned in order of rank, then of mean.
+    """
+    better_than = {act: 0 for act in means}
+    for pair in pairs:
+        if pair.significant:
+            a_wins = (pair.delta_mean > 0) == higher_is_better
+            better_than[pair.b if a_wins else pair.a] += 1
+    sign = -1 if higher_is_better else 1
+    order = sorted(means, key=lambda act: (better_than[act], sign * means[act]))
+    return {act: 1 + better_than[act] for act in order}

@@ -201,3 +201,39 @@ def test_summary_tex_json_and_the_curve_columns_of_published_tables():
     assert "best-epoch test acc (\\%)$^\\dagger$" in tex
     saved = json.loads(Path("results/mnist-mini/summary.json").read_text())
     assert saved["hparams"]["epochs"] == 3 and saved["rows"][0]["n"] == 2
+
+
+def test_ranking_counts_significant_wins_and_ties_the_rest():
+    def pair(a, b, delta, significant):
+        return stats.PairComparison(a, b, 5, 5, delta_mean=delta, p_holm=0.01 if significant else 0.5,
+                                    significant=significant)  # fmt: skip
+
+    means = {"relu": 97.0, "gelu": 97.6, "silu": 97.1, "tanh": 95.0}
+    pairs = [pair("relu", "gelu", -0.6, True), pair("relu", "silu", -0.1, False), pair("relu", "tanh", 2.0, True),
+             pair("gelu", "silu", 0.5, False), pair("gelu", "tanh", 2.6, True), pair("silu", "tanh", 2.1, True)]  # fmt: skip
+    # Nothing beats gelu or silu significantly (they are tied with each other); gelu beats relu;
+    # all three beat tanh. Ranks: 1 + the number significantly better.
+    assert stats.rank_activations(means, pairs, higher_is_better=True) == {"gelu": 1, "silu": 1, "relu": 2, "tanh": 4}
+    # For a loss, lower is better: the same deltas rank the other way round.
+    assert stats.rank_activations(means, pairs, higher_is_better=False) == {"tanh": 1, "relu": 2, "silu": 2, "gelu": 3}
+
+
+def test_report_all_pairs_writes_the_matrix_and_the_ranking():
+    store_with(Path("results"), {
+        "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
+        "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 over relu on every seed
+        "silu": [[90.0, 97.5 + d] for d in (0.2, 0.2, -0.2, 0.3, 0.0)],  # +0.5 over relu, tied with gelu
+    })  # fmt: skip
+    result = runner.invoke(app, ["report", "--pairs", "all"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(Path("results/mnist-mini/pairs.json").read_text())
+    assert [(r["activation"], r["rank"], r["tied"]) for r in saved["ranking"]] == [
+        ("gelu", 1, True), ("silu", 1, True), ("relu", 3, False)]  # fmt: skip
+    pairs = pd.read_csv("results/mnist-mini/pairs.csv")
+    assert list(zip(pairs["a"], pairs["b"])) == [("relu", "gelu"), ("relu", "silu"), ("gelu", "silu")]
+    assert pairs["p_holm"].tolist() == pytest.approx(stats.holm(pairs["p_ttest"].tolist()), rel=1e-5)
+    markdown = Path("results/mnist-mini/pairs.md").read_text()
+    assert "| relu (n=5) |  | " in markdown and "| 1 (tied) | gelu |" in markdown
+    assert "every pair" in result.stdout and "ranking" in result.stdout
+    assert runner.invoke(app, ["report", "--pairs", "some"]).stderr.strip() == (
+        "error: unknown --pairs 'some'; choose from: baseline, all")
