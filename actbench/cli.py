@@ -172,15 +172,21 @@ def report(
     pairs: Annotated[
         str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")
     ] = "baseline",
+    format_: Annotated[
+        Optional[str], typer.Option("--format", help="Files to write, comma-separated: md, csv, tex, json, png, svg. [default: all]")
+    ] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
     """Summarise the stored trials and compare them with a baseline, per task.
 
     Prints the summary (mean ± std across seeds) and the comparison (paired per-seed
     differences with bootstrap intervals, t-test, Wilcoxon and Holm-corrected p-values),
-    and writes into `RESULTS_DIR/TASK/`: summary.md/.csv/.tex/.json, compare.md/.csv/.json, and
-    PNG + SVG figures: curves (accuracy per epoch), seeds (every seed per activation),
-    differences (paired differences to the baseline with their intervals).
+    and writes into `RESULTS_DIR/TASK/` (or `--out`): summary.md/.csv/.tex/.json,
+    compare.md/.csv/.json, pairs.* with `--pairs all`, and PNG + SVG figures: curves
+    (accuracy per epoch, late epochs zoomed), seeds (every seed per activation),
+    differences (paired differences to the baseline with their intervals), cost
+    (metric against wall time per trial).
 
     Examples:
 
@@ -191,13 +197,14 @@ def report(
         actbench report --pairs all
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.report import CompareSpec, comparison_rich, make_reports, pairs_rich, ranking_rich, to_rich
+    from actbench.report import FORMATS, CompareSpec, comparison_rich, make_reports, pairs_rich, ranking_rich, to_rich
     from actbench.tasks import get_task
 
     task_name = get_task(task).name if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs)
-    for task_report in make_reports(results_dir or Path("results"), task_name, activations, spec):
+    formats = frozenset(f.strip() for f in format_.split(",") if f.strip()) if format_ is not None else FORMATS
+    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs, formats)
+    for task_report in make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir):
         out.print(to_rich(task_report))
         if task_report.comparisons:
             out.print(comparison_rich(task_report))

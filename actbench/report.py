@@ -39,6 +39,9 @@ BEST_NOTE = (
 SPREAD_NOTE = "mean ± std across seeds (sample std, ddof=1); n = trials that finished without diverging."
 
 
+FORMATS = frozenset({"md", "csv", "tex", "json", "png", "svg"})
+
+
 @dataclass(frozen=True)
 class CompareSpec:
     """What the comparison table compares: a metric, against a baseline, at a level alpha."""
@@ -47,8 +50,12 @@ class CompareSpec:
     baseline: str | None = None  # canonical spec; None: relu when stored, else the first activation
     alpha: float = 0.05
     pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
+    formats: frozenset[str] = FORMATS  # which files to write
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.formats) - FORMATS)
+        if unknown or not self.formats:
+            raise UsageError(f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; choose from: {', '.join(sorted(FORMATS))}")
         if self.metric not in stats.METRICS:
             raise UsageError(f"unknown metric {self.metric!r}; choose from: {', '.join(stats.METRICS)}")
         if self.pairs not in ("baseline", "all"):
@@ -68,7 +75,7 @@ class TaskReport:
     curves: pd.DataFrame  # stats.mean_curves rows of this task and config
     spec: CompareSpec
     baseline: str
-    values: pd.DataFrame  # the metric per finished trial: activation, seed, value
+    values: pd.DataFrame  # per finished trial: activation, seed, value (the metric), wall_time_s, engine
     comparisons: list[stats.Comparison]
     pairs: list[stats.PairComparison]  # every pair, with --pairs all; else empty
     files: list[Path]
@@ -256,9 +263,6 @@ def write_comparison(report: TaskReport, stem: Path) -> list[Path]:
     _, higher = stats.METRICS[report.spec.metric]
     frame = stats.comparisons_frame(report.comparisons)
     frame["verdict"] = [verdict(c, higher) for c in report.comparisons]
-    md, csv, js = (stem.with_suffix(ext) for ext in (".md", ".csv", ".json"))
-    md.write_text(comparison_markdown(report))
-    frame.to_csv(csv, index=False, float_format="%.6g")
     meta = {
         "task": report.task, "config_hash": report.config_hash, "metric": report.spec.metric,
         "metric_label": stats.METRICS[report.spec.metric][0], "baseline": report.baseline,
@@ -266,8 +270,12 @@ def write_comparison(report: TaskReport, stem: Path) -> list[Path]:
         "seed": stats.BOOTSTRAP_SEED, "confidence": 0.95}, "holm_over": "p_ttest",
     }  # fmt: skip
     records = json.loads(frame.to_json(orient="records"))  # NaN -> null
-    js.write_text(json.dumps({**meta, "rows": records}, indent=2) + "\n")
-    return [md, csv, js]
+    texts = {
+        "md": lambda: comparison_markdown(report),
+        "csv": lambda: frame.to_csv(index=False, float_format="%.6g"),
+        "json": lambda: json.dumps({**meta, "rows": records}, indent=2) + "\n",
+    }
+    return _write_texts(stem, texts, report.spec.formats)
 
 
 # --- all pairs: a matrix of corrected p-values and a ranking -----------------------------
@@ -312,8 +320,7 @@ def write_pairs(report: TaskReport, stem: Path) -> list[Path]:
     matrix = pairs_matrix(report)
     header = list(matrix[0])
     ranks = ranking(report)
-    md, csv, js = (stem.with_suffix(ext) for ext in (".md", ".csv", ".json"))
-    md.write_text("\n".join([
+    markdown = "\n".join([
         f"## {report.task}: every pair",
         "",
         "| " + " | ".join(header) + " |",
@@ -326,16 +333,20 @@ def write_pairs(report: TaskReport, stem: Path) -> list[Path]:
         "",
         pairs_method(report),
         "",
-    ]))  # fmt: skip
+    ])  # fmt: skip
     frame = pd.DataFrame([asdict(p) for p in report.pairs])
-    frame.to_csv(csv, index=False, float_format="%.6g")
-    js.write_text(json.dumps({
+    saved = {
         "task": report.task, "config_hash": report.config_hash, "metric": report.spec.metric,
         "alpha": report.spec.alpha, "holm_over": "p_ttest of all pairs",
         "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranks],
         "pairs": json.loads(frame.to_json(orient="records")),
-    }, indent=2) + "\n")  # fmt: skip
-    return [md, csv, js]
+    }  # fmt: skip
+    texts = {
+        "md": lambda: markdown,
+        "csv": lambda: frame.to_csv(index=False, float_format="%.6g"),
+        "json": lambda: json.dumps(saved, indent=2) + "\n",
+    }
+    return _write_texts(stem, texts, report.spec.formats)
 
 
 def pairs_rich(report: TaskReport) -> Table:
@@ -361,9 +372,9 @@ VERDICT_COLOURS = {"better": PALETTE[0], "worse": PALETTE[3]}  # blue, vermillio
 GREY = "#777777"
 
 
-def _save(fig, stem: Path) -> list[Path]:
-    """PNG and SVG with fixed metadata, so that the same results give byte-identical files."""
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+def _save(fig, stem: Path, formats: frozenset[str]) -> list[Path]:
+    """PNG and/or SVG with fixed metadata, so that the same results give byte-identical files."""
+    paths = [stem.with_suffix(f".{ext}") for ext in ("png", "svg") if ext in formats]
     with plt.rc_context({"svg.hashsalt": "actbench"}):  # SVG element ids from a fixed salt, not random
         for path in paths:
             fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {"Software": None})
@@ -391,7 +402,7 @@ def plot_seeds(report: TaskReport, stem: Path) -> list[Path]:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="best")
     fig.tight_layout()
-    return _save(fig, stem)
+    return _save(fig, stem, report.spec.formats)
 
 
 def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
@@ -412,30 +423,60 @@ def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
     ax.set_title(f"{report.task}: paired difference to {report.baseline}, 95% bootstrap CI")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, stem)
+    return _save(fig, stem, report.spec.formats)
 
 
 def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
-    """Mean test-accuracy curve per activation with a ±1 std band; PNG and SVG."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
+    """Mean test-accuracy curve per activation with a ±1 std band, and the late epochs zoomed."""
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=150, gridspec_kw={"width_ratios": [3, 2]})
     ns = report.summary.set_index("activation")["n"]
+    last = int(report.curves["epoch"].max())
     for i, (activation, curve) in enumerate(report.curves.groupby("activation", sort=False)):
-        color = PALETTE[i % len(PALETTE)]
+        style = {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i // len(PALETTE) % 4]}
         curve = curve.sort_values("epoch")
-        std = curve["std"].fillna(0.0)
-        ax.plot(curve["epoch"], curve["mean"], color=color, linestyle=LINESTYLES[i // len(PALETTE) % 4],
-                marker="o", markersize=3, label=f"{activation} (n={ns[activation]})")  # fmt: skip
-        ax.fill_between(curve["epoch"], curve["mean"] - std, curve["mean"] + std, color=color, alpha=0.18, lw=0)
+        low, high = curve["mean"] - curve["std"].fillna(0.0), curve["mean"] + curve["std"].fillna(0.0)
+        late = curve["epoch"] > last // 2
+        for axis, rows in ((ax, curve["epoch"] > 0), (zoom, late)):
+            axis.plot(curve["epoch"][rows], curve["mean"][rows], marker="o", markersize=3, **style,
+                      label=f"{activation} (n={ns[activation]})")  # fmt: skip
+            axis.fill_between(curve["epoch"][rows], low[rows], high[rows], color=style["color"], alpha=0.18, lw=0)
     n_values = sorted(set(ns))
     n_text = f"n={n_values[0]}" if len(n_values) == 1 else f"n={n_values[0]}–{n_values[-1]}"
-    ax.set_title(f"{report.task}: test accuracy, mean ± 1 std over seeds ({n_text})")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{report.task}: test accuracy, mean ± 1 std over seeds ({n_text})", fontsize=10)
+    zoom.set_title(f"epochs {last // 2 + 1}–{last}, zoomed", fontsize=10)
+    for axis in (ax, zoom):
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
     ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return _save(fig, stem, report.spec.formats)
+
+
+def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
+    """Each finished trial's metric against its wall time: what an activation costs for what it gives."""
+    label, _ = stats.METRICS[report.spec.metric]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
+    for i, (activation, trials) in enumerate(report.values.groupby("activation", sort=False)):
+        colour = PALETTE[i % len(PALETTE)]
+        ax.scatter(trials["wall_time_s"], trials["value"], s=14, color=colour, alpha=0.6, lw=0)
+        ax.scatter(trials["wall_time_s"].mean(), trials["value"].mean(), s=60, color=colour, marker="D",
+                   edgecolor="black", lw=0.6, label=f"{activation} (n={len(trials)}), mean")  # fmt: skip
+    # From zero: equal costs look equal, not spread out by an offset axis.
+    ax.set_xlim(0, 1.15 * report.values["wall_time_s"].max())
+    ax.ticklabel_format(axis="x", useOffset=False)
+    ax.set_xlabel("wall time per trial (s)")
+    ax.set_ylabel(label)
+    title = f"{report.task}: benefit against cost, one point per trial"
+    if (report.values["engine"] == "population").any():
+        # A population's members finish together: each gets an equal share of its time.
+        title += "\n(population members: an equal share of their population's time)"
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, stem)
+    return _save(fig, stem, report.spec.formats)
 
 
 def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
@@ -463,14 +504,14 @@ def build_reports(
         what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
         raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}")
     summary, curves = stats.summarise(trials, epochs), stats.mean_curves(epochs)
-    finished = stats.per_trial(epochs)
+    finished = stats.per_trial(epochs).merge(trials[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id")
     finished = finished[finished["status"] == "ok"].rename(columns={spec.metric: "value"})
     reports = []
     for (task_name, config_hash), group in summary.groupby(["task", "config_hash"], sort=False):
         hparams = json.loads(trials.loc[trials["config_hash"] == config_hash, "hparams"].iloc[0])
         values = finished.loc[
             (finished["task"] == task_name) & (finished["config_hash"] == config_hash),
-            ["activation", "seed", "value"],
+            ["activation", "seed", "value", "wall_time_s", "engine"],
         ]
         order = {act: i for i, act in enumerate(group["activation"])}  # the summary's order
         values = values.sort_values("activation", key=lambda a: a.map(order), kind="stable")
@@ -494,36 +535,51 @@ def build_reports(
     return reports
 
 
-def write_report(report: TaskReport, results_dir: Path, several_configs: bool) -> None:
-    """Write summary.md/.csv, compare.md/.csv/.json and the figures (curves, seeds,
-    differences; PNG and SVG) into ``results_dir/<task>/``."""
-    folder = results_dir / report.task
+def write_report(report: TaskReport, folder: Path, several_configs: bool) -> None:
+    """Write the requested formats of summary, compare, pairs and the figures into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
+    formats = report.spec.formats
     suffix = f"-{report.config_hash[:8]}" if several_configs else ""
-    md, csv, tex, js = (folder / f"summary{suffix}{ext}" for ext in (".md", ".csv", ".tex", ".json"))
-    md.write_text(to_markdown(report))
-    report.summary.to_csv(csv, index=False, float_format="%.6g")
-    tex.write_text(to_latex(report))
     summary = json.loads(report.summary.to_json(orient="records"))  # NaN -> null
-    js.write_text(json.dumps({"task": report.task, "config_hash": report.config_hash,
-                              "hparams": report.hparams, "rows": summary}, indent=2) + "\n")  # fmt: skip
-    report.files = [md, csv, tex, js]
-    report.files += plot_curves(report, folder / f"curves{suffix}")
+    texts = {
+        "md": lambda: to_markdown(report),
+        "csv": lambda: report.summary.to_csv(index=False, float_format="%.6g"),
+        "tex": lambda: to_latex(report),
+        "json": lambda: json.dumps({"task": report.task, "config_hash": report.config_hash,
+                                    "hparams": report.hparams, "rows": summary}, indent=2) + "\n",  # fmt: skip
+    }
+    report.files = _write_texts(folder / f"summary{suffix}", texts, formats)
+    if formats & {"png", "svg"}:
+        report.files += plot_curves(report, folder / f"curves{suffix}")
     if report.comparisons:
         report.files += write_comparison(report, folder / f"compare{suffix}")
-        report.files += plot_seeds(report, folder / f"seeds{suffix}")
-        if len(report.comparisons) > 1:
-            report.files += plot_differences(report, folder / f"differences{suffix}")
+        if formats & {"png", "svg"}:
+            report.files += plot_seeds(report, folder / f"seeds{suffix}")
+            report.files += plot_cost(report, folder / f"cost{suffix}")
+            if len(report.comparisons) > 1:
+                report.files += plot_differences(report, folder / f"differences{suffix}")
     if report.pairs:
         report.files += write_pairs(report, folder / f"pairs{suffix}")
 
 
+def _write_texts(stem: Path, texts: dict, formats: frozenset[str]) -> list[Path]:
+    """Write ``stem.EXT`` for each requested EXT of ``texts`` (EXT -> a function giving the text)."""
+    paths = []
+    for ext, text in texts.items():
+        if ext in formats:
+            path = stem.with_suffix(f".{ext}")
+            path.write_text(text())
+            paths.append(path)
+    return paths
+
+
 def make_reports(
-    results_dir: Path, task: str | None, activations: list[str] | None, spec: CompareSpec
+    results_dir: Path, task: str | None, activations: list[str] | None, spec: CompareSpec, out: Path | None = None
 ) -> list[TaskReport]:
+    """Build and write the reports: into ``out/<task>/`` when given, else ``results_dir/<task>/``."""
     with ResultStore(results_dir, create=False) as store:
         reports = build_reports(store, task, activations, spec)
     for report in reports:
         several = sum(r.task == report.task for r in reports) > 1
-        write_report(report, results_dir, several)
+        write_report(report, (out or results_dir) / report.task, several)
     return reports

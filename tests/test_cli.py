@@ -97,7 +97,7 @@ def test_run_report_export_end_to_end():
     assert "ralu(alpha=2.0, learnable=true)" in report.stdout
     folder = Path("results/mnist-mini")
     assert sorted(p.name for p in folder.iterdir()) == [
-        "compare.csv", "compare.json", "compare.md", "curves.png", "curves.svg",
+        "compare.csv", "compare.json", "compare.md", "cost.png", "cost.svg", "curves.png", "curves.svg",
         "differences.png", "differences.svg", "seeds.png", "seeds.svg", "summary.csv", "summary.json",
         "summary.md", "summary.tex",
     ]

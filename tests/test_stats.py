@@ -180,7 +180,8 @@ def test_report_figures_are_written_and_byte_identical_when_rerun():
     folder = Path("results/mnist-mini")
     assert runner.invoke(app, ["report"]).exit_code == 0
     figures = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".png", ".svg")}
-    assert sorted(figures) == ["curves.png", "curves.svg", "differences.png", "differences.svg", "seeds.png", "seeds.svg"]
+    assert sorted(figures) == ["cost.png", "cost.svg", "curves.png", "curves.svg", "differences.png",
+                               "differences.svg", "seeds.png", "seeds.svg"]  # fmt: skip
     assert runner.invoke(app, ["report"]).exit_code == 0
     assert {name: (folder / name).read_bytes() for name in figures} == figures
     assert "paired difference to relu" in figures["differences.svg"].decode()
@@ -237,3 +238,15 @@ def test_report_all_pairs_writes_the_matrix_and_the_ranking():
     assert "every pair" in result.stdout and "ranking" in result.stdout
     assert runner.invoke(app, ["report", "--pairs", "some"]).stderr.strip() == (
         "error: unknown --pairs 'some'; choose from: baseline, all")
+
+
+def test_report_format_and_out_choose_the_files_and_their_folder():
+    store_with(Path("results"), {"relu": [[97.0]] * 3, "gelu": [[97.5]] * 3})
+    result = runner.invoke(app, ["report", "--format", "tex,svg", "--out", "paper"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in Path("paper/mnist-mini").iterdir()) == [
+        "cost.svg", "curves.svg", "differences.svg", "seeds.svg", "summary.tex"]  # fmt: skip
+    assert not Path("results/mnist-mini").exists()
+    bad = runner.invoke(app, ["report", "--format", "md,pdf"])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: unknown format 'pdf'; choose from: csv, json, md, png, svg, tex"
