@@ -250,3 +250,17 @@ def test_report_format_and_out_choose_the_files_and_their_folder():
     bad = runner.invoke(app, ["report", "--format", "md,pdf"])
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "error: unknown format 'pdf'; choose from: csv, json, md, png, svg, tex"
+
+
+def test_report_on_a_real_tiny_run_tests_every_activation_against_relu():
+    ran = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu,tanh,gelu", "--repeats", "3",
+                              "--epochs", "1", "-q"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert runner.invoke(app, ["report", "--pairs", "all"]).exit_code == 0
+    compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
+    assert compare["test"].tolist() == ["baseline", "paired", "paired"]
+    tested = compare.loc[["tanh", "gelu"]]
+    assert tested["n"].tolist() == [3, 3]
+    assert tested[["p_ttest", "p_wilcoxon", "p_holm", "ci_low", "ci_high"]].notna().all().all()
+    assert (tested["ci_low"] <= tested["delta_mean"]).all() and (tested["delta_mean"] <= tested["ci_high"]).all()
+    assert len(pd.read_csv("results/mnist-mini/pairs.csv")) == 3
