@@ -197,7 +197,8 @@ def report(
         actbench report --pairs all
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.report import FORMATS, CompareSpec, comparison_rich, make_reports, pairs_rich, ranking_rich, to_rich
+    from actbench.report import FORMATS, CompareSpec, make_reports
+    from actbench.tables import comparison_rich, pairs_rich, ranking_rich, to_rich
     from actbench.tasks import get_task
 
     task_name = get_task(task).name if task else None

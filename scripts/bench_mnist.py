@@ -78,11 +78,12 @@ def run_actbench(engine: str, task: str, acts: list[str], seeds: list[int], ctx:
 
 def activation_timings(acts: list[str], rows: int, repeats: int = 20) -> list[tuple[str, float, float]]:
     """(spec, custom ms, composite ms) of forward + backward on a (rows, 128) float32 input."""
+    alpha = torch.tensor(1.0, requires_grad=True)  # RaLU's learnable scalar, at its default
     composites = {
         "srelu": lambda x, t=2.21: torch.where(
             x <= -t, torch.zeros_like(x), torch.where(x < t, x * (torch.sin(math.pi / (2 * t) * x) + 1) / 2, x)
         ),
-        "ralu": lambda x, a=torch.tensor(1.0, requires_grad=True): x * (x * x + a) / (x * x + 1),
+        "ralu": lambda x: x * (x * x + alpha) / (x * x + 1),
         "squareplus": lambda x, b=4.0: (x + torch.sqrt(x * x + b)) / 2,
     }
     x = torch.randn(rows, 128, requires_grad=True)

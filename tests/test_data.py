@@ -5,7 +5,6 @@ user's real cache (ACTBENCH_DATA points into tmp_path for every test)."""
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
 import hashlib
 import http.server

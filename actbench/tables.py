@@ -1,0 +1,274 @@
+"""The report as text: markdown, LaTeX (booktabs) and rich tables of summaries,
+comparisons against a baseline, all pairs and rankings. Rendering only: the numbers
+come from ``actbench.stats``, the files are written by ``actbench.report``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from rich.markup import escape
+from rich.table import Table
+
+from actbench import stats
+
+if TYPE_CHECKING:
+    from actbench.report import TaskReport
+
+BEST_NOTE = (
+    "best epoch = the epoch with the highest *test* accuracy: selected on the test set, "
+    "so optimistic; the final-epoch accuracy is the honest headline."
+)
+SPREAD_NOTE = "mean ± std across seeds (sample std, ddof=1); n = trials that finished without diverging."
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.2f} ± {std:.2f}" if n >= 2 else f"{mean:.2f} (n=1, no std)"
+
+
+def display_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
+    """The table as text cells, shared by markdown and the terminal."""
+    return [
+        {
+            "activation": row.activation,
+            "n": str(row.n),
+            "final test acc (%)": _fmt(row.final_acc_mean, row.final_acc_std, row.n),
+            "best-epoch test acc (%) †": _fmt(row.best_acc_mean, row.best_acc_std, row.n),
+            "diverged": f"{row.diverged}/{row.trials}",
+            "time / trial (s)": f"{row.time_mean_s:.1f}",
+        }
+        for row in summary.itertuples()
+    ]
+
+
+def hparams_line(hparams: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in hparams.items())
+
+
+def to_markdown(report: TaskReport) -> str:
+    rows = display_rows(report.summary)
+    header = list(rows[0])
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    lines = [
+        f"## {report.task}",
+        "",
+        f"Hyperparameters: {hparams_line(report.hparams)} (config {report.config_hash}).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(align) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in rows),
+        "",
+        SPREAD_NOTE,
+        "",
+        f"† {BEST_NOTE}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+                 "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}  # fmt: skip
+
+
+def _latex(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text).replace("±", r"$\pm$").replace("–", "--")
+
+
+def to_latex(report: TaskReport) -> str:
+    """The summary as a booktabs table (\\usepackage{booktabs}), with its notes as a caption."""
+    rows = display_rows(report.summary)
+    header = [_latex(h.replace(" †", "")) + (r"$^\dagger$" if "†" in h else "") for h in rows[0]]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\toprule",
+        " & ".join(header) + r" \\",
+        r"\midrule",
+        *(" & ".join(_latex(v) for v in r.values()) + r" \\" for r in rows),
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\caption{" + _latex(f"{report.task}: {SPREAD_NOTE}") + r" $^\dagger$" + _latex(BEST_NOTE.replace("*", "")) + "}",
+        r"\end{table}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def to_rich(report: TaskReport) -> Table:
+    rows = display_rows(report.summary)
+    # Titles and cells are text, not rich markup: a config hash like [e1b2c3d4] is not a style.
+    table = Table(title=escape(f"{report.title}  {hparams_line(report.hparams)}"), caption=f"{SPREAD_NOTE}\n† {BEST_NOTE}")
+    for i, column in enumerate(rows[0]):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*map(escape, row.values()))
+    return table
+
+
+# --- the comparison table ---------------------------------------------------------------
+
+
+def verdict(c: stats.Comparison, higher_is_better: bool) -> str:
+    """better / worse (significant after Holm), tied (tested, not significant), or why untested."""
+    if c.test == "baseline":
+        return "baseline"
+    if c.test == "none" or math.isnan(c.p_holm):
+        return c.note or "no test"
+    if not c.significant:
+        return "tied"
+    return "better" if (c.delta_mean > 0) == higher_is_better else "worse"
+
+
+def method_text(report: TaskReport) -> str:
+    label, _ = stats.METRICS[report.spec.metric]
+    return (
+        f"Metric: {label}. Against {report.baseline}, paired by seed (same initialisation and "
+        f"data order): Δ = mean per-seed difference (activation − {report.baseline}) with a 95% "
+        f"BCa bootstrap interval ({stats.BOOTSTRAP_RESAMPLES:,} resamples over seeds, seed "
+        f"{stats.BOOTSTRAP_SEED}); p-values of the paired t-test and the Wilcoxon signed-rank "
+        f"test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
+        f"better/worse = p (Holm) < {report.spec.alpha:g}, tied otherwise. Activations whose "
+        f"seeds differ from the baseline's are compared unpaired (Welch's t-test), as noted."
+    )
+
+
+def n_warning(report: TaskReport) -> str:
+    """A line naming the n of each activation when they are not all equal, else ''."""
+    ns = {c.activation: c.n for c in report.comparisons}
+    if len(set(ns.values())) <= 1:
+        return ""
+    return "n differs between activations: " + ", ".join(f"{a} {n}" for a, n in ns.items()) + "."
+
+
+def _p(value: float) -> str:
+    return "–" if math.isnan(value) else ("< 0.0001" if value < 1e-4 else f"{value:.4f}")
+
+
+def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
+    _, higher = stats.METRICS[report.spec.metric]
+    digits = 4 if report.spec.metric == "final_loss" else 2
+    rows = []
+    for c in report.comparisons:
+        spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
+        delta = (
+            "–" if math.isnan(c.delta_mean)
+            else f"{c.delta_mean:+.{digits}f} [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
+        )  # fmt: skip
+        rows.append({
+            "activation": c.activation, "n": str(c.n), "mean ± std": spread,
+            f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
+            "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm), "verdict": verdict(c, higher),
+        })  # fmt: skip
+    return rows
+
+
+def comparison_markdown(report: TaskReport) -> str:
+    rows = comparison_rows(report)
+    header = list(rows[0])
+    warning = n_warning(report)
+    return "\n".join([
+        f"## {report.task}: activations against {report.baseline}",
+        "",
+        *([f"**{warning}**", ""] if warning else []),
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in rows),
+        "",
+        method_text(report),
+        "",
+    ])  # fmt: skip
+
+
+def comparison_rich(report: TaskReport) -> Table:
+    rows = comparison_rows(report)
+    styles = {"better": "bold green", "worse": "bold red", "tied": "dim"}
+    warning = n_warning(report)
+    table = Table(title=escape(f"{report.title}: against {report.baseline}" + (f"\n{warning}" if warning else "")),
+                  caption=method_text(report))  # fmt: skip
+    for i, column in enumerate(rows[0]):
+        table.add_column(column, justify="left" if i in (0, len(rows[0]) - 1) else "right")
+    for row in rows:
+        table.add_row(*map(escape, row.values()), style=styles.get(row["verdict"]))
+    return table
+
+
+# --- all pairs: a matrix of corrected p-values and a ranking -----------------------------
+
+
+def ranking(report: TaskReport) -> list[tuple[str, int, bool]]:
+    """(activation, rank, tied) in rank order; see stats.rank_activations."""
+    _, higher = stats.METRICS[report.spec.metric]
+    ranks = stats.rank_activations({c.activation: c.mean for c in report.comparisons}, report.pairs, higher)
+    counts = pd.Series(ranks).value_counts()
+    return [(act, rank, bool(counts[rank] > 1)) for act, rank in ranks.items()]
+
+
+def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
+    """Row a, column b: p (Holm) of a against b, with Δ = a − b; the diagonal empty."""
+    cell = {}
+    for p in report.pairs:
+        text = "–" if math.isnan(p.p_holm) else f"{_p(p.p_holm)} ({p.delta_mean:+.2f})"
+        cell[p.a, p.b] = text
+        back = "–" if math.isnan(p.p_holm) else f"{_p(p.p_holm)} ({-p.delta_mean:+.2f})"
+        cell[p.b, p.a] = back
+    acts = [c.activation for c in report.comparisons]
+    ns = {c.activation: c.n for c in report.comparisons}
+    return [
+        {"activation": f"{a} (n={ns[a]})", **{b: "" if a == b else cell[a, b] for b in acts}}
+        for a in acts
+    ]
+
+
+def pairs_method(report: TaskReport) -> str:
+    label, _ = stats.METRICS[report.spec.metric]
+    return (
+        f"Metric: {label}. Cell (row a, column b): p (Holm) of a against b and, in parentheses, "
+        f"Δ = a − b, paired by seed (Welch's t-test where seed sets differ); Holm's step-down "
+        f"over the t-tests of all {len(report.pairs)} pairs. Rank = 1 + the number of "
+        f"activations significantly better (p (Holm) < {report.spec.alpha:g}); equal ranks are "
+        f"tied: no test separates them."
+    )
+
+
+def pairs_markdown(report: TaskReport) -> str:
+    matrix = pairs_matrix(report)
+    header = list(matrix[0])
+    ranks = ranking(report)
+    return "\n".join([
+        f"## {report.task}: every pair",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in matrix),
+        "",
+        "| rank | activation |",
+        "| ---: | --- |",
+        *(f"| {rank}{' (tied)' if tied else ''} | {act} |" for act, rank, tied in ranks),
+        "",
+        pairs_method(report),
+        "",
+    ])  # fmt: skip
+
+
+def pairs_rich(report: TaskReport) -> Table:
+    matrix = pairs_matrix(report)
+    table = Table(title=escape(f"{report.title}: every pair, p (Holm) (Δ row − column)"), caption=pairs_method(report))
+    for i, column in enumerate(matrix[0]):
+        table.add_column(escape(column), justify="left" if i == 0 else "right")
+    for row in matrix:
+        table.add_row(*map(escape, row.values()))
+    return table
+
+
+def ranking_rich(report: TaskReport) -> Table:
+    table = Table(title=escape(f"{report.title}: ranking"))
+    table.add_column("rank", justify="right")
+    table.add_column("activation")
+    for act, rank, tied in ranking(report):
+        table.add_row(f"{rank}{' (tied)' if tied else ''}", escape(act), style="dim" if tied else None)
+    return table
