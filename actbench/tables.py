@@ -49,18 +49,25 @@ def hparams_line(hparams: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in hparams.items())
 
 
-def to_markdown(report: TaskReport) -> str:
-    rows = display_rows(report.summary)
+def markdown_table(rows: list[dict[str, str]], left: tuple[int, ...] = (0,)) -> list[str]:
+    """Lines of a markdown table from rows of equal keys; columns in ``left`` left-aligned,
+    the others right-aligned (numbers)."""
     header = list(rows[0])
-    align = ["---"] + ["---:"] * (len(header) - 1)
+    align = ["---" if i in left or i - len(header) in left else "---:" for i in range(len(header))]
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(align) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in rows),
+    ]
+
+
+def to_markdown(report: TaskReport) -> str:
     lines = [
         f"## {report.task}",
         "",
         f"Hyperparameters: {hparams_line(report.hparams)} (config {report.config_hash}).",
         "",
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(align) + " |",
-        *("| " + " | ".join(r.values()) + " |" for r in rows),
+        *markdown_table(display_rows(report.summary)),
         "",
         SPREAD_NOTE,
         "",
@@ -168,16 +175,12 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
 
 
 def comparison_markdown(report: TaskReport) -> str:
-    rows = comparison_rows(report)
-    header = list(rows[0])
     warning = n_warning(report)
     return "\n".join([
         f"## {report.task}: activations against {report.baseline}",
         "",
         *([f"**{warning}**", ""] if warning else []),
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 2) + ["---"]) + " |",
-        *("| " + " | ".join(r.values()) + " |" for r in rows),
+        *markdown_table(comparison_rows(report), left=(0, -1)),  # the verdict too
         "",
         method_text(report),
         "",
@@ -236,19 +239,13 @@ def pairs_method(report: TaskReport) -> str:
 
 
 def pairs_markdown(report: TaskReport) -> str:
-    matrix = pairs_matrix(report)
-    header = list(matrix[0])
-    ranks = ranking(report)
+    ranks = [{"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act} for act, rank, tied in ranking(report)]
     return "\n".join([
         f"## {report.task}: every pair",
         "",
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |",
-        *("| " + " | ".join(r.values()) + " |" for r in matrix),
+        *markdown_table(pairs_matrix(report)),
         "",
-        "| rank | activation |",
-        "| ---: | --- |",
-        *(f"| {rank}{' (tied)' if tied else ''} | {act} |" for act, rank, tied in ranks),
+        *markdown_table(ranks, left=(1,)),
         "",
         pairs_method(report),
         "",
