@@ -218,6 +218,49 @@ def report(
 
 @app.command()
 @fail_cleanly
+def plot(
+    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    range_: Annotated[tuple[float, float], typer.Option("--range", help="x from LOW to HIGH.")] = (-6.0, 6.0),
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Figure file; its .png and .svg are written.")
+    ] = Path("activations.png"),
+    from_results: Annotated[
+        bool, typer.Option("--from-results", help="Draw learnable activations at their trained parameters: the last epoch's, averaged over the stored trials, per layer.")
+    ] = False,
+    task: Annotated[Optional[str], typer.Option(help="With --from-results: only trials of this task.")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Draw f and f' of activations on shared axes (two panels), PNG and SVG.
+
+    Examples:
+
+        actbench plot relu,gelu,srelu,ralu
+
+        actbench plot 'ralu(alpha=9),squareplus(b=0)' --range -3 3 --out ralu.png
+
+        actbench plot ralu,prelu --from-results --task mnist
+    """
+    from actbench.activations import split_specs
+    from actbench.shapes import describe, plot_shapes, shapes
+    from actbench.tasks import get_task
+
+    low, high = range_
+    stored = (results_dir or Path("results")) if from_results else None
+    task_name = get_task(task).name if task else None
+    drawn = shapes(split_specs(acts), low, high, stored, task_name)
+    table = Table(title=f"on [{low:g}, {high:g}], float64")
+    frame = describe(drawn)
+    for column in frame.columns:
+        table.add_column(column, justify="left" if column == "activation" else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(escape(row[0]), *(f"{v:.4g}" for v in row[1:]))
+    out.print(table)
+    for path in plot_shapes(drawn, out_file.with_suffix("")):
+        err.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+@fail_cleanly
 def acts(
     name: Annotated[Optional[str], typer.Argument(help="Show one activation (a name or a spec).")] = None,
 ) -> None:

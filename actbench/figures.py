@@ -29,7 +29,7 @@ VERDICT_COLOURS = {"better": PALETTE[0], "worse": PALETTE[3]}  # blue, vermillio
 GREY = "#777777"
 
 
-def _save(fig, stem: Path, formats: frozenset[str]) -> list[Path]:
+def save_figure(fig, stem: Path, formats: frozenset[str]) -> list[Path]:
     """PNG and/or SVG with fixed metadata, so that the same results give byte-identical files."""
     paths = [stem.with_suffix(f".{ext}") for ext in ("png", "svg") if ext in formats]
     with plt.rc_context({"svg.hashsalt": "actbench"}):  # SVG element ids from a fixed salt, not random
@@ -59,7 +59,7 @@ def plot_seeds(report: TaskReport, stem: Path) -> list[Path]:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="best")
     fig.tight_layout()
-    return _save(fig, stem, report.spec.formats)
+    return save_figure(fig, stem, report.spec.formats)
 
 
 def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
@@ -80,7 +80,7 @@ def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
     ax.set_title(f"{report.task}: paired difference to {report.baseline}, 95% bootstrap CI")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, stem, report.spec.formats)
+    return save_figure(fig, stem, report.spec.formats)
 
 
 def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
@@ -108,7 +108,7 @@ def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, stem, report.spec.formats)
+    return save_figure(fig, stem, report.spec.formats)
 
 
 def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
@@ -133,4 +133,4 @@ def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, stem, report.spec.formats)
+    return save_figure(fig, stem, report.spec.formats)
