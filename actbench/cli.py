@@ -261,6 +261,42 @@ def plot(
 
 @app.command()
 @fail_cleanly
+def flow(
+    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    depth: Annotated[int, typer.Option(help="Layers of the MLP.")] = 50,
+    width: Annotated[int, typer.Option(help="Units per layer.")] = 256,
+    out_file: Annotated[Path, typer.Option("--out", help="Figure file; its .png and .svg are written.")] = Path("flow.png"),
+) -> None:
+    """Signal propagation at initialisation in a deep MLP: per-layer activation variance and
+    gradient norm, a figure, and a verdict per activation (vanishing / stable / exploding).
+
+    LeCun init for SELU, identity, tanh, sigmoid and RaLU; He init otherwise.
+
+    Examples:
+
+        actbench flow relu,selu,tanh,gelu
+
+        actbench flow 'srelu,ralu(alpha=2)' --depth 100 --width 128 --out deep.png
+    """
+    from actbench.activations import split_specs
+    from actbench.flow import plot_flows, signal_flow
+
+    if depth < 2 or width < 1:
+        raise UsageError(f"depth must be >= 2 and width >= 1, got depth {depth}, width {width}")
+    flows = [signal_flow(spec, depth, width) for spec in split_specs(acts)]
+    table = Table(title=f"{depth} layers x {width} units, first to last layer")
+    for column in ("activation", "init", "signal std ratio", "gradient ratio", "dead units (last)", "verdict"):
+        table.add_column(column, justify="left" if column in ("activation", "init", "verdict") else "right")
+    for f in flows:
+        table.add_row(escape(f.activation), f.init, f"{f.signal_ratio:.3g}", f"{f.grad_ratio:.3g}",
+                      f"{f.dead_last:.0%}", f.verdict)  # fmt: skip
+    out.print(table)
+    for path in plot_flows(flows, out_file.with_suffix("")):
+        err.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+@fail_cleanly
 def acts(
     name: Annotated[Optional[str], typer.Argument(help="Show one activation (a name or a spec).")] = None,
 ) -> None:

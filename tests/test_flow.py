@@ -1,0 +1,46 @@
+"""actbench flow: known facts of signal propagation show up."""
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from actbench.cli import app
+from actbench.flow import init_scheme, signal_flow
+
+runner = CliRunner()
+
+
+def test_selu_self_normalises_and_identity_keeps_the_scale():
+    selu = signal_flow("selu", depth=50, width=256)
+    assert selu.init == "lecun"
+    assert all(0.8 < v < 1.25 for v in selu.variance), selu.variance  # every layer, not just the last
+    identity = signal_flow("identity", depth=50, width=256)
+    assert 0.5 < identity.signal_ratio < 2 and identity.verdict == "stable"
+
+
+def test_relu_units_die_and_leaky_relu_units_do_not():
+    relu, leaky = signal_flow("relu"), signal_flow("leaky_relu")
+    assert relu.init == leaky.init == "he"
+    assert relu.dead_last > 0.2 and relu.verdict == "stable"
+    assert leaky.dead_last == 0.0
+
+
+def test_sigmoid_gradients_vanish_and_the_verdict_says_by_how_much():
+    sigmoid = signal_flow("sigmoid")
+    assert sigmoid.grad_ratio < 1e-20
+    assert sigmoid.verdict.startswith("vanishing (gradient x") and sigmoid.verdict.endswith(" first to last)")
+
+
+def test_init_schemes_and_determinism():
+    assert [init_scheme(s) for s in ("selu", "tanh", "ralu(alpha=2)", "gelu", "prelu")] == ["lecun", "lecun", "lecun", "he", "he"]
+    assert signal_flow("tanh", depth=10, width=32) == signal_flow("tanh", depth=10, width=32)
+
+
+def test_flow_command_prints_the_table_and_writes_the_figure():
+    result = runner.invoke(app, ["flow", "relu,sigmoid", "--depth", "20", "--width", "64", "--out", "f/flow.png"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in Path("f").iterdir()) == ["flow.png", "flow.svg"]
+    assert "vanishing (gradient x" in result.stdout and "20 layers x 64 units" in result.stdout
+    bad = runner.invoke(app, ["flow", "relu", "--depth", "1"])
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: depth must be >= 2 and width >= 1, got depth 1, width 256"
