@@ -6,6 +6,7 @@ Library errors (``ActbenchError``) become one line on stderr and their exit code
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import warnings
@@ -257,6 +258,64 @@ def plot(
     out.print(table)
     for path in plot_shapes(drawn, out_file.with_suffix("")):
         err.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+@fail_cleanly
+def check(
+    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    sweep: Annotated[
+        Optional[str], typer.Option(help="NAME=LOW:HIGH: the range of a parameter over which each activation that has it is monotone.")
+    ] = None,
+) -> None:
+    """Properties of activations, computed numerically: f(0), f'(0), minimum, monotonicity,
+    zero mean, bounds, asymptotic slopes, smoothness and breakpoints, gradcheck,
+    finiteness in float16/bfloat16/float32, dead fraction.
+
+    Examples:
+
+        actbench check relu,gelu,srelu,ralu
+
+        actbench check ralu --sweep alpha=-2:12 --format json
+    """
+    import json
+
+    from actbench.activations import parse_activation, split_specs
+    from actbench.properties import monotone_range, parse_sweep, properties
+
+    if format_ not in ("table", "json"):
+        raise UsageError(f"unknown format {format_!r}; choose from: table, json")
+    swept = parse_sweep(sweep) if sweep else None
+    specs = [parse_activation(s) for s in split_specs(acts)]
+    if swept and not any(swept[0] in dict(spec.kwargs) for spec in specs):
+        raise UsageError(f"none of these activations has a parameter {swept[0]!r} to sweep")
+    rows = []
+    for spec in specs:
+        found = properties(spec)
+        if swept and swept[0] in dict(spec.kwargs):  # the others have nothing to sweep
+            found = dataclasses.replace(found, monotone_range=monotone_range(spec, *swept))
+        rows.append(found)
+    if format_ == "json":
+        out.print_json(json.dumps([row.to_dict() for row in rows]))
+        return
+    table = Table(title="properties, computed numerically in float64 (N(0, 1) for mean and dead fraction)")
+    columns = ("activation", "f(0)", "f'(0)", "min", "monotone", "mean N(0,1)", "bounded",
+               "slope -inf/+inf", "smoothness", "gradcheck", "finite fp16/bf16", "dead")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("activation", "smoothness") else "right")
+    for p in rows:
+        where = "as x→±∞" if p.argmin is None else f"at {p.argmin:.4g}"
+        monotone = ("yes" if p.monotone else "no") + (f" (for {p.monotone_range})" if p.monotone_range else "")
+        bounded = "/".join(b for b, ok in (("below", p.bounded_below), ("above", p.bounded_above)) if ok) or "no"
+        breaks = ", ".join(f"{d} at {x:g}" for x, d in p.breakpoints)
+        table.add_row(
+            escape(p.activation), f"{p.f0:.4g}", f"{p.df0:.4g}", f"{p.min_value:.4g} ({where})", monotone,
+            f"{p.mean_output:.3g}", bounded, f"{p.slope_neg_inf:.3g}/{p.slope_pos_inf:.3g}",
+            p.smoothness + (f" ({breaks})" if breaks else ""), "ok" if p.gradcheck else "FAILED",
+            f"{'yes' if p.finite_float16 else 'NO'}/{'yes' if p.finite_bfloat16 else 'NO'}", f"{p.dead_fraction:.3g}",
+        )  # fmt: skip
+    out.print(table)
 
 
 @app.command()
