@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
+import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -315,6 +316,57 @@ def check(
             p.smoothness + (f" ({breaks})" if breaks else ""), "ok" if p.gradcheck else "FAILED",
             f"{'yes' if p.finite_float16 else 'NO'}/{'yes' if p.finite_bfloat16 else 'NO'}", f"{p.dead_fraction:.3g}",
         )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+@fail_cleanly
+def speed(
+    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    size: Annotated[int, typer.Option(help="Elements of the input tensor (default 2^24: 64 MB in float32, beyond the caches).")] = 2**24,
+    dtype: Annotated[str, typer.Option(help="float32, float16, bfloat16 or float64.")] = "float32",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    repeats: Annotated[int, typer.Option(help="Timed repeats per measurement (the median is kept).")] = 20,
+    no_compile: Annotated[bool, typer.Option("--no-compile", help="Skip the torch.compile variant (it compiles for seconds per activation on a CPU).")] = False,
+    format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Forward and forward+backward throughput of activations (eager, plain composite where
+    the module is a custom autograd Function, torch.compile), memory kept for backward, and
+    the fraction of the memory-bandwidth roofline measured in the same run.
+
+    Examples:
+
+        actbench speed relu,gelu,srelu,ralu --no-compile
+
+        actbench speed srelu --dtype bfloat16 --device cuda --format json
+    """
+    import json
+
+    from actbench.activations import parse_activation, split_specs
+    from actbench.config import resolve_device
+    from actbench.speed import copy_bandwidth, measure
+
+    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
+    if dtype not in dtypes:
+        raise UsageError(f"unknown dtype {dtype!r}; choose from: {', '.join(dtypes)}")
+    if format_ not in ("table", "json"):
+        raise UsageError(f"unknown format {format_!r}; choose from: table, json")
+    if size < 1 or repeats < 1:
+        raise UsageError(f"size and repeats must be >= 1, got size {size}, repeats {repeats}")
+    where = resolve_device(device)
+    specs = [parse_activation(s) for s in split_specs(acts)]
+    bandwidth = copy_bandwidth(size, dtypes[dtype], where, repeats)  # the same size: the same caches
+    rows = [t for spec in specs for t in measure(spec, size, dtypes[dtype], where, repeats, bandwidth, not no_compile)]
+    if format_ == "json":
+        out.print_json(json.dumps({"device": str(where), "dtype": dtype, "size": size,
+                                   "copy_bandwidth_bytes_per_s": bandwidth, "rows": [r.to_dict() for r in rows]}))  # fmt: skip
+        return
+    table = Table(title=f"{size:,} {dtype} elements on {where}; copy bandwidth {bandwidth / 1e9:.1f} GB/s (read + write)")
+    for column in ("activation", "variant", "pass", "Gelem/s", "of roofline", "saved for backward (bytes/elem)"):
+        table.add_column(column, justify="left" if column in ("activation", "variant", "pass") else "right")
+    for r in rows:
+        table.add_row(escape(r.activation), r.variant, r.pass_, f"{r.elements_per_s / 1e9:.3f}",
+                      f"{r.roofline_fraction:.0%}", f"{r.saved_bytes_per_element:g}")  # fmt: skip
     out.print(table)
 
 
