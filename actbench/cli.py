@@ -243,20 +243,15 @@ def plot(
         actbench plot ralu,prelu --from-results --task mnist
     """
     from actbench.activations import split_specs
-    from actbench.shapes import describe, plot_shapes, shapes
+    from actbench.inspect_tables import shapes_table
+    from actbench.shapes import plot_shapes, shapes
     from actbench.tasks import get_task
 
     low, high = range_
     stored = (results_dir or Path("results")) if from_results else None
     task_name = get_task(task).name if task else None
     drawn = shapes(split_specs(acts), low, high, stored, task_name)
-    table = Table(title=f"on [{low:g}, {high:g}], float64")
-    frame = describe(drawn)
-    for column in frame.columns:
-        table.add_column(column, justify="left" if column == "activation" else "right")
-    for row in frame.itertuples(index=False):
-        table.add_row(escape(row[0]), *(f"{v:.4g}" for v in row[1:]))
-    out.print(table)
+    out.print(shapes_table(drawn, low, high))
     for path in plot_shapes(drawn, out_file.with_suffix("")):
         err.print(f"wrote {path}", markup=False)
 
@@ -283,6 +278,7 @@ def check(
     import json
 
     from actbench.activations import parse_activation, split_specs
+    from actbench.inspect_tables import properties_table
     from actbench.properties import monotone_range, parse_sweep, properties
 
     if format_ not in ("table", "json"):
@@ -300,24 +296,7 @@ def check(
     if format_ == "json":
         out.print_json(json.dumps([row.to_dict() for row in rows]))
         return
-    table = Table(title="properties, computed numerically in float64 (N(0, 1) for mean and dead fraction)")
-    columns = ("activation", "f(0)", "f'(0)", "min", "monotone", "mean N(0,1)", "bounded",
-               "slope -inf/+inf", "smoothness", "gradcheck", "finite fp16/bf16", "dead")  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="left" if column in ("activation", "smoothness") else "right")
-    for p in rows:
-        where = "as x→±∞" if p.argmin is None else f"at {p.argmin:.4g}"
-        monotone = ("yes" if p.monotone else "no") + (f" (for {p.monotone_range})" if p.monotone_range else "")
-        bounded = "/".join(b for b, ok in (("below", p.bounded_below), ("above", p.bounded_above)) if ok) or "no"
-        breaks = ", ".join(f"{d} at {x:g}" for x, d in p.breakpoints)
-        table.add_row(
-            escape(p.activation), f"{p.f0:.4g}", f"{p.df0:.4g}", f"{p.min_value:.4g} ({where})", monotone,
-            f"{p.mean_output:.3g}", bounded, f"{p.slope_neg_inf:.3g}/{p.slope_pos_inf:.3g}",
-            p.smoothness + (f" ({breaks})" if breaks else ""), "ok" if p.gradcheck else "FAILED",
-            f"{'yes' if p.finite_float16 else 'NO'}/{'yes' if p.finite_bfloat16 else 'NO'}", f"{p.dead_fraction:.3g}",
-        )  # fmt: skip
-    out.print(table)
-
+    out.print(properties_table(rows))
 
 @app.command()
 @fail_cleanly
@@ -344,6 +323,7 @@ def speed(
 
     from actbench.activations import parse_activation, split_specs
     from actbench.config import resolve_device
+    from actbench.inspect_tables import speed_table
     from actbench.speed import copy_bandwidth, measure
 
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
@@ -361,14 +341,7 @@ def speed(
         out.print_json(json.dumps({"device": str(where), "dtype": dtype, "size": size,
                                    "copy_bandwidth_bytes_per_s": bandwidth, "rows": [r.to_dict() for r in rows]}))  # fmt: skip
         return
-    table = Table(title=f"{size:,} {dtype} elements on {where}; copy bandwidth {bandwidth / 1e9:.1f} GB/s (read + write)")
-    for column in ("activation", "variant", "pass", "Gelem/s", "of roofline", "saved for backward (bytes/elem)"):
-        table.add_column(column, justify="left" if column in ("activation", "variant", "pass") else "right")
-    for r in rows:
-        table.add_row(escape(r.activation), r.variant, r.pass_, f"{r.elements_per_s / 1e9:.3f}",
-                      f"{r.roofline_fraction:.0%}", f"{r.saved_bytes_per_element:g}")  # fmt: skip
-    out.print(table)
-
+    out.print(speed_table(rows, f"{size:,} {dtype} elements on {where}; copy bandwidth {bandwidth / 1e9:.1f} GB/s (read + write)"))
 
 @app.command()
 @fail_cleanly
@@ -391,17 +364,12 @@ def flow(
     """
     from actbench.activations import split_specs
     from actbench.flow import plot_flows, signal_flow
+    from actbench.inspect_tables import flow_table
 
     if depth < 2 or width < 1:
         raise UsageError(f"depth must be >= 2 and width >= 1, got depth {depth}, width {width}")
     flows = [signal_flow(spec, depth, width) for spec in split_specs(acts)]
-    table = Table(title=f"{depth} layers x {width} units, first to last layer")
-    for column in ("activation", "init", "signal std ratio", "gradient ratio", "dead units (last)", "verdict"):
-        table.add_column(column, justify="left" if column in ("activation", "init", "verdict") else "right")
-    for f in flows:
-        table.add_row(escape(f.activation), f.init, f"{f.signal_ratio:.3g}", f"{f.grad_ratio:.3g}",
-                      f"{f.dead_last:.0%}", f.verdict)  # fmt: skip
-    out.print(table)
+    out.print(flow_table(flows, f"{depth} layers x {width} units, first to last layer"))
     for path in plot_flows(flows, out_file.with_suffix("")):
         err.print(f"wrote {path}", markup=False)
 

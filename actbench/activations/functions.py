@@ -68,11 +68,13 @@ class RaLUFunction(torch.autograd.Function):
 
 
 # SReLU and Squareplus: f and f' of x and one Python float, from one function ("pieces").
-Pieces = Callable[[Tensor, float], tuple[Tensor, Tensor]]
+# pieces(x, param, with_slope) -> (f, f' or None): the slope only when a gradient is wanted.
+Pieces = Callable[[Tensor, float, bool], tuple[Tensor, Tensor | None]]
 
 
 def _forward_saving_slope(ctx: FunctionCtx, x: Tensor, param: float, pieces: Pieces) -> Tensor:
-    f, slope = pieces(_opmath(x), param)
+    # Under no_grad (evaluation) the slope is not computed: forward costs what f costs.
+    f, slope = pieces(_opmath(x), param, ctx.needs_input_grad[0])
     ctx.save_for_backward(x, slope)
     ctx.param = param
     return f.to(x.dtype)
@@ -81,11 +83,11 @@ def _forward_saving_slope(ctx: FunctionCtx, x: Tensor, param: float, pieces: Pie
 def _backward_from_slope(ctx: FunctionCtx, grad: Tensor, pieces: Pieces) -> tuple[Tensor, None]:
     x, slope = ctx.saved_tensors
     if torch.is_grad_enabled():  # double backward: the slope as a function of x
-        _, slope = pieces(_opmath(x), ctx.param)
+        _, slope = pieces(_opmath(x), ctx.param, True)
     return (grad.to(slope.dtype) * slope).to(x.dtype), None
 
 
-def _squareplus(x: Tensor, b: float) -> tuple[Tensor, Tensor]:
+def _squareplus(x: Tensor, b: float, with_slope: bool = True) -> tuple[Tensor, Tensor | None]:
     """(f(x), f'(x)), computed without overflow or cancellation.
 
     With u = |x| and s = √(x² + b): f(x) = b/(2(u + s)) + relu(x). For x < 0 that is
@@ -94,10 +96,10 @@ def _squareplus(x: Tensor, b: float) -> tuple[Tensor, Tensor]:
     """
     if b == 0:  # ReLU; f'(0) = 0 as torch's relu, and no 0/0 at x = 0
         f = torch.relu(x)
-        return f, torch.sign(f)
+        return f, torch.sign(f) if with_slope else None
     s = torch.hypot(x, x.new_tensor(math.sqrt(b)))
     f = (b / 2) / (x.abs() + s) + torch.relu(x)
-    return f, f / s
+    return f, f / s if with_slope else None
 
 
 class SquareplusFunction(torch.autograd.Function):
@@ -116,7 +118,7 @@ class SquareplusFunction(torch.autograd.Function):
         return _backward_from_slope(ctx, grad, _squareplus)
 
 
-def _srelu(x: Tensor, t: float) -> tuple[Tensor, Tensor]:
+def _srelu(x: Tensor, t: float, with_slope: bool = True) -> tuple[Tensor, Tensor | None]:
     """(f(x), f'(x)) of the sinusoidal ReLU, without torch.where (see the module docstring).
 
     With c = clamp(x, −t, t): f = c·(sin(a·c) + 1)/2 + relu(x − t). The first term is 0
@@ -127,10 +129,13 @@ def _srelu(x: Tensor, t: float) -> tuple[Tensor, Tensor]:
     a = math.pi / (2 * t)
     inner = x.clamp(-t, t)
     angle = a * inner
-    sin, cos = torch.sin(angle), torch.cos(angle)
+    sin = torch.sin(angle)
     half = inner * 0.5
     beyond = x - t
     f = torch.addcmul(half, half, sin) + torch.relu(beyond)
+    if not with_slope:
+        return f, None
+    cos = torch.cos(angle)
     side = torch.sign(beyond)
     inside = (torch.sign(x + t) - side) * 0.5
     middle = (sin + 1 + angle * cos) * 0.5
