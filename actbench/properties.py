@@ -95,17 +95,15 @@ def _minimum(module: torch.nn.Module, x: np.ndarray, f: np.ndarray, df: np.ndarr
     if far < f[i] - JUMP or i in (0, len(x) - 1):
         # Lowest at the grid's end, or lower still far out: an infimum approached at infinity.
         return min(far, float(f[i])), None
-    if 0 < i < len(x) - 1:
-        best = optimize.minimize_scalar(
-            lambda v: _at(module, v), bounds=(x[i - 1], x[i + 1]), method="bounded", options={"xatol": 1e-10}
-        )
-        return float(best.fun), float(best.x)
-    return float(f[i]), float(x[i])
+    best = optimize.minimize_scalar(
+        lambda v: _at(module, v), bounds=(x[i - 1], x[i + 1]), method="bounded", options={"xatol": 1e-10}
+    )
+    return float(best.fun), float(best.x)
 
 
 def _breakpoints(module: torch.nn.Module, x: np.ndarray, derivs: list[np.ndarray]) -> list[tuple[float, str]]:
     """Where f' or f'' jumps: grid steps far above their neighbours, confirmed by bisecting
-    the step down to 1e-15 and finding the jump still there."""
+    the step 60 times (to float64 resolution) and finding the jump still there."""
     found = []
     for order, name in ((1, "f'"), (2, "f''")):
         step = np.abs(np.diff(derivs[order]))
@@ -129,8 +127,7 @@ def _finite_in(module: torch.nn.Module, dtype: torch.dtype) -> bool:
     probes = np.array(sorted({s * p for p in FINITE_PROBES for s in (-1, 1)}))
     f64, df64 = _derivatives(module, probes)
     x = torch.tensor(probes, dtype=dtype, requires_grad=True)
-    low = module.to(dtype)
-    y = low(x)
+    y = module.to(dtype)(x)  # Module.to converts in place: restored to float64 below
     (dy,) = torch.autograd.grad(y.sum(), x)
     module.double()
     limit = torch.finfo(dtype).max

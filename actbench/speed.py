@@ -33,6 +33,7 @@ COMPOSITES: dict[str, Callable[[torch.Tensor, dict], torch.Tensor]] = {
         x <= -p["t"], torch.zeros_like(x),
         torch.where(x < p["t"], x * (torch.sin(math.pi / (2 * p["t"]) * x) + 1) / 2, x),
     ),  # fmt: skip
+    # alpha as a constant: no alpha gradient to reduce, so the comparison favours the composite.
     "ralu": lambda x, p: x * (x * x + p["alpha"]) / (x * x + 1),
     "squareplus": lambda x, p: (x + torch.sqrt(x * x + p["b"])) / 2,
 }

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import torch
 
-from actbench.activations import canonical_spec, get_activation
+from actbench.activations import canonical_spec, parse_activation
 from actbench.data import MNIST_MINI_DIR
 from actbench.engine import Trial, run_population, run_sequential
+from actbench.speed import median_time, variants
 from actbench.tasks import TrainContext, get_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,26 +78,20 @@ def run_actbench(engine: str, task: str, acts: list[str], seeds: list[int], ctx:
 
 
 def activation_timings(acts: list[str], rows: int, repeats: int = 20) -> list[tuple[str, float, float]]:
-    """(spec, custom ms, composite ms) of forward + backward on a (rows, 128) float32 input."""
-    alpha = torch.tensor(1.0, requires_grad=True)  # RaLU's learnable scalar, at its default
-    composites = {
-        "srelu": lambda x, t=2.21: torch.where(
-            x <= -t, torch.zeros_like(x), torch.where(x < t, x * (torch.sin(math.pi / (2 * t) * x) + 1) / 2, x)
-        ),
-        "ralu": lambda x: x * (x * x + alpha) / (x * x + 1),
-        "squareplus": lambda x, b=4.0: (x + torch.sqrt(x * x + b)) / 2,
-    }
+    """(spec, custom ms, composite ms) of forward + backward on a (rows, 128) float32 input,
+    the variants and the timer of `actbench speed`."""
     x = torch.randn(rows, 128, requires_grad=True)
-
-    def time_it(f) -> float:
-        for _ in range(3):
-            f(x).sum().backward()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            f(x).sum().backward()
-        return (time.perf_counter() - start) / repeats * 1e3
-
-    return [(name, time_it(get_activation(name)), time_it(composites[name])) for name in acts if name in composites]
+    cpu = torch.device("cpu")
+    out = []
+    for name in acts:
+        made = variants(parse_activation(name), compile_=False)
+        if "custom-autograd" in made:
+            custom, composite = (
+                median_time(lambda f=made[v]: f(x).sum().backward(), cpu, repeats) * 1e3
+                for v in ("custom-autograd", "eager")
+            )
+            out.append((name, custom, composite))
+    return out
 
 
 def main() -> None:
