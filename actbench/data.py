@@ -83,10 +83,6 @@ class ImageData:
     paths: dict[str, Path] = field(default_factory=dict)
     verified: bool = True  # False when MD5s were skipped (verify=False)
 
-    @property
-    def num_classes(self) -> int:
-        return NUM_CLASSES
-
 
 _MNIST_FILES = {
     "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),

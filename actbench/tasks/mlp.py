@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.activations import get_activation
-from actbench.data import load_dataset
+from actbench.data import NUM_CLASSES, load_dataset
 from actbench.seeding import generator, stream_seed
 from actbench.tasks.base import EpochMetrics, TrainContext, resolve_hparams
 
@@ -187,7 +187,7 @@ class MLPTask:
     description: str
     norm: Normalisation
     in_features: int = 784
-    classes: int = 10
+    classes: int = NUM_CLASSES
 
     @property
     def hyperparams(self) -> dict[str, Any]:
