@@ -130,9 +130,11 @@ def build_reports(
     if trials.empty:
         what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
         raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}")
-    summary, curves = stats.summarise(trials, epochs), stats.mean_curves(epochs)
-    finished = stats.per_trial(epochs).merge(trials[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id")
-    finished = finished[finished["status"] == "ok"].rename(columns={spec.metric: "value"})
+    # Per-trial metrics and mean curves once, for the summary and the comparisons alike.
+    metrics = stats.per_trial(epochs).merge(trials[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id")
+    curves = stats.mean_curves(epochs)
+    summary = stats.summarise(metrics, curves)
+    finished = metrics[metrics["status"] == "ok"].rename(columns={spec.metric: "value"})
     reports = []
     for (task_name, config_hash), group in summary.groupby(["task", "config_hash"], sort=False):
         hparams = json.loads(trials.loc[trials["config_hash"] == config_hash, "hparams"].iloc[0])

@@ -41,9 +41,11 @@ def per_trial(epochs: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def summarise(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (task, config_hash, activation), activations in the order first stored."""
-    metrics = per_trial(epochs).merge(trials[["id", "wall_time_s"]], left_on="trial_id", right_on="id")
+def summarise(metrics: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, config_hash, activation), activations in the order first stored.
+
+    ``metrics``: per_trial rows with each trial's wall_time_s; ``curves``: mean_curves.
+    """
     rows = []
     for key, group in metrics.groupby(GROUP, sort=False):
         ok = group[group["status"] == "ok"]
@@ -65,7 +67,7 @@ def summarise(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
         )
     table = pd.DataFrame(rows).sort_values("first_id", kind="stable")
     table = table.drop(columns="first_id").reset_index(drop=True)
-    return table.merge(curve_columns(mean_curves(epochs)), on=GROUP, how="left")
+    return table.merge(curve_columns(curves), on=GROUP, how="left")
 
 
 def curve_columns(curves: pd.DataFrame) -> pd.DataFrame:
