@@ -106,15 +106,28 @@ def to_latex(report: TaskReport) -> str:
     return "\n".join(lines)
 
 
-def to_rich(report: TaskReport) -> Table:
-    rows = display_rows(report.summary)
+ROW_STYLES = {"better": "bold green", "worse": "bold red", "tied": "dim"}  # verdicts of a comparison
+
+
+def rich_table(
+    rows: list[dict[str, str]], title: str, caption: str | None = None, left: tuple[int, ...] = (0,), style_by: str | None = None
+) -> Table:
+    """The rich twin of markdown_table: columns in ``left`` left-aligned, the rest right;
+    with ``style_by``, each row styled by its value in that column (see ROW_STYLES)."""
     # Titles and cells are text, not rich markup: a config hash like [e1b2c3d4] is not a style.
-    table = Table(title=escape(f"{report.title}  {hparams_line(report.hparams)}"), caption=f"{SPREAD_NOTE}\n† {BEST_NOTE}")
+    table = Table(title=escape(title), caption=caption)
+    count = len(rows[0])
     for i, column in enumerate(rows[0]):
-        table.add_column(column, justify="left" if i == 0 else "right")
+        table.add_column(escape(column), justify="left" if i in left or i - count in left else "right")
     for row in rows:
-        table.add_row(*map(escape, row.values()))
+        table.add_row(*map(escape, row.values()), style=ROW_STYLES.get(row[style_by]) if style_by else None)
     return table
+
+
+def to_rich(report: TaskReport) -> Table:
+    return rich_table(display_rows(report.summary), f"{report.title}  {hparams_line(report.hparams)}",
+                      caption=f"{SPREAD_NOTE}\n† {BEST_NOTE}")  # fmt: skip
+
 
 
 # --- the comparison table ---------------------------------------------------------------
@@ -188,16 +201,9 @@ def comparison_markdown(report: TaskReport) -> str:
 
 
 def comparison_rich(report: TaskReport) -> Table:
-    rows = comparison_rows(report)
-    styles = {"better": "bold green", "worse": "bold red", "tied": "dim"}
     warning = n_warning(report)
-    table = Table(title=escape(f"{report.title}: against {report.baseline}" + (f"\n{warning}" if warning else "")),
-                  caption=method_text(report))  # fmt: skip
-    for i, column in enumerate(rows[0]):
-        table.add_column(column, justify="left" if i in (0, len(rows[0]) - 1) else "right")
-    for row in rows:
-        table.add_row(*map(escape, row.values()), style=styles.get(row["verdict"]))
-    return table
+    title = f"{report.title}: against {report.baseline}" + (f"\n{warning}" if warning else "")
+    return rich_table(comparison_rows(report), title, caption=method_text(report), left=(0, -1), style_by="verdict")
 
 
 # --- all pairs: a matrix of corrected p-values and a ranking -----------------------------
@@ -253,13 +259,8 @@ def pairs_markdown(report: TaskReport) -> str:
 
 
 def pairs_rich(report: TaskReport) -> Table:
-    matrix = pairs_matrix(report)
-    table = Table(title=escape(f"{report.title}: every pair, p (Holm) (Δ row − column)"), caption=pairs_method(report))
-    for i, column in enumerate(matrix[0]):
-        table.add_column(escape(column), justify="left" if i == 0 else "right")
-    for row in matrix:
-        table.add_row(*map(escape, row.values()))
-    return table
+    title = f"{report.title}: every pair, p (Holm) (Δ row − column)"
+    return rich_table(pairs_matrix(report), title, caption=pairs_method(report))
 
 
 def ranking_rich(report: TaskReport) -> Table:
