@@ -8,35 +8,38 @@ Files are looked for flat in the data folder (``DIR/train-images-idx3-ubyte.gz``
 torchvision's layout (``DIR/MNIST/raw/train-images-idx3-ubyte.gz``), so a folder that
 torchvision has already filled is reused as is; downloads go into the torchvision layout
 so that torchvision users share them in turn.
+
+What every dataset reader shares lives here too: ImageData, the default data folder, the
+MD5 check and the user-facing messages. CIFAR-10 is read by actbench.cifar; both readers
+download through actbench.download.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import os
-import urllib.error
-import urllib.request
 import warnings
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from actbench.download import download_files
 from actbench.errors import DataError, UsageError
 
 __all__ = [
     "DATASET_NAMES",
-    "DataWarning",
-    "DatasetSource",
-    "ImageData",
     "MNIST_MINI",
     "MNIST_MINI_DIR",
     "ROLES",
     "SOURCES",
+    "DataWarning",
+    "DatasetSource",
+    "ImageData",
     "default_data_dir",
     "load_dataset",
     "read_idx",
@@ -50,11 +53,8 @@ class DataWarning(UserWarning):
 # The four files every MNIST-style dataset consists of, in the order they are read.
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
-IMAGE_SIZE = 28  # all supported datasets are 28x28 greyscale
-NUM_CLASSES = 10
-
-DOWNLOAD_TIMEOUT_S = 30.0  # per socket operation, not per file
-_CHUNK = 1 << 16
+IMAGE_SIZE = 28  # MNIST-style datasets are 28x28 greyscale
+NUM_CLASSES = 10  # every supported dataset, CIFAR-10 included
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,16 @@ class DatasetSource:
 class ImageData:
     """A whole dataset as CPU tensors, exactly as stored (pixels 0..255, not normalised)."""
 
-    train_images: torch.Tensor  # (N, 28, 28) uint8
+    # (N, H, W) greyscale (MNIST-style: 28x28) or (N, 3, H, W) colour, channels R, G, B
+    # (CIFAR-10: 32x32); uint8, contiguous.
+    train_images: torch.Tensor
     train_labels: torch.Tensor  # (N,) int64, values in 0..9
-    test_images: torch.Tensor  # (M, 28, 28) uint8
+    test_images: torch.Tensor  # (M, H, W) or (M, 3, H, W) uint8, like train_images
     test_labels: torch.Tensor  # (M,) int64, values in 0..9
-    source: str  # dataset name, e.g. "mnist"
-    title: str = ""  # e.g. "MNIST"
-    # Where each file was read from: role -> path (flat folder, torchvision raw/ or package).
+    source: str  # dataset name, e.g. "mnist", "cifar10"
+    title: str = ""  # e.g. "MNIST", "CIFAR-10"
+    # Where each file was read from: role (MNIST-style, see ROLES) or batch file name
+    # (CIFAR-10, e.g. "data_batch_1") -> path.
     paths: dict[str, Path] = field(default_factory=dict)
     verified: bool = True  # False when MD5s were skipped (verify=False)
 
@@ -170,7 +173,8 @@ _IDX_DTYPES = {
 }
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
+    """A whole file's bytes; DataError naming the file if it cannot be read."""
     try:
         return Path(path).read_bytes()
     except OSError as exc:
@@ -223,11 +227,11 @@ def read_idx(path: Path) -> np.ndarray:
     Raises DataError naming the file on a bad magic number, unknown type code, or
     dimensions that do not match the amount of data (truncated or padded file)."""
     path = Path(path)
-    return _parse_idx(_decompress(_read_bytes(path), path), path)
+    return _parse_idx(_decompress(read_bytes(path), path), path)
 
 
 # ---------------------------------------------------------------------------------------
-# Locating, verifying, downloading
+# Locating, verifying, downloading (through actbench.download)
 # ---------------------------------------------------------------------------------------
 
 
@@ -236,7 +240,12 @@ def _search_dirs(source: DatasetSource, data_dir: Path) -> tuple[Path, Path]:
     return data_dir, data_dir / source.torchvision_folder / "raw"
 
 
-def _locate(filename: str, dirs: tuple[Path, ...]) -> Path | None:
+# The helpers below are shared with actbench.cifar, so every dataset finds its files,
+# checks them and words its errors and warnings the same way.
+
+
+def locate(filename: str, dirs: Sequence[Path]) -> Path | None:
+    """The first dirs[i] / filename that is a file, else None."""
     for d in dirs:
         candidate = d / filename
         if candidate.is_file():
@@ -244,157 +253,51 @@ def _locate(filename: str, dirs: tuple[Path, ...]) -> Path | None:
     return None
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
-def _describe_url_error(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        return _one_line(exc.reason)
-    return _one_line(exc) or type(exc).__name__
-
-
-class _DownloadFailed(Exception):
-    """One URL could not deliver a good file; `fatal_for_mirror` = do not retry this host."""
-
-    def __init__(self, reason: str, fatal_for_mirror: bool):
-        super().__init__(reason)
-        self.reason = reason
-        self.fatal_for_mirror = fatal_for_mirror
-
-
-def _download_one(url: str, dest: Path, md5: str, progress, task_name: str) -> None:
-    """Stream `url` to dest.part, check its MD5, then atomically rename to dest.
-
-    The .part file is removed on every failure (including Ctrl-C), so neither a partial
-    nor a wrong download is ever left under the final name."""
-    part = dest.with_name(dest.name + ".part")
-    request = urllib.request.Request(url, headers={"User-Agent": "actbench"})
-    digest = hashlib.md5()
-    try:
-        try:
-            response = urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
-        except urllib.error.HTTPError as exc:
-            # The host answered: other files from it may still be fine.
-            raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=False) from exc
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-            raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=True) from exc
-        with response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            task = progress.add_task(task_name, total=total)
-            received = 0
-            try:
-                with open(part, "wb") as out:
-                    while chunk := response.read(_CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        received += len(chunk)
-                        progress.advance(task, len(chunk))
-            except (OSError, http.client.HTTPException) as exc:  # timeouts, resets, short reads
-                raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=True) from exc
-            # read(n) returns b"" when the server hangs up early instead of raising.
-            if total is not None and received != total:
-                raise _DownloadFailed(
-                    f"connection closed after {received} of {total} bytes", fatal_for_mirror=True
-                )
-        got = digest.hexdigest()
-        if got != md5:
-            raise _DownloadFailed(
-                f"MD5 mismatch (expected {md5}, got {got})", fatal_for_mirror=False
-            )
-        os.replace(part, dest)  # atomic within one folder
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _download_missing(
-    source: DatasetSource, missing: list[str], raw_dir: Path
-) -> tuple[dict[str, Path], list[str]]:
-    """Try each missing file from each mirror in order.
-
-    Returns (role -> downloaded path, one "from <mirror> failed: <reason>" per mirror
-    that failed). A mirror that could not be reached at all is not retried for the
-    remaining files, so being offline costs one failure per mirror, not per file."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    try:
-        raw_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return {}, [f"cannot create {raw_dir} ({exc.strerror or exc})"]
-
-    got: dict[str, Path] = {}
-    failures: dict[str, str] = {}  # mirror -> first reason it failed
-    dead: set[str] = set()
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-    with progress:
-        for role in missing:
-            filename, md5 = source.files[role]
-            for mirror in source.mirrors:
-                if mirror in dead:
-                    continue
-                url = mirror.rstrip("/") + "/" + filename
-                try:
-                    _download_one(url, raw_dir / filename, md5, progress, f"{source.title} {filename}")
-                except _DownloadFailed as exc:
-                    # Per-file failures (HTTP 404, bad MD5) name the file; host-level
-                    # ones (refused, timeout, DNS) concern every file alike.
-                    reason = exc.reason if exc.fatal_for_mirror else f"{filename}: {exc.reason}"
-                    failures.setdefault(mirror, reason)
-                    if exc.fatal_for_mirror:
-                        dead.add(mirror)
-                    continue
-                except OSError as exc:  # writing/renaming in raw_dir failed
-                    failures.setdefault(mirror, f"cannot write {raw_dir} ({exc.strerror or exc})")
-                    continue
-                got[role] = raw_dir / filename
-                break
-    return got, [f"from {m} failed: {r}" for m, r in failures.items()]
-
-
-def _missing_error(
-    source: DatasetSource,
-    filenames: list[str],
-    dirs: tuple[Path, ...],
+def missing_error(
+    title: str,
+    filenames: Sequence[str],
+    dirs: Sequence[Path],
+    urls: Sequence[str],
     download: bool,
-    failures: list[str],
+    failures: Sequence[str],
 ) -> DataError:
+    """Files not found: which, where we looked, why downloading did not help, the fix.
+
+    urls: where the files can be had (mirrors, or the archive's URL); failures: what
+    download_files reported ("from <mirror> failed: <reason>")."""
     looked = " and ".join(str(d) for d in dirs)
-    urls = " or ".join(source.mirrors)
     if not download:
-        how = f"downloading is off; get them from {urls}"
+        how = f"downloading is off; get them from {' or '.join(urls)}"
     elif failures:
         how = "download " + "; ".join(failures)
     else:  # download allowed but nothing to try
         how = "no download mirror is known"
     return DataError(
-        f"{source.title} files not found: {', '.join(filenames)} (looked in {looked}); "
+        f"{title} files not found: {', '.join(filenames)} (looked in {looked}); "
         f"{how}. Put the files there or pass --data-dir DIR (or set ACTBENCH_DATA)."
     )
 
 
-def _md5_error(path: Path, expected: str, got: str, packaged: bool) -> DataError:
-    fix = "Reinstall actbench" if packaged else "Delete it to re-download"
-    return DataError(
-        f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
-        f"not the original. {fix}, or pass --no-verify to use it anyway."
+def check_md5(raw: bytes, path: Path, expected: str, *, packaged: bool = False) -> None:
+    """DataError naming the file if the MD5 of its bytes `raw` is not `expected`.
+
+    packaged: the file ships inside actbench, so the fix is to reinstall."""
+    got = hashlib.md5(raw).hexdigest()
+    if got != expected:
+        fix = "Reinstall actbench" if packaged else "Delete it to re-download"
+        raise DataError(
+            f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
+            f"not the original. {fix}, or pass --no-verify to use it anyway."
+        )
+
+
+def warn_unverified(title: str) -> None:
+    """The DataWarning of verify=False, attributed to the caller of the load function."""
+    warnings.warn(
+        f"{title}: MD5 checksums not verified (--no-verify); results may come "
+        "from corrupt or altered files.",
+        DataWarning,
+        stacklevel=3,
     )
 
 
@@ -437,7 +340,7 @@ def load_dataset(
     else:
         raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASET_NAMES)}")
 
-    paths = {role: _locate(source.files[role][0], dirs) for role in ROLES}
+    paths = {role: locate(source.files[role][0], dirs) for role in ROLES}
     missing = [role for role in ROLES if paths[role] is None]
     if missing:
         failures: list[str] = []
@@ -448,31 +351,25 @@ def load_dataset(
                 "reinstall actbench."
             )
         if download and source.mirrors:
-            got, failures = _download_missing(source, missing, dirs[-1])
-            paths.update(got)
-            missing = [role for role in missing if role not in got]
+            wanted = dict(source.files[role] for role in missing)  # filename -> md5
+            got, failures = download_files(wanted, source.mirrors, dirs[-1], source.title)
+            for role in missing:
+                paths[role] = got.get(source.files[role][0])
+            missing = [role for role in missing if paths[role] is None]
         if missing:
-            raise _missing_error(
-                source, [source.files[r][0] for r in missing], dirs, download, failures
+            raise missing_error(
+                source.title, [source.files[r][0] for r in missing], dirs, source.mirrors, download, failures
             )
 
     if not verify:
-        warnings.warn(
-            f"{source.title}: MD5 checksums not verified (--no-verify); results may come "
-            "from corrupt or altered files.",
-            DataWarning,
-            stacklevel=2,
-        )
+        warn_unverified(source.title)
 
     arrays: dict[str, np.ndarray] = {}
     for role in ROLES:
         path = paths[role]
-        filename, md5 = source.files[role]
-        raw = _read_bytes(path)  # read once: hashed and parsed from the same bytes
+        raw = read_bytes(path)  # read once: hashed and parsed from the same bytes
         if verify:
-            got = hashlib.md5(raw).hexdigest()
-            if got != md5:
-                raise _md5_error(path, md5, got, packaged)
+            check_md5(raw, path, source.files[role][1], packaged=packaged)
         arrays[role] = _parse_idx(_decompress(raw, path), path)
 
     for split in ("train", "test"):

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-from actbench import data
-from actbench.data import DataWarning, DatasetSource, load_dataset, read_idx
+from actbench import data, download
+from actbench.data import DatasetSource, DataWarning, load_dataset, read_idx
 from actbench.errors import DataError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -346,13 +346,13 @@ def test_missing_and_download_fails(tmp_path, monkeypatch):
     write_files(tmp_path, {"train_labels": files["train_labels"]})  # one present, three missing
     register(monkeypatch, make_source(files, mirrors=(m1, m2)))
     calls = []
-    real_urlopen = data.urllib.request.urlopen
+    real_urlopen = download.urllib.request.urlopen
 
     def counting_urlopen(request, *args, **kwargs):
         calls.append(request.full_url)
         return real_urlopen(request, *args, **kwargs)
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", counting_urlopen)
+    monkeypatch.setattr(download.urllib.request, "urlopen", counting_urlopen)
     with pytest.raises(DataError) as err:
         load_dataset("synth", tmp_path)
     # An unreachable mirror is tried once, not once per missing file.
@@ -375,7 +375,7 @@ def test_missing_and_download_fails(tmp_path, monkeypatch):
 
 
 def test_missing_download_disabled(tmp_path, monkeypatch, server):
-    base, routes, hits = server
+    base, _routes, hits = server
     files = synthetic_files()
     register(monkeypatch, make_source(files, mirrors=(base + "/a/", base + "/b/")))
     with pytest.raises(DataError) as err:
@@ -432,7 +432,7 @@ def test_download_wrong_bytes_refused(tmp_path, monkeypatch, server):
 
 
 def test_cut_off_download_leaves_nothing(tmp_path, monkeypatch, server):
-    base, routes, hits = server
+    base, routes, _hits = server
     files = synthetic_files()
     for role in ROLES:  # each transfer stops 100 bytes short of its Content-Length
         routes["/m/" + FILENAMES[role]] = (files[role], len(files[role]) + 100)
@@ -443,7 +443,7 @@ def test_cut_off_download_leaves_nothing(tmp_path, monkeypatch, server):
 
 
 def test_partial_download_keeps_good_files(tmp_path, monkeypatch, server):
-    base, routes, hits = server
+    base, routes, _hits = server
     files = synthetic_files()
     for role in ("train_images", "train_labels", "test_images"):
         routes["/m/" + FILENAMES[role]] = files[role]
