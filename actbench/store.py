@@ -22,7 +22,7 @@ from actbench.engine import Trial, TrialResult
 from actbench.errors import ActbenchError
 
 DB_NAME = "actbench.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS epochs (
     test_loss REAL,
     test_acc REAL,                     -- percent
     activation_params TEXT NOT NULL,   -- JSON: learnable activation parameters after this epoch
+    tta_acc REAL,                      -- percent, with test-time augmentation (NULL where the task has none)
+    timed_s REAL,                      -- seconds of the task's timed stages so far (NULL where it times none)
     PRIMARY KEY (trial_id, epoch)
 );
 """
@@ -70,6 +72,10 @@ class StoreError(ActbenchError):
 def _finite_or_none(value: float) -> float | None:
     # SQLite has no NaN: a diverged epoch's losses are stored as NULL.
     return value if math.isfinite(value) else None
+
+
+def _optional(value: float | None) -> float | None:
+    return None if value is None else _finite_or_none(value)
 
 
 class ResultStore:
@@ -107,11 +113,23 @@ class ResultStore:
 
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) == 1:
+            self._migrate_from_1()
+            return
         if row is None or int(row[0]) != SCHEMA_VERSION:
             found = "none" if row is None else row[0]
             raise StoreError(
                 f"{self.path}: schema version {found}, this actbench reads version {SCHEMA_VERSION}"
             )
+
+    def _migrate_from_1(self) -> None:
+        """Version 2 added two nullable epoch columns: a version-1 store gains them, its rows
+        keep every value and read NULL there (MNIST trials have no TTA and no timed stages)."""
+        with self._transaction():
+            if int(self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]) == 1:
+                self._conn.execute("ALTER TABLE epochs ADD COLUMN tta_acc REAL")
+                self._conn.execute("ALTER TABLE epochs ADD COLUMN timed_s REAL")
+                self._conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -154,12 +172,12 @@ class ResultStore:
             if cursor.rowcount == 0:
                 return False
             self._conn.executemany(
-                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         cursor.lastrowid, m.epoch, _finite_or_none(m.train_loss),
                         _finite_or_none(m.test_loss), _finite_or_none(m.test_acc),
-                        json.dumps(m.activation_params),
+                        json.dumps(m.activation_params), _optional(m.tta_acc), m.timed_s,
                     )  # fmt: skip
                     for m in result.epochs
                 ],
@@ -184,7 +202,7 @@ class ResultStore:
         """One row per (trial, epoch) with the trial's key columns; NaN where a value was not finite."""
         return pd.read_sql_query(
             "SELECT t.id AS trial_id, t.task, t.activation, t.seed, t.config_hash, t.status, "
-            "e.epoch, e.train_loss, e.test_loss, e.test_acc, e.activation_params "
+            "e.epoch, e.train_loss, e.test_loss, e.test_acc, e.activation_params, e.tta_acc, e.timed_s "
             "FROM epochs e JOIN trials t ON t.id = e.trial_id ORDER BY t.id, e.epoch",
             self._conn,
         )

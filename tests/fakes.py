@@ -14,10 +14,13 @@ HPARAMS = {"batch_size": 64, "epochs": 3, "hidden": [128, 64], "lr": 0.001, "wei
 
 
 def fake_result(activation: str, seed: int, accs: list[float], *, task: str = "mnist-mini",
-                diverged_at: int | None = None, wall: float = 1.0, hparams: dict | None = None) -> TrialResult:
-    """A TrialResult with the given per-epoch test accuracies (NaN from ``diverged_at`` on)."""
+                diverged_at: int | None = None, wall: float = 1.0, hparams: dict | None = None,
+                tta_acc: float | None = None) -> TrialResult:
+    """A TrialResult with the given per-epoch test accuracies (NaN from ``diverged_at`` on);
+    ``tta_acc``, if given, is the last epoch's accuracy with test-time augmentation."""
     epochs = [
-        EpochMetrics(i, math.nan if diverged_at and i >= diverged_at else 1.0 / i, 0.5, acc)
+        EpochMetrics(i, math.nan if diverged_at and i >= diverged_at else 1.0 / i, 0.5, acc,
+                     tta_acc=tta_acc if i == len(accs) else None)
         for i, acc in enumerate(accs, start=1)
     ]
     return TrialResult(

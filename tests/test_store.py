@@ -69,7 +69,25 @@ def test_a_database_of_another_schema_version_is_refused(tmp_path):
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError) as info:
         ResultStore(tmp_path)
-    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 1"
+    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 2"
+
+
+def test_a_version_1_store_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    # A store written before schema 2: the same tables without epochs.tta_acc and epochs.timed_s.
+    with ResultStore(tmp_path) as store:
+        store.add(fake_result("relu", 0, [90.0, 91.0]))
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        conn.execute("ALTER TABLE epochs DROP COLUMN tta_acc")
+        conn.execute("ALTER TABLE epochs DROP COLUMN timed_s")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with ResultStore(tmp_path, create=False) as store:
+        epochs = store.epochs()
+        assert store.add(fake_result("relu", 1, [92.0, 93.0], tta_acc=93.5))
+        assert store.epochs()["tta_acc"].tolist()[-1] == 93.5
+    assert epochs["test_acc"].tolist() == [90.0, 91.0]
+    assert epochs["tta_acc"].isna().all() and epochs["timed_s"].isna().all()
+    version = sqlite3.connect(tmp_path / DB_NAME).execute("SELECT value FROM meta WHERE key = 'schema_version'")
+    assert version.fetchone() == ("2",)
 
 
 def _write_all(folder, seeds):

@@ -23,6 +23,12 @@ class EpochMetrics:
     # Learnable activation parameters after this epoch, by module path, flattened
     # (e.g. {"act1.alpha": [1.07]}); empty when the activation learns nothing.
     activation_params: dict[str, list[float]] = field(default_factory=dict)
+    # Test accuracy (%) with the task's test-time augmentation; tasks that have one
+    # (the airbench tasks) give it after the last epoch only.
+    tta_acc: float | None = None
+    # Seconds of the stages the task times so far (airbench: whitening init, training and
+    # the final TTA evaluation, without the per-epoch evaluations); None if it times none.
+    timed_s: float | None = None
 
     @property
     def finite(self) -> bool:
