@@ -168,8 +168,9 @@ def report(
         Optional[str], typer.Option(help="Compare every activation with this one. [default: relu when stored, else the first]")
     ] = None,
     metric: Annotated[
-        str, typer.Option(help="final_acc, best_acc (selected on the test set), late_mean (mean over the last half of the epochs) or final_loss.")
-    ] = "final_acc",
+        Optional[str],
+        typer.Option(help="final_acc, tta_acc (with test-time augmentation: airbench tasks), best_acc (selected on the test set), late_mean (mean over the last half of the epochs) or final_loss. [default: tta_acc where the task has it, else final_acc]"),
+    ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
     pairs: Annotated[
         str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")

@@ -41,7 +41,7 @@ def save_figure(fig, stem: Path, formats: frozenset[str]) -> list[Path]:
 
 def plot_seeds(report: TaskReport, stem: Path) -> list[Path]:
     """Every seed's metric per activation (a strip plot), the mean as a bar, the baseline's mean dashed."""
-    label, _ = stats.METRICS[report.spec.metric]
+    label, _ = stats.METRICS[report.metric]
     acts = [c.activation for c in report.comparisons]
     fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(acts) + 1.6), dpi=150)
     jitter = np.random.default_rng(0)  # fixed: the same results give the same figure
@@ -64,7 +64,7 @@ def plot_seeds(report: TaskReport, stem: Path) -> list[Path]:
 
 def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
     """Forest plot: each activation's mean difference to the baseline with its 95% interval."""
-    label, higher = stats.METRICS[report.spec.metric]
+    label, higher = stats.METRICS[report.metric]
     rows = [c for c in report.comparisons if c.test != "baseline"]
     fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(rows) + 1.6), dpi=150)
     for row, c in enumerate(rows):
@@ -113,7 +113,7 @@ def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
 
 def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
     """Each finished trial's metric against its wall time: what an activation costs for what it gives."""
-    label, _ = stats.METRICS[report.spec.metric]
+    label, _ = stats.METRICS[report.metric]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
     for i, (activation, trials) in enumerate(report.values.groupby("activation", sort=False)):
         colour = PALETTE[i % len(PALETTE)]

@@ -29,7 +29,7 @@ FORMATS = frozenset({"md", "csv", "tex", "json", "png", "svg"})
 class CompareSpec:
     """What the comparison table compares: a metric, against a baseline, at a level alpha."""
 
-    metric: str = "final_acc"  # a key of stats.METRICS
+    metric: str | None = None  # a key of stats.METRICS; None: tta_acc where the task has it, else final_acc
     baseline: str | None = None  # canonical spec; None: relu when stored, else the first activation
     alpha: float = 0.05
     pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
@@ -39,7 +39,7 @@ class CompareSpec:
         unknown = sorted(set(self.formats) - FORMATS)
         if unknown or not self.formats:
             raise UsageError(f"unknown format {', '.join(map(repr, unknown)) or '(none)'}; choose from: {', '.join(sorted(FORMATS))}")
-        if self.metric not in stats.METRICS:
+        if self.metric is not None and self.metric not in stats.METRICS:
             raise UsageError(f"unknown metric {self.metric!r}; choose from: {', '.join(stats.METRICS)}")
         if self.pairs not in ("baseline", "all"):
             raise UsageError(f"unknown --pairs {self.pairs!r}; choose from: baseline, all")
@@ -57,6 +57,7 @@ class TaskReport:
     summary: pd.DataFrame  # stats.summarise rows of this task and config
     curves: pd.DataFrame  # stats.mean_curves rows of this task and config
     spec: CompareSpec
+    metric: str  # the metric compared: spec.metric, or the task's headline
     baseline: str
     values: pd.DataFrame  # per finished trial: activation, seed, value (the metric), wall_time_s, engine
     comparisons: list[stats.Comparison]
@@ -70,12 +71,12 @@ class TaskReport:
 
 def write_comparison(report: TaskReport, stem: Path) -> list[Path]:
     """compare.md (the table and its method), compare.csv and compare.json (every number)."""
-    _, higher = stats.METRICS[report.spec.metric]
+    _, higher = stats.METRICS[report.metric]
     frame = stats.comparisons_frame(report.comparisons)
     frame["verdict"] = [verdict(c, higher) for c in report.comparisons]
     meta = {
-        "task": report.task, "config_hash": report.config_hash, "metric": report.spec.metric,
-        "metric_label": stats.METRICS[report.spec.metric][0], "baseline": report.baseline,
+        "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
+        "metric_label": stats.METRICS[report.metric][0], "baseline": report.baseline,
         "alpha": report.spec.alpha, "bootstrap": {"method": "BCa", "resamples": stats.BOOTSTRAP_RESAMPLES,
         "seed": stats.BOOTSTRAP_SEED, "confidence": 0.95}, "holm_over": "p_ttest",
     }  # fmt: skip
@@ -93,7 +94,7 @@ def write_pairs(report: TaskReport, stem: Path) -> list[Path]:
     ranks = ranking(report)
     frame = pd.DataFrame([asdict(p) for p in report.pairs])
     saved = {
-        "task": report.task, "config_hash": report.config_hash, "metric": report.spec.metric,
+        "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
         "alpha": report.spec.alpha, "holm_over": "p_ttest of all pairs",
         "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranks],
         "pairs": json.loads(frame.to_json(orient="records")),
@@ -116,6 +117,15 @@ def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
     return spec.baseline
 
 
+def _metric(spec: CompareSpec, finished: pd.DataFrame, task: str) -> str:
+    """The metric to compare: the one asked for, else the task's headline (the accuracy with
+    test-time augmentation where the task has it, as airbench reports, else the final one)."""
+    has_tta = finished["tta_acc"].notna().any()
+    if spec.metric == "tta_acc" and not finished.empty and not has_tta:
+        raise UsageError(f"task {task} has no test-time augmentation: compare final_acc instead of tta_acc")
+    return spec.metric or ("tta_acc" if has_tta else "final_acc")
+
+
 def build_reports(
     store: ResultStore, task: str | None, activations: list[str] | None, spec: CompareSpec
 ) -> list[TaskReport]:
@@ -134,14 +144,13 @@ def build_reports(
     metrics = stats.per_trial(epochs).merge(trials[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id")
     curves = stats.mean_curves(epochs)
     summary = stats.summarise(metrics, curves)
-    finished = metrics[metrics["status"] == "ok"].rename(columns={spec.metric: "value"})
+    finished = metrics[metrics["status"] == "ok"]
     reports = []
     for (task_name, config_hash), group in summary.groupby(["task", "config_hash"], sort=False):
         hparams = json.loads(trials.loc[trials["config_hash"] == config_hash, "hparams"].iloc[0])
-        values = finished.loc[
-            (finished["task"] == task_name) & (finished["config_hash"] == config_hash),
-            ["activation", "seed", "value", "wall_time_s", "engine"],
-        ]
+        rows = finished[(finished["task"] == task_name) & (finished["config_hash"] == config_hash)]
+        metric = _metric(spec, rows, task_name)
+        values = rows.rename(columns={metric: "value"})[["activation", "seed", "value", "wall_time_s", "engine"]]
         order = {act: i for i, act in enumerate(group["activation"])}  # the summary's order
         values = values.sort_values("activation", key=lambda a: a.map(order), kind="stable")
         available = list(dict.fromkeys(values["activation"]))
@@ -154,6 +163,7 @@ def build_reports(
                 summary=group.reset_index(drop=True),
                 curves=curves[(curves["task"] == task_name) & (curves["config_hash"] == config_hash)],
                 spec=spec,
+                metric=metric,
                 baseline=baseline,
                 values=values,
                 comparisons=stats.compare_to_baseline(values, baseline, spec.alpha) if available else [],

@@ -22,6 +22,14 @@ BEST_NOTE = (
     "so optimistic; the final-epoch accuracy is the honest headline."
 )
 SPREAD_NOTE = "mean ± std across seeds (sample std, ddof=1); n = trials that finished without diverging."
+TTA_NOTE = (
+    "TTA = test-time augmentation (airbench's level 2 by default: the image, its mirror and "
+    "one-pixel translations), the task's headline."
+)
+TIMED_NOTE = (
+    "‡ seconds as airbench times them: whitening init, training and the final TTA evaluation, "
+    "without the per-epoch evaluations (CUDA events on a GPU)."
+)
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -31,18 +39,33 @@ def _fmt(mean: float, std: float, n: int) -> str:
 
 
 def display_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
-    """The table as text cells, shared by markdown and the terminal."""
-    return [
-        {
-            "activation": row.activation,
-            "n": str(row.n),
-            "final test acc (%)": _fmt(row.final_acc_mean, row.final_acc_std, row.n),
-            "best-epoch test acc (%) †": _fmt(row.best_acc_mean, row.best_acc_std, row.n),
-            "diverged": f"{row.diverged}/{row.trials}",
-            "time / trial (s)": f"{row.time_mean_s:.1f}",
-        }
-        for row in summary.itertuples()
-    ]
+    """The table as text cells, shared by markdown and the terminal; the TTA and timed
+    columns only for tasks that have them."""
+    has_tta, has_timed = summary["tta_acc_mean"].notna().any(), summary["timed_mean_s"].notna().any()
+    rows = []
+    for row in summary.itertuples():
+        cells = {"activation": row.activation, "n": str(row.n)}
+        if has_tta:
+            cells["TTA test acc (%)"] = _fmt(row.tta_acc_mean, row.tta_acc_std, row.n)
+        cells["final test acc (%)"] = _fmt(row.final_acc_mean, row.final_acc_std, row.n)
+        cells["best-epoch test acc (%) †"] = _fmt(row.best_acc_mean, row.best_acc_std, row.n)
+        cells["diverged"] = f"{row.diverged}/{row.trials}"
+        cells["time / trial (s)"] = f"{row.time_mean_s:.1f}"
+        if has_timed:
+            cells["timed / trial (s) ‡"] = "–" if pd.isna(row.timed_mean_s) else f"{row.timed_mean_s:.2f}"
+        rows.append(cells)
+    return rows
+
+
+def table_notes(summary: pd.DataFrame) -> list[str]:
+    """The notes under a summary table, each a sentence."""
+    notes = [SPREAD_NOTE]
+    if summary["tta_acc_mean"].notna().any():
+        notes.append(TTA_NOTE)
+    notes.append(f"† {BEST_NOTE}")
+    if summary["timed_mean_s"].notna().any():
+        notes.append(TIMED_NOTE)
+    return notes
 
 
 def hparams_line(hparams: dict) -> str:
@@ -69,10 +92,7 @@ def to_markdown(report: TaskReport) -> str:
         "",
         *markdown_table(display_rows(report.summary)),
         "",
-        SPREAD_NOTE,
-        "",
-        f"† {BEST_NOTE}",
-        "",
+        *(line for note in table_notes(report.summary) for line in (note, "")),
     ]
     return "\n".join(lines)
 
@@ -85,10 +105,23 @@ def _latex(text: str) -> str:
     return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text).replace("±", r"$\pm$").replace("–", "--")
 
 
+def _strip_marks(text: str) -> str:
+    return text.replace(" †", "").replace(" ‡", "")
+
+
+def _latex_note(note: str) -> str:
+    """A table note in LaTeX: its leading mark as a superscript, markdown emphasis dropped."""
+    for mark, tex in (("† ", r"$^\dagger$"), ("‡ ", r"$^\ddagger$")):
+        if note.startswith(mark):
+            return tex + _latex(note[len(mark) :].replace("*", ""))
+    return _latex(note.replace("*", ""))
+
+
 def to_latex(report: TaskReport) -> str:
     """The summary as a booktabs table (\\usepackage{booktabs}), with its notes as a caption."""
     rows = display_rows(report.summary)
-    header = [_latex(h.replace(" †", "")) + (r"$^\dagger$" if "†" in h else "") for h in rows[0]]
+    marks = {" †": r"$^\dagger$", " ‡": r"$^\ddagger$"}
+    header = [_latex(_strip_marks(h)) + "".join(m for k, m in marks.items() if k in h) for h in rows[0]]
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -99,7 +132,7 @@ def to_latex(report: TaskReport) -> str:
         *(" & ".join(_latex(v) for v in r.values()) + r" \\" for r in rows),
         r"\bottomrule",
         r"\end{tabular}",
-        r"\caption{" + _latex(f"{report.task}: {SPREAD_NOTE}") + r" $^\dagger$" + _latex(BEST_NOTE.replace("*", "")) + "}",
+        r"\caption{" + _latex(f"{report.task}: ") + " ".join(_latex_note(n) for n in table_notes(report.summary)) + "}",
         r"\end{table}",
         "",
     ]
@@ -126,7 +159,7 @@ def rich_table(
 
 def to_rich(report: TaskReport) -> Table:
     return rich_table(display_rows(report.summary), f"{report.title}  {hparams_line(report.hparams)}",
-                      caption=f"{SPREAD_NOTE}\n† {BEST_NOTE}")  # fmt: skip
+                      caption="\n".join(table_notes(report.summary)))  # fmt: skip
 
 
 
@@ -145,7 +178,7 @@ def verdict(c: stats.Comparison, higher_is_better: bool) -> str:
 
 
 def method_text(report: TaskReport) -> str:
-    label, _ = stats.METRICS[report.spec.metric]
+    label, _ = stats.METRICS[report.metric]
     return (
         f"Metric: {label}. Against {report.baseline}, paired by seed (same initialisation and "
         f"data order): Δ = mean per-seed difference (activation − {report.baseline}) with a 95% "
@@ -170,8 +203,8 @@ def _p(value: float) -> str:
 
 
 def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
-    _, higher = stats.METRICS[report.spec.metric]
-    digits = 4 if report.spec.metric == "final_loss" else 2
+    _, higher = stats.METRICS[report.metric]
+    digits = 4 if report.metric == "final_loss" else 2
     rows = []
     for c in report.comparisons:
         spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
@@ -211,7 +244,7 @@ def comparison_rich(report: TaskReport) -> Table:
 
 def ranking(report: TaskReport) -> list[tuple[str, int, bool]]:
     """(activation, rank, tied) in rank order; see stats.rank_activations."""
-    _, higher = stats.METRICS[report.spec.metric]
+    _, higher = stats.METRICS[report.metric]
     ranks = stats.rank_activations({c.activation: c.mean for c in report.comparisons}, report.pairs, higher)
     counts = pd.Series(ranks).value_counts()
     return [(act, rank, bool(counts[rank] > 1)) for act, rank in ranks.items()]
@@ -234,7 +267,7 @@ def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
 
 
 def pairs_method(report: TaskReport) -> str:
-    label, _ = stats.METRICS[report.spec.metric]
+    label, _ = stats.METRICS[report.metric]
     return (
         f"Metric: {label}. Cell (row a, column b): p (Holm) of a against b and, in parentheses, "
         f"Δ = a − b, paired by seed (Welch's t-test where seed sets differ); Holm's step-down "

@@ -158,10 +158,37 @@ def test_report_options_baseline_metric_alpha_and_uneven_n():
     assert "n differs between activations: relu 3, gelu 4." in Path("results/mnist-mini/compare.md").read_text()
 
 
+def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
+    hparams = {"epochs": 2.0, "widths": [8, 8, 8]}  # any hyperparameters: the store does not check them
+    tta = {"relu": [93.9, 94.1, 94.0], "gelu": [94.2, 94.5, 94.3]}
+    with ResultStore(Path("results")) as store:
+        for act, values in tta.items():
+            for seed, value in enumerate(values):
+                store.add(fake_result(act, seed, [80.0, 92.0 + seed], task="cifar10-airbench94",
+                                      hparams=hparams, tta_acc=value))  # fmt: skip
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    summary = Path("results/cifar10-airbench94/summary.md").read_text()
+    header = "| activation | n | TTA test acc (%) | final test acc (%) | best-epoch test acc (%) † |"
+    assert header in summary
+    assert "| gelu | 3 | 94.33 ± 0.15 | 93.00 ± 1.00 |" in summary  # unbiased std: sqrt(0.0233)
+    compare = json.loads(Path("results/cifar10-airbench94/compare.json").read_text())
+    assert compare["metric"] == "tta_acc"
+    assert compare["rows"][1]["delta_mean"] == pytest.approx(1.0 / 3)
+    # The MLP tasks have no TTA: their summary has no such column, and asking for it is an error.
+    store_with(Path("mlp"), {"relu": [[97.0]]})
+    assert "TTA" not in runner.invoke(app, ["report", "--results-dir", "mlp"]).stdout
+    result = runner.invoke(app, ["report", "--results-dir", "mlp", "--metric", "tta_acc"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: task mnist-mini has no test-time augmentation: compare final_acc instead of tta_acc"
+    )
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--metric", "max_acc"], "error: unknown metric 'max_acc'; choose from: final_acc, best_acc, late_mean, final_loss"),
+        (["--metric", "max_acc"], "error: unknown metric 'max_acc'; choose from: final_acc, tta_acc, best_acc, late_mean, final_loss"),
         (["--alpha", "1.5"], "error: alpha must be between 0 and 1, got 1.5"),
         (["--baseline", "gelu"], "error: baseline gelu has no finished trials in mnist-mini [e30c7bcd]; it has: relu"),
         (["--baseline", "gleu"], "error: unknown activation 'gleu'; did you mean: gelu?"),
