@@ -24,7 +24,8 @@ DOWNLOAD_TIMEOUT_S = 30.0  # per socket operation, not per file
 _CHUNK = 1 << 16
 
 
-def _one_line(text: object) -> str:
+def one_line(text: object) -> str:
+    """Text as one line: exception messages may span several, user messages may not."""
     return " ".join(str(text).split())
 
 
@@ -32,8 +33,8 @@ def _describe_url_error(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
-        return _one_line(exc.reason)
-    return _one_line(exc) or type(exc).__name__
+        return one_line(exc.reason)
+    return one_line(exc) or type(exc).__name__
 
 
 class _DownloadFailed(Exception):
