@@ -57,6 +57,7 @@ __all__ = [
     "MIRRORS",
     "load_cifar10",
     "write_cifar10",
+    "write_synthetic_cifar10",
 ]
 
 NAME, TITLE = "cifar10", "CIFAR-10"
@@ -426,3 +427,59 @@ def write_cifar10(
         [f"test_{row:05d}.png" for row in range(len(test_images))],
     )
     return written
+
+
+# Ten well-separated colours (R, G, B), one per synthetic class.
+_PALETTE = np.array(
+    [
+        (230, 25, 75),
+        (60, 180, 75),
+        (0, 130, 200),
+        (255, 225, 25),
+        (245, 130, 48),
+        (145, 30, 180),
+        (70, 240, 240),
+        (240, 50, 230),
+        (128, 128, 128),
+        (170, 110, 40),
+    ],
+    dtype=np.float32,
+)
+
+
+def write_synthetic_cifar10(
+    folder: Path, n_train: int = 2000, n_test: int = 500, seed: int = 0
+) -> dict[str, Path]:
+    """Write synthetic stand-ins for CIFAR-10, in its format, into `folder` (the batches
+    folder itself); returns batch name -> path, as write_cifar10.
+
+    For tests and smoke runs only, never for results: these are not CIFAR-10 images.
+    Each class has its own colour and stripe pattern (angle and frequency); an image is
+    its class's pattern under a random brightness plus pixel noise, so even a tiny
+    network learns them far above chance (10%) within a few steps. Classes are balanced
+    (to within one image) and shuffled. Same seed, same numpy: same files. Their MD5s
+    are not the published ones, so load them with verify=False (--no-verify)."""
+    rng = np.random.default_rng(seed)
+    k = np.arange(NUM_CLASSES, dtype=np.float32)[:, None, None]  # (10, 1, 1)
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32) / 32  # (32, 32) each, in [0, 1)
+    angle = k * np.pi / NUM_CLASSES  # stripe direction, radians
+    cycles = 2 + k % 3  # stripes per image
+    # (10, 32, 32) in [-1, 1], then (10, 3, 32, 32): each class's colour, striped.
+    stripes = np.cos(2 * np.pi * cycles * (xx * np.cos(angle) + yy * np.sin(angle)))
+    prototypes = _PALETTE[:, :, None, None] * (0.6 + 0.4 * stripes[:, None])
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.permutation(np.arange(n) % NUM_CLASSES)  # (n,)
+        images = np.empty((n, *IMAGE_SHAPE), np.uint8)
+        # In blocks, so the float32 temporaries stay near 50 MB whatever n is.
+        for start in range(0, n, 4096):
+            block = labels[start : start + 4096]  # (b,)
+            brightness = rng.uniform(0.7, 1.1, (len(block), 1, 1, 1)).astype(np.float32)
+            noise = 24 * rng.standard_normal(
+                (len(block), *IMAGE_SHAPE), dtype=np.float32
+            )
+            pixels = prototypes[block] * brightness + noise  # (b, 3, 32, 32)
+            images[start : start + len(block)] = np.clip(np.rint(pixels), 0, 255)
+        return images, labels
+
+    return write_cifar10(folder, *split(n_train), *split(n_test))

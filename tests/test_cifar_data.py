@@ -7,6 +7,7 @@ user's real cache (ACTBENCH_DATA points into tmp_path for every test)."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import pickle
@@ -28,10 +29,12 @@ from actbench.cifar import (
     BATCHES_FOLDER,
     load_cifar10,
     write_cifar10,
+    write_synthetic_cifar10,
 )
 from actbench.data import DataWarning
 from actbench.errors import DataError
 
+REPO = Path(__file__).resolve().parents[1]
 server = test_data.server  # the local HTTP server fixture: (base URL, routes, hits)
 
 URL_FIX = "Put the files there or pass --data-dir DIR (or set ACTBENCH_DATA)."
@@ -615,3 +618,73 @@ def test_forbidden_globals_refused_and_not_run(tmp_path, monkeypatch, make, mess
         err.value
     )
     assert not marker.exists() and (tmp_path / "test_batch").exists()
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def test_synthetic_deterministic_balanced(tmp_path):
+    a = write_synthetic_cifar10(tmp_path / "a", n_train=200, n_test=50, seed=3)
+    b = write_synthetic_cifar10(tmp_path / "b", n_train=200, n_test=50, seed=3)
+    c = write_synthetic_cifar10(tmp_path / "c", n_train=200, n_test=50, seed=4)
+    assert all(a[n].read_bytes() == b[n].read_bytes() for n in BATCHES)
+    assert all(a[n].read_bytes() != c[n].read_bytes() for n in BATCHES)
+    with pytest.warns(DataWarning):  # not the real files: --no-verify needed
+        d = load_cifar10(tmp_path / "a", verify=False, download=False)
+    assert torch.bincount(d.train_labels).tolist() == [20] * 10
+    assert torch.bincount(d.test_labels).tolist() == [5] * 10
+    assert 0 <= int(d.train_images.min()) and int(d.train_images.max()) <= 255
+    assert float(d.train_images.float().std()) > 20  # noise: not ten constant images
+
+
+def test_synthetic_is_learnable(tmp_path):
+    write_synthetic_cifar10(tmp_path, n_train=500, n_test=200, seed=0)
+    with pytest.warns(DataWarning):
+        d = load_cifar10(tmp_path, verify=False, download=False)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
+        torch.nn.Linear(128, 10),
+    )  # fmt: skip
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x, x_test = d.train_images.float() / 255, d.test_images.float() / 255
+    for step in range(20):
+        rows = torch.arange(step * 25, step * 25 + 25) % len(x)
+        loss = torch.nn.functional.cross_entropy(model(x[rows]), d.train_labels[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    accuracy = (model(x_test).argmax(1) == d.test_labels).float().mean().item()
+    assert accuracy > 0.5  # chance is 0.1
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        "make_synthetic_cifar", REPO / "scripts" / "make_synthetic_cifar.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_script(tmp_path, capsys):
+    script = load_script()
+    assert (
+        script.main([str(tmp_path), "--train", "30", "--test", "10", "--seed", "1"])
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    folder = tmp_path / BATCHES_FOLDER
+    assert [line.split()[0] for line in out[:6]] == list(BATCHES)
+    assert out[0].endswith(str(folder / "data_batch_1"))
+    assert "--no-verify" in out[6]
+    with pytest.warns(DataWarning):
+        d = load_cifar10(tmp_path, verify=False, download=False)
+    assert (len(d.train_labels), len(d.test_labels)) == (30, 10)
+
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(SystemExit) as exit_info:
+        script.main([str(tmp_path)])  # would overwrite: refused
+    assert exit_info.value.code == 2
+    assert "already holds data_batch_1" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before
