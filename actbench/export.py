@@ -13,7 +13,7 @@ from actbench.store import ResultStore
 FORMATS = ("csv", "jsonl")
 
 COLUMNS = [
-    "task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "status",
+    "task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "tta_acc", "timed_s", "status",
     "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
     "torch_version", "actbench_version", "finished_at",
 ]  # fmt: skip
