@@ -321,6 +321,9 @@ def load_cifar10(
                 {ARCHIVE: ARCHIVE_MD5}, MIRRORS, data_dir, TITLE
             )
             downloaded = ARCHIVE in got
+            # "from <mirror> failed: ..." -> "of <archive> from <mirror> failed: ...": the
+            # user learns which one file to fetch by hand.
+            failures = [f"of {ARCHIVE} {failure}" for failure in failures]
         if not archive.is_file():
             raise missing_error(
                 TITLE,

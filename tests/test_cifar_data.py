@@ -489,7 +489,7 @@ def test_download_wrong_bytes_refused(tmp_path, monkeypatch, server):
         load_cifar10(data_dir)
     assert str(err.value) == (
         f"CIFAR-10 files not found: {', '.join(BATCHES)} (looked in {data_dir} and "
-        f"{data_dir / BATCHES_FOLDER}); download from {base}/kriz/ failed: "
+        f"{data_dir / BATCHES_FOLDER}); download of {cifar.ARCHIVE} from {base}/kriz/ failed: "
         f"{cifar.ARCHIVE}: MD5 mismatch (expected {cifar.ARCHIVE_MD5}, got {md5(wrong)}). "
         f"{URL_FIX}"
     )
@@ -506,7 +506,7 @@ def test_offline(tmp_path, monkeypatch):
     expected = (
         re.escape(
             f"CIFAR-10 files not found: {', '.join(BATCHES)} (looked in {tmp_path} and "
-            f"{tmp_path / BATCHES_FOLDER}); download from {mirror} failed: "
+            f"{tmp_path / BATCHES_FOLDER}); download of {cifar.ARCHIVE} from {mirror} failed: "
         )
         + r"\[Errno \d+\] Connection refused"
         + re.escape(f". {URL_FIX}")
