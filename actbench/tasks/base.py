@@ -101,6 +101,9 @@ def _coerce(task: str, key: str, value: Any, default: Any) -> Any:
             raise UsageError(f"{key} must be true or false, got {value!r}")
         return value
     if isinstance(default, int):
+        # 20.0 is 20 (the command line reads --epochs as a number); 2.5 is not an integer.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise UsageError(f"{key} must be an integer, got {value!r}")
         return value
