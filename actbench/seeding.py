@@ -1,16 +1,16 @@
 """Seeds for the paired design.
 
 One trial seed is expanded into independent random streams (initialisation, data order,
-activation modules). Every engine and every activation draws from the same streams, so
-two trials with the same seed start from the same weights and see the same batches,
-whatever their activation: differences between activations are not differences of luck.
+activation modules, data augmentation). Every engine and every activation draws from the
+same streams, so two trials with the same seed start from the same weights and see the
+same batches, whatever their activation: differences between activations are not differences of luck.
 """
 
 import numpy as np
 import torch
 
 # Stream ids are part of the experiment's definition: changing one changes every result.
-STREAMS = {"init": 0, "data_order": 1, "activation": 2}
+STREAMS = {"init": 0, "data_order": 1, "activation": 2, "augment": 3}
 
 
 def stream_seed(seed: int, stream: str) -> int:

@@ -52,7 +52,9 @@ def test_a_bad_activation_stops_everything_before_anything_is_written(acts, mess
     [
         (["--epochs", "0"], "error: epochs must be >= 1, got 0"),
         (["--repeats", "0"], "error: repeats must be a positive integer, got 0"),
-        (["--task", "cifar"], "error: unknown task 'cifar'; known tasks: mnist, fashion-mnist, mnist-mini"),
+        (["--task", "cifar"], "error: unknown task 'cifar'; did you mean: cifar10-airbench94, cifar10-airbench95, cifar10-airbench96?"),
+        (["--task", "mnits"], "error: unknown task 'mnits'; did you mean: mnist, mnist-mini?"),
+        (["--task", "imagenet"], "error: unknown task 'imagenet'; known tasks: mnist, fashion-mnist, mnist-mini, cifar10-airbench94, cifar10-airbench95, cifar10-airbench96"),
         (["--seeds", "1,x"], "error: seeds must be integers like 0,3,7, got '1,x'"),
         (["--device", "tpu"], "error: unknown device 'tpu'; choose from: auto, cpu, cuda, mps (or cuda:N)"),
         (["--set", "hidden"], "error: --set expects key=value, got 'hidden'"),
