@@ -415,13 +415,19 @@ def test_smoke_config_runs_stores_tta_and_reports_it(synthetic_cifar):
     assert "TTA test acc (%)" in Path("results/cifar10-airbench94/summary.md").read_text()
 
     rows = pd.read_csv(io.StringIO(runner.invoke(app, ["export", "--format", "csv"]).stdout))
-    # Half an epoch of 2000 images in batches of 200 is one (partial) epoch of 5 steps.
-    assert len(rows) == 2 * 2 and set(rows["epoch"]) == {1}
-    assert rows["tta_acc"].notna().all() and (rows["timed_s"] > 0).all()
-    # The headline is the mean and unbiased std of the stored per-seed TTA accuracies.
+    # 1.5 epochs of 2000 images in batches of 200: a full epoch of 10 steps, then 5 steps.
+    assert len(rows) == 2 * 2 * 2 and list(rows["epoch"]) == [1, 2] * 4
+    assert rows["tta_acc"].isna().tolist() == [True, False] * 4  # TTA after the last epoch only
+    assert (rows["timed_s"] > 0).all()
+    rows = rows[rows["epoch"] == 2]
+    # The synthetic classes are easy: far above chance (10%) unless images and labels are
+    # mismatched by the augmentation or the shuffle, or the TTA views are wrong.
+    assert (rows["test_acc"] > 60).all() and (rows["tta_acc"] > 60).all()
+    # The headline is the mean and unbiased std of the stored per-seed TTA accuracies
+    # (summary.csv keeps 6 significant digits).
     by_act = rows.groupby("activation", sort=False)["tta_acc"]
-    assert summary.set_index("activation")["tta_acc_mean"].to_dict() == pytest.approx(by_act.mean().to_dict())
-    assert summary.set_index("activation")["tta_acc_std"].to_dict() == pytest.approx(by_act.std(ddof=1).to_dict())
+    assert summary.set_index("activation")["tta_acc_mean"].to_dict() == pytest.approx(by_act.mean().to_dict(), abs=1e-4)
+    assert summary.set_index("activation")["tta_acc_std"].to_dict() == pytest.approx(by_act.std(ddof=1).to_dict(), abs=1e-4)
 
 
 def test_the_same_seed_trains_the_same_numbers(synthetic_cifar):
