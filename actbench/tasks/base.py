@@ -1,4 +1,5 @@
-"""What every task provides, and the per-epoch record it yields."""
+"""What every task provides, the per-epoch record it yields, and how every task finds its
+learnable activation parameters (modules named act*)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 import torch
+from torch import nn
 
 from actbench.errors import UsageError
 
@@ -33,6 +35,21 @@ class EpochMetrics:
     @property
     def finite(self) -> bool:
         return all(math.isfinite(v) for v in (self.train_loss, self.test_loss, self.test_acc))
+
+
+def is_activation_param(path: str) -> bool:
+    """Whether a parameter path belongs to an activation module. Every task names its
+    activation modules act*: "act1.alpha" (MLP), "group1.act2.weight" (airbench)."""
+    return any(part.startswith("act") for part in path.split(".")[:-1])
+
+
+def activation_parameters(model: nn.Module) -> dict[str, list[float]]:
+    """Learnable activation parameters by module path, flattened, e.g. {"act1.alpha": [1.07]}."""
+    return {
+        name: param.detach().flatten().cpu().tolist()
+        for name, param in model.named_parameters()
+        if is_activation_param(name)
+    }
 
 
 @dataclass(frozen=True)

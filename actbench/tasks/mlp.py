@@ -26,7 +26,7 @@ from torch import nn
 from actbench.activations import get_activation
 from actbench.data import NUM_CLASSES, load_dataset
 from actbench.seeding import generator, stream_seed
-from actbench.tasks.base import EpochMetrics, TrainContext, resolve_hparams
+from actbench.tasks.base import EpochMetrics, TrainContext, activation_parameters, is_activation_param, resolve_hparams
 
 HYPERPARAMS: dict[str, Any] = {
     "epochs": 20,  # passes over the training set
@@ -114,15 +114,6 @@ def build_mlp(sizes: list[int], activation: str, seed: int) -> nn.Sequential:
     return nn.Sequential(layers)
 
 
-def activation_parameters(model: nn.Module) -> dict[str, list[float]]:
-    """Learnable activation parameters by module path, flattened, e.g. {"act1.alpha": [1.07]}."""
-    return {
-        name: param.detach().flatten().cpu().tolist()
-        for name, param in model.named_parameters()
-        if name.startswith("act")
-    }
-
-
 def train_epoch(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch: int
 ) -> torch.Tensor:
@@ -159,8 +150,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
 def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> torch.optim.AdamW:
     """AdamW; activation parameters (PReLU slopes, RaLU alpha) are kept out of weight decay,
     which would otherwise pull them towards 0 (a different activation) for no reason."""
-    act_params = [p for n, p in model.named_parameters() if n.startswith("act")]
-    other = [p for n, p in model.named_parameters() if not n.startswith("act")]
+    act_params = [p for n, p in model.named_parameters() if is_activation_param(n)]
+    other = [p for n, p in model.named_parameters() if not is_activation_param(n)]
     groups: list[dict[str, Any]] = [{"params": other}]
     if act_params:
         groups.append({"params": act_params, "weight_decay": 0.0})

@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.seeding import generator
-from actbench.tasks.base import EpochMetrics, TrainContext
-from actbench.tasks.mlp import DeviceData, activation_parameters, adamw, build_mlp, epoch_order
+from actbench.tasks.base import EpochMetrics, TrainContext, activation_parameters
+from actbench.tasks.mlp import DeviceData, adamw, build_mlp, epoch_order
 
 FLOAT_BYTES = 4
 ADAM_COPIES = 4  # parameter, gradient, exp_avg, exp_avg_sq

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from actbench.tasks.airbench.net import BatchNorm
+from actbench.tasks.base import is_activation_param
 
 
 def kilostep_scale(momentum: float) -> float:
@@ -53,11 +54,6 @@ def param_groups(net: nn.Module, hp: dict[str, Any]) -> list[dict[str, Any]]:
     if act:
         groups.append({"params": act, "lr": lr, "weight_decay": 0.0, "name": "activation"})
     return groups
-
-
-def is_activation_param(path: str) -> bool:
-    """Whether a parameter path ("group1.act2.alpha") belongs to an activation module."""
-    return any(part.startswith("act") for part in path.split(".")[:-1])
 
 
 def make_optimizer(net: nn.Module, hp: dict[str, Any]) -> torch.optim.SGD:

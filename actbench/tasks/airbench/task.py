@@ -36,8 +36,8 @@ from actbench.errors import UsageError
 from actbench.seeding import generator
 from actbench.tasks.airbench.augment import TTA_LEVELS, TrainBatches, normalise, tta_logits
 from actbench.tasks.airbench.net import build_net, init_whitening_
-from actbench.tasks.airbench.optim import Lookahead, is_activation_param, lr_multiplier, make_optimizer, total_steps
-from actbench.tasks.base import EpochMetrics, TrainContext, resolve_hparams
+from actbench.tasks.airbench.optim import Lookahead, lr_multiplier, make_optimizer, total_steps
+from actbench.tasks.base import EpochMetrics, TrainContext, activation_parameters, resolve_hparams
 
 HYPERPARAMS_94: dict[str, Any] = {
     "epochs": 9.9,  # passes over the training set; a fraction ends mid-epoch
@@ -142,13 +142,6 @@ class StageTimer:
             self.seconds += self._start.elapsed_time(end) / 1000
         else:
             self.seconds += time.perf_counter() - self._start_s
-
-
-def activation_parameters(net: nn.Module) -> dict[str, list[float]]:
-    """Learnable activation parameters by module path, e.g. {"group1.act2.alpha": [1.07]}."""
-    return {
-        name: p.detach().flatten().cpu().tolist() for name, p in net.named_parameters() if is_activation_param(name)
-    }
 
 
 @torch.no_grad()
