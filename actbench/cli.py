@@ -289,8 +289,6 @@ def check(
 
         actbench check ralu --sweep alpha=-2:12 --format json
     """
-    import json
-
     from actbench.activations import parse_activation, split_specs
     from actbench.inspect_tables import properties_table
     from actbench.properties import monotone_range, parse_sweep, properties
@@ -311,6 +309,7 @@ def check(
         out.print_json(json.dumps([row.to_dict() for row in rows]))
         return
     out.print(properties_table(rows))
+
 
 @app.command()
 @fail_cleanly
@@ -333,8 +332,6 @@ def speed(
 
         actbench speed srelu --dtype bfloat16 --device cuda --format json
     """
-    import json
-
     from actbench.activations import parse_activation, split_specs
     from actbench.config import resolve_device
     from actbench.inspect_tables import speed_table
@@ -356,6 +353,7 @@ def speed(
                                    "copy_bandwidth_bytes_per_s": bandwidth, "rows": [r.to_dict() for r in rows]}))  # fmt: skip
         return
     out.print(speed_table(rows, f"{size:,} {dtype} elements on {where}; copy bandwidth {bandwidth / 1e9:.1f} GB/s (read + write)"))
+
 
 @app.command()
 @fail_cleanly

@@ -69,13 +69,10 @@ class StoreError(ActbenchError):
     """The results database is missing, unreadable or from an incompatible version."""
 
 
-def _finite_or_none(value: float) -> float | None:
-    # SQLite has no NaN: a diverged epoch's losses are stored as NULL.
-    return value if math.isfinite(value) else None
-
-
-def _optional(value: float | None) -> float | None:
-    return None if value is None else _finite_or_none(value)
+def _finite_or_none(value: float | None) -> float | None:
+    # SQLite has no NaN: a diverged epoch's losses are stored as NULL, as are the
+    # metrics a task does not give (None: no TTA, no timed stages).
+    return value if value is not None and math.isfinite(value) else None
 
 
 class ResultStore:
@@ -177,7 +174,7 @@ class ResultStore:
                     (
                         cursor.lastrowid, m.epoch, _finite_or_none(m.train_loss),
                         _finite_or_none(m.test_loss), _finite_or_none(m.test_acc),
-                        json.dumps(m.activation_params), _optional(m.tta_acc), m.timed_s,
+                        json.dumps(m.activation_params), _finite_or_none(m.tta_acc), _finite_or_none(m.timed_s),
                     )  # fmt: skip
                     for m in result.epochs
                 ],
