@@ -220,8 +220,9 @@ class AirbenchTask:
             seen = 0
             with timer:
                 for inputs, labels in batches.epoch(epoch):
+                    multiplier = lr_multiplier(step, steps, hp)
                     for group, base_lr in zip(optimizer.param_groups, base_lrs):
-                        group["lr"] = base_lr * lr_multiplier(step, steps, hp)
+                        group["lr"] = base_lr * multiplier
                     with autocast:
                         logits = forward(inputs.contiguous(memory_format=layout))
                     loss = F.cross_entropy(
