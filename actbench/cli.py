@@ -257,8 +257,8 @@ def plot(
         actbench plot ralu,prelu --from-results --task mnist
     """
     from actbench.activations import split_specs
-    from actbench.inspect_tables import shapes_table
-    from actbench.shapes import plot_shapes, shapes
+    from actbench.inspect.tables import shapes_table
+    from actbench.inspect.plot import plot_shapes, shapes
     from actbench.tasks import get_task
 
     low, high = range_
@@ -290,8 +290,8 @@ def check(
         actbench check ralu --sweep alpha=-2:12 --format json
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.inspect_tables import properties_table
-    from actbench.properties import monotone_range, parse_sweep, properties
+    from actbench.inspect.tables import properties_table
+    from actbench.inspect.check import monotone_range, parse_sweep, properties
 
     if format_ not in ("table", "json"):
         raise UsageError(f"unknown format {format_!r}; choose from: table, json")
@@ -334,8 +334,8 @@ def speed(
     """
     from actbench.activations import parse_activation, split_specs
     from actbench.config import resolve_device
-    from actbench.inspect_tables import speed_table
-    from actbench.speed import copy_bandwidth, measure
+    from actbench.inspect.tables import speed_table
+    from actbench.inspect.speed import copy_bandwidth, measure
 
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
     if dtype not in dtypes:
@@ -375,8 +375,8 @@ def flow(
         actbench flow 'srelu,ralu(alpha=2)' --depth 100 --width 128 --out deep.png
     """
     from actbench.activations import split_specs
-    from actbench.flow import plot_flows, signal_flow
-    from actbench.inspect_tables import flow_table
+    from actbench.inspect.flow import plot_flows, signal_flow
+    from actbench.inspect.tables import flow_table
 
     if depth < 2 or width < 1:
         raise UsageError(f"depth must be >= 2 and width >= 1, got depth {depth}, width {width}")

@@ -31,7 +31,7 @@ import torch
 from actbench.activations import canonical_spec, parse_activation
 from actbench.data import MNIST_MINI_DIR
 from actbench.engine import Trial, run_population, run_sequential
-from actbench.speed import median_time, variants
+from actbench.inspect.speed import median_time, variants
 from actbench.tasks import TrainContext, get_task
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from actbench.activations import parse_activation
 from actbench.cli import app
-from actbench.speed import COMPOSITES, measure, saved_bytes, variants
+from actbench.inspect.speed import COMPOSITES, measure, saved_bytes, variants
 
 runner = CliRunner()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from actbench.flow import Flow
-from actbench.properties import Properties
-from actbench.shapes import Shape, describe
-from actbench.speed import Timing
+from actbench.inspect.flow import Flow
+from actbench.inspect.check import Properties
+from actbench.inspect.plot import Shape, describe
+from actbench.inspect.speed import Timing
 
 
 def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:

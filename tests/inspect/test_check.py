@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from actbench.activations import parse_activation
 from actbench.cli import app
-from actbench.properties import monotone_range, properties
+from actbench.inspect.check import monotone_range, properties
 
 runner = CliRunner()
 

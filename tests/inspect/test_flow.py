@@ -5,7 +5,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from actbench.cli import app
-from actbench.flow import init_scheme, signal_flow
+from actbench.inspect.flow import init_scheme, signal_flow
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from actbench.cli import app
-from actbench.shapes import describe, shapes
+from actbench.inspect.plot import describe, shapes
 
 runner = CliRunner()
 
