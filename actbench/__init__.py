@@ -1,4 +1,8 @@
-"""actbench: honest, fast, reproducible comparisons of activation functions."""
+"""actbench: honest, fast, reproducible comparisons of activation functions.
+
+The public API (``get_activation``, ``list_activations``, ``register_activation``) is
+loaded on first use, so that ``import actbench.cli`` starts without torch.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,6 +11,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from actbench.activations import get_activation, list_activations, register_activation  # noqa: E402
+_PUBLIC = ("get_activation", "list_activations", "register_activation")
 
-__all__ = ["__version__", "get_activation", "list_activations", "register_activation"]
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        from actbench import activations
+
+        return getattr(activations, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_PUBLIC]

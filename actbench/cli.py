@@ -2,6 +2,10 @@
 
 Library errors (``ActbenchError``) become one line on stderr and their exit code:
 0 success, 1 runtime failure (missing data, no results), 2 bad usage, 130 interrupted.
+
+Starts without torch, pandas, scipy or matplotlib: each command imports what it needs
+when it runs, and the help texts list the names in the registries (tasks, engines,
+executors, formats, metrics), which are declared without them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
-import torch
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +25,12 @@ from rich.table import Table
 
 from actbench import __version__
 from actbench.errors import ActbenchError, UsageError
+from actbench.report.formats import FORMATS as REPORT_FORMATS
+from actbench.report.metrics import known_metrics
+from actbench.results.export import FORMATS as EXPORT_FORMATS
+from actbench.run.engines import ENGINES
+from actbench.run.executors import EXECUTORS
+from actbench.tasks import TASKS
 
 app = typer.Typer(
     name="actbench",
@@ -79,6 +88,11 @@ def root(
         sys.path.insert(0, str(Path.cwd()))
 
 
+def _names(names: list[str], last: str = "or") -> str:
+    """'a, b or c': a registry's names for a help text."""
+    return ", ".join(names[:-1]) + f" {last} {names[-1]}" if len(names) > 1 else names[0]
+
+
 ResultsDir = Annotated[
     Optional[Path], typer.Option("--results-dir", help="Folder of the results database and reports. [default: ./results]")
 ]
@@ -89,7 +103,7 @@ ResultsDir = Annotated[
 def run(
     task: Annotated[
         Optional[str],
-        typer.Option(help="Task to train: mnist, fashion-mnist, mnist-mini, cifar10-airbench94, cifar10-airbench95, cifar10-airbench96 (see 'actbench tasks'). [default: mnist]"),
+        typer.Option(help=f"Task to train: {', '.join(TASKS.names())} (see 'actbench tasks'). [default: mnist]"),
     ] = None,
     acts: Annotated[Optional[str], typer.Option(help="Comma-separated activation specs, e.g. 'relu,gelu,ralu(alpha=2)'.")] = None,
     repeats: Annotated[Optional[int], typer.Option(help="Run seeds 0..N-1. [default: 1]")] = None,
@@ -112,7 +126,11 @@ def run(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).")] = False,
     engine: Annotated[
         Optional[str],
-        typer.Option(help="auto, population (every trial of the run as one batched model) or sequential (one model at a time). [default: auto = population where the task has one]"),
+        typer.Option(help=f"auto or {_names(ENGINES.names())}: population trains every trial of the run as one batched model, sequential one model at a time. [default: auto = population where the task has one]"),
+    ] = None,
+    executor: Annotated[
+        Optional[str],
+        typer.Option(help=f"Where the trials run: {_names(EXECUTORS.names())} (local: this process). [default: local]"),
     ] = None,
     memory_budget: Annotated[
         Optional[float],
@@ -143,16 +161,16 @@ def run(
     about an hour (8 s per step of 1024 images, 476 steps), airbench96 about 17 hours
     (31 s per step, 1,920 steps).
     """
-    from actbench.config import build_run_config, load_config_file, parse_assignment
-    from actbench.progress import QuietReporter, RichReporter
-    from actbench.runner import execute
+    from actbench.run.config import build_run_config, load_config_file, parse_assignment
+    from actbench.run.progress import QuietReporter, RichReporter
+    from actbench.run.runner import execute
 
     hparams = dict(parse_assignment(item) for item in set_ or [])
     cli_values = {
         "task": task, "acts": acts, "repeats": repeats, "seeds": seeds, "epochs": epochs,
         "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device,
         "data_dir": data_dir, "results_dir": results_dir, "verify": False if no_verify else None,
-        "hparams": hparams or None, "engine": engine, "memory_budget_gb": memory_budget,
+        "hparams": hparams or None, "engine": engine, "executor": executor, "memory_budget_gb": memory_budget,
         "compile": compile_ or None,
     }  # fmt: skip
     file_values = load_config_file(config) if config else {}
@@ -182,14 +200,14 @@ def report(
     ] = None,
     metric: Annotated[
         Optional[str],
-        typer.Option(help="final_acc, tta_acc (with test-time augmentation: airbench tasks), best_acc (selected on the test set), late_mean (mean over the last half of the epochs) or final_loss. [default: tta_acc where the task has it, else final_acc]"),
+        typer.Option(help=f"{_names(known_metrics())}: best_acc is selected on the test set, late_mean the mean over the last half of the epochs; a task's own metrics are listed by 'actbench tasks NAME'. [default: the task's headline]"),
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
     pairs: Annotated[
         str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")
     ] = "baseline",
     format_: Annotated[
-        Optional[str], typer.Option("--format", help="Files to write, comma-separated: md, csv, tex, json, png, svg. [default: all]")
+        Optional[str], typer.Option("--format", help=f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())}. [default: all]")
     ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")] = None,
     results_dir: ResultsDir = None,
@@ -213,22 +231,22 @@ def report(
         actbench report --pairs all
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.report import FORMATS, CompareSpec, make_reports
-    from actbench.tables import comparison_rich, pairs_rich, ranking_rich, to_rich
-    from actbench.tasks import get_task
+    from actbench.report.build import CompareSpec
+    from actbench.report.tables import comparison_rich, pairs_rich, ranking_rich, to_rich
+    from actbench.report.writers import make_reports
 
-    task_name = get_task(task).name if task else None
+    task_name = TASKS.primary(task) if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    formats = frozenset(f.strip() for f in format_.split(",") if f.strip()) if format_ is not None else FORMATS
-    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs, formats)
-    for task_report in make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir):
+    formats = frozenset(f.strip() for f in format_.split(",") if f.strip()) if format_ is not None else REPORT_FORMATS.names()
+    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs, frozenset(formats))
+    for task_report, files in make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir):
         out.print(to_rich(task_report))
         if task_report.comparisons:
             out.print(comparison_rich(task_report))
         if task_report.pairs:
             out.print(pairs_rich(task_report))
             out.print(ranking_rich(task_report))
-        for path in task_report.files:
+        for path in files:
             err.print(f"wrote {path}", markup=False)
 
 
@@ -259,11 +277,9 @@ def plot(
     from actbench.activations import split_specs
     from actbench.inspect.tables import shapes_table
     from actbench.inspect.plot import plot_shapes, shapes
-    from actbench.tasks import get_task
-
     low, high = range_
     stored = (results_dir or Path("results")) if from_results else None
-    task_name = get_task(task).name if task else None
+    task_name = TASKS.primary(task) if task else None
     drawn = shapes(split_specs(acts), low, high, stored, task_name)
     out.print(shapes_table(drawn, low, high))
     for path in plot_shapes(drawn, out_file.with_suffix("")):
@@ -332,10 +348,12 @@ def speed(
 
         actbench speed srelu --dtype bfloat16 --device cuda --format json
     """
+    import torch
+
     from actbench.activations import parse_activation, split_specs
-    from actbench.config import resolve_device
-    from actbench.inspect.tables import speed_table
     from actbench.inspect.speed import copy_bandwidth, measure
+    from actbench.inspect.tables import speed_table
+    from actbench.run.config import resolve_device
 
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
     if dtype not in dtypes:
@@ -439,18 +457,18 @@ def tasks(
 
         actbench tasks cifar10-airbench94
     """
-    from actbench.tasks import TASKS, get_task
-
     if name:
-        task = get_task(name)
+        task = TASKS.get(name)
         out.print(f"[bold]{escape(task.name)}[/bold]: {escape(task.description)}")
         for key, value in task.hyperparams.items():
             out.print(f"  {key} = {json.dumps(value)}", markup=False)  # as --set and TOML write it
+        metrics = ", ".join(f"{m.name} ({m.label})" for m in task.metrics) or "none beyond loss and accuracy"
+        out.print(f"metrics: {metrics}; headline: {task.headline}", markup=False)
         return
     table = Table(title="actbench tasks")
     table.add_column("name")
     table.add_column("description", overflow="fold")
-    for task in TASKS.values():
+    for task in map(TASKS.get, TASKS.names()):
         table.add_row(task.name, task.description)
     out.print(table)
 
@@ -458,7 +476,7 @@ def tasks(
 @app.command()
 @fail_cleanly
 def export(
-    format: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    format: Annotated[str, typer.Option("--format", help=f"{_names(EXPORT_FORMATS.names())}.")] = "csv",
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
@@ -471,11 +489,10 @@ def export(
 
         actbench export --format jsonl | head
     """
-    from actbench.export import FORMATS, export as export_rows
-    from actbench.store import ResultStore
+    from actbench.results.export import export as export_rows
+    from actbench.results.store import ResultStore
 
-    if format not in FORMATS:
-        raise UsageError(f"unknown export format {format!r}; choose from: {', '.join(FORMATS)}")
+    EXPORT_FORMATS.primary(format)  # an unknown format fails before the store is opened
     with ResultStore(results_dir or Path("results"), create=False) as store:
         if out_file is None:
             export_rows(store, format, sys.stdout)

@@ -27,11 +27,12 @@ from pathlib import Path
 import torch
 
 from actbench.activations import canonical_spec, split_specs
-from actbench.cifar import BATCHES_FOLDER, write_synthetic_cifar10
-from actbench.config import parse_assignment, resolve_device
-from actbench.data import DataWarning
-from actbench.engine import describe_device
-from actbench.tasks import TrainContext, get_task
+from actbench.tasks.airbench.data import BATCHES_FOLDER, write_synthetic_cifar10
+from actbench.run.config import parse_assignment, resolve_device
+from actbench.datasets.files import DataWarning
+from actbench.run.engines.results import describe_device
+from actbench.api import TrainContext
+from actbench.tasks import get_task
 from actbench.tasks.airbench.optim import total_steps
 
 
@@ -66,9 +67,9 @@ def main() -> None:
                 wall = time.perf_counter()
                 last = list(task.train(act, seed, hp, ctx))[-1]
                 wall = time.perf_counter() - wall
-                timed.setdefault(act, []).append(last.timed_s)
-                print(f"  {act:<28} seed {seed}: {last.timed_s:8.2f} s timed, {wall:8.2f} s wall "
-                      f"(per-epoch evaluations included), TTA acc {last.tta_acc:.2f}% (synthetic)")  # fmt: skip
+                timed.setdefault(act, []).append(last.extra["timed_s"])
+                print(f"  {act:<28} seed {seed}: {last.extra['timed_s']:8.2f} s timed, {wall:8.2f} s wall "
+                      f"(per-epoch evaluations included), TTA acc {last.extra['tta_acc']:.2f}% (synthetic)")  # fmt: skip
 
     print(f"\n{'activation':<28} {'timed s/trial':>16} {'train img/s':>12} {'x baseline':>11}")
     base = statistics.mean(timed[acts[0]])

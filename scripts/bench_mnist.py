@@ -29,10 +29,13 @@ from pathlib import Path
 import torch
 
 from actbench.activations import canonical_spec, parse_activation
-from actbench.data import MNIST_MINI_DIR
-from actbench.engine import Trial, run_population, run_sequential
+from actbench.tasks.mlp.data import MNIST_MINI_DIR
+from actbench.api import Trial
+from actbench.run.engines.population import run_population
+from actbench.run.engines.sequential import run_sequential
 from actbench.inspect.speed import median_time, variants
-from actbench.tasks import TrainContext, get_task
+from actbench.api import TrainContext
+from actbench.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "bench" / "reference_mnist.py"

@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 
 from actbench.seeding import generator
-from actbench.tasks import TrainContext, get_task
-from actbench.tasks.mlp import build_mlp, epoch_order, make_optimizer, train_epoch
-from actbench.tasks.mlp_population import Member, Population, make_population_optimizer, train_population_epoch
+from actbench.api import TrainContext
+from actbench.tasks import get_task
+from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer, train_epoch
+from actbench.tasks.mlp.population import Member, Population, make_population_optimizer, train_population_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 10, 100, 300, 900)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Make actbench/datasets/mnist-mini: a small, class-balanced, real subset of MNIST.
+"""Make actbench/tasks/mlp/mnist-mini: a small, class-balanced, real subset of MNIST.
 
-    python scripts/make_mnist_mini.py /path/to/mnist [--out actbench/datasets/mnist-mini]
+    python scripts/make_mnist_mini.py /path/to/mnist [--out actbench/tasks/mlp/mnist-mini]
 
 Takes 500 training images per class (5000) from the MNIST training files and 100 test
 images per class (1000) from the MNIST test files. The source folder must hold the four
@@ -30,12 +30,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a source tree without installing
     sys.path.insert(0, str(REPO))
 
-from actbench.data import MNIST_MINI, load_dataset  # noqa: E402
+from actbench.tasks.mlp.data import MNIST_MINI, load_dataset  # noqa: E402
 
 SEED = 1998
 TRAIN_PER_CLASS = 500
 TEST_PER_CLASS = 100
-DEFAULT_OUT = REPO / "actbench" / "datasets" / "mnist-mini"
+DEFAULT_OUT = REPO / "actbench" / "tasks" / "mlp" / "mnist-mini"
 
 NOTICE = f"""\
 # mnist-mini

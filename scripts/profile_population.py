@@ -19,8 +19,9 @@ import torch
 from torch.profiler import profile
 
 from actbench.activations import canonical_spec
-from actbench.tasks import TrainContext, get_task
-from actbench.tasks.mlp_population import (
+from actbench.api import TrainContext
+from actbench.tasks import get_task
+from actbench.tasks.mlp.population import (
     Member,
     Population,
     make_population_optimizer,

@@ -7,20 +7,20 @@ import math
 import torch
 from torch import nn
 
-from actbench.engine import Trial, TrialResult
-from actbench.tasks import EpochMetrics
+from actbench.api import Trial, TrialResult
+from actbench.api import EpochMetrics
 
 HPARAMS = {"batch_size": 64, "epochs": 3, "hidden": [128, 64], "lr": 0.001, "weight_decay": 0.0001}
 
 
 def fake_result(activation: str, seed: int, accs: list[float], *, task: str = "mnist-mini",
                 diverged_at: int | None = None, wall: float = 1.0, hparams: dict | None = None,
-                tta_acc: float | None = None) -> TrialResult:
+                last_extra: dict[str, float] | None = None) -> TrialResult:
     """A TrialResult with the given per-epoch test accuracies (NaN from ``diverged_at`` on);
-    ``tta_acc``, if given, is the last epoch's accuracy with test-time augmentation."""
+    ``last_extra``: the task metrics of the last epoch (e.g. {"tta_acc": 94.1})."""
     epochs = [
         EpochMetrics(i, math.nan if diverged_at and i >= diverged_at else 1.0 / i, 0.5, acc,
-                     tta_acc=tta_acc if i == len(accs) else None)
+                     extra=dict(last_extra or {}) if i == len(accs) else {})
         for i, acc in enumerate(accs, start=1)
     ]
     return TrialResult(

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from actbench import data
+from actbench.tasks.mlp import data
 from actbench.cli import app
-from actbench.store import DB_NAME
+from actbench.results.store import DB_NAME
 
 runner = CliRunner()
 TESTS = Path(__file__).resolve().parent

@@ -3,11 +3,14 @@
     get_activation("ralu(alpha=2)")        # a fresh RaLU module
     canonical_spec("swish")                # "silu"
     split_specs("relu,ralu(alpha=2),gelu") # ["relu", "ralu(alpha=2)", "gelu"]
+
+Importing this package registers the built-ins (catalog.py) without importing torch;
+the module classes (builtin.py) are imported when first built or asked for by name.
 """
 
-# Importing builtin registers the built-in entries, so every lookup below sees them.
-from actbench.activations.builtin import RaLU, Squareplus, SReLU
+from actbench.activations import catalog as _catalog  # noqa: F401  (registers the built-ins)
 from actbench.activations.registry import (
+    ACTIVATIONS,
     ActivationInfo,
     ActivationSpec,
     ParamInfo,
@@ -20,7 +23,19 @@ from actbench.activations.registry import (
     split_specs,
 )
 
+_MODULE_CLASSES = ("RaLU", "SReLU", "Squareplus")  # the custom ones, by name
+
+
+def __getattr__(name: str):
+    if name in _MODULE_CLASSES:
+        from actbench.activations import builtin
+
+        return getattr(builtin, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "ACTIVATIONS",
     "ActivationInfo",
     "ActivationSpec",
     "ParamInfo",

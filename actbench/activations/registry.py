@@ -8,24 +8,30 @@ parameters and defaults are written down.
 
 Every spec the user can get wrong raises :class:`SpecError` with one line that says what
 was wrong, because the CLI shows exactly that line and nothing else.
+
+The built-ins are declared in catalog.py with the import path of their module class, so
+this module, the catalog and ``actbench acts`` need no torch; torch is imported when a
+module is first built. Adding one: a class in builtin.py and an entry in catalog.py;
+from outside actbench, the ``register_activation`` decorator or a plug-in spec.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from actbench.errors import SpecError
+from actbench.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 ParamValue = float | int | bool
-Factory = Callable[..., nn.Module]
+Factory = Callable[..., "nn.Module"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,13 @@ class ActivationInfo:
     formula: str
     reference: str
     learnable: str  # what is trained, in words; "" when nothing is
-    factory: Factory
+    factory: Factory | str  # or its import path "package.module:Name", imported when first built
+
+    def load_factory(self) -> Factory:
+        if isinstance(self.factory, str):
+            module, _, name = self.factory.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return self.factory
 
 
 @dataclass(frozen=True)
@@ -78,13 +90,13 @@ class ActivationSpec:
 
     def build(self) -> nn.Module:
         """A fresh module: new parameters every call, nothing shared between calls."""
-        factory = self.info.factory if self.info is not None else _resolve_plugin(self.target)
+        factory = self.info.load_factory() if self.info is not None else _resolve_plugin(self.target)
         return _call_factory(factory, self.target, dict(self.kwargs))
 
 
-# Primary name -> entry, and every lower-case name or alias -> primary name.
-_entries: dict[str, ActivationInfo] = {}
-_lookup: dict[str, str] = {}
+ACTIVATIONS: Registry[ActivationInfo] = Registry(
+    "activation", error=SpecError, listing="run 'actbench acts' to list them"
+)
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -118,8 +130,6 @@ def register_activation(
         for each in names:
             if not _NAME.fullmatch(each):
                 raise ValueError(f"invalid activation name {each!r}: use letters, digits and '_'")
-            if each in _lookup:
-                raise ValueError(f"activation name {each!r} is already registered")
         try:
             params = _derive_params(factory)
         except ValueError as exc:
@@ -133,9 +143,7 @@ def register_activation(
             learnable=learnable,
             factory=factory,
         )
-        _entries[primary] = info
-        for each in names:
-            _lookup[each] = primary
+        ACTIVATIONS.add(primary, info, aliases=info.aliases)
         return factory
 
     return decorator
@@ -143,19 +151,18 @@ def register_activation(
 
 def get_info(name: str) -> ActivationInfo:
     """The entry for a name or alias (case-insensitive); SpecError with suggestions if none."""
-    primary = _lookup.get(name.strip().lower())
-    if primary is None:
-        raise SpecError(_unknown_message(name.strip()))
-    return _entries[primary]
+    return ACTIVATIONS.get(name)
 
 
 def list_activations() -> list[ActivationInfo]:
     """All registered entries, sorted by name."""
-    return [_entries[name] for name in sorted(_entries)]
+    return [ACTIVATIONS.get(name) for name in sorted(ACTIVATIONS)]
 
 
 def parse_activation(spec: str) -> ActivationSpec:
     """Parse and fully validate a spec; builds one module once so its own checks run."""
+    import torch
+
     parsed = _resolve(spec)
     # Building a throwaway module must not move the RNG: a plug-in that draws random
     # numbers in __init__ would otherwise shift every later initialisation, and the
@@ -197,6 +204,8 @@ def split_specs(text: str) -> list[str]:
 
 def get_activation(spec: str | ActivationSpec | nn.Module | type[nn.Module]) -> nn.Module:
     """A module for a spec (fresh every call); a module comes back unchanged; a class is instantiated."""
+    from torch import nn
+
     if isinstance(spec, nn.Module):
         return spec
     if isinstance(spec, type) and issubclass(spec, nn.Module):
@@ -366,6 +375,8 @@ def _param_docs(factory: Factory) -> dict[str, str]:
 
 
 def _call_factory(factory: Factory, label: str, kwargs: dict[str, object]) -> nn.Module:
+    from torch import nn
+
     module = factory(**kwargs)
     if not isinstance(module, nn.Module):
         raise SpecError(f"{label} returned {type(module).__name__}, not an nn.Module")
@@ -374,6 +385,8 @@ def _call_factory(factory: Factory, label: str, kwargs: dict[str, object]) -> nn
 
 def _resolve_plugin(target: str) -> Factory:
     """Import ``pkg.mod:Name`` and return the nn.Module subclass or factory it names."""
+    from torch import nn
+
     module_name, _, attr_path = target.partition(":")
     try:
         obj = importlib.import_module(module_name)
@@ -392,13 +405,6 @@ def _resolve_plugin(target: str) -> Factory:
 
 
 # --- messages ----------------------------------------------------------------------
-
-
-def _unknown_message(name: str) -> str:
-    matches = difflib.get_close_matches(name.lower(), sorted(_lookup), n=3)
-    if matches:
-        return f"unknown activation {name!r}; did you mean: {', '.join(matches)}?"
-    return f"unknown activation {name!r}; run 'actbench acts' to list them"
 
 
 def _unknown_param_message(label: str, key: str, params: tuple[ParamInfo, ...]) -> str:

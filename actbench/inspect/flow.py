@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from actbench.activations import parse_activation
-from actbench.figures import LINESTYLES, PALETTE, save_figure
+from actbench.report.figures import LINESTYLES, PALETTE, save_figure
 
-import matplotlib.pyplot as plt  # noqa: E402  (after actbench.figures chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 
 LECUN = frozenset({"selu", "identity", "tanh", "sigmoid", "ralu"})
 # A factor of 100 across the depth, in the activations' standard deviation or in the weight

@@ -17,10 +17,10 @@ import torch
 
 from actbench.activations import parse_activation
 from actbench.errors import UsageError
-from actbench.figures import LINESTYLES, PALETTE, save_figure
-from actbench.store import ResultStore
+from actbench.report.figures import LINESTYLES, PALETTE, save_figure
+from actbench.results.store import ResultStore
 
-import matplotlib.pyplot as plt  # noqa: E402  (after actbench.figures chose the Agg backend)
+import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 
 GRID_POINTS = 2001  # a step of 0.006 on the default [-6, 6]
 

@@ -1,26 +1,31 @@
-"""The task registry: one module per family of tasks, one entry per task name."""
+"""The task registry: one folder per family of tasks, one entry per task name.
 
-import difflib
+A task (actbench.api.Task) is declared without torch: name, description, hyperparameter
+defaults and checks, the metrics it records beyond loss and accuracy, its headline
+metric, and its population trainer if it has one. Its training code is imported when a
+trial runs, so ``actbench tasks`` and ``--help`` list the tasks in milliseconds.
 
-from actbench.errors import UsageError
-from actbench.tasks.base import EpochMetrics, Task, TrainContext
-from actbench.tasks.airbench import TASKS as _AIRBENCH_TASKS
-from actbench.tasks.mlp import TASKS as _MLP_TASKS
+Adding a family of tasks:
 
-TASKS: dict[str, Task] = {**_MLP_TASKS, **_AIRBENCH_TASKS}
+1. a folder ``actbench/tasks/NAME/`` whose ``__init__.py`` declares ``TASKS``, a tuple
+   of objects meeting actbench.api.Task (see tasks/mlp/ for one with a population
+   trainer, tasks/airbench/ for one with its own metrics);
+2. its dataset reader beside it (shared file handling is in actbench.datasets);
+3. one line below adding its ``TASKS``.
+"""
+
+from actbench.api import Task
+from actbench.registry import Registry
+from actbench.tasks import airbench, mlp
+
+TASKS: Registry[Task] = Registry("task", listing="known tasks: {names}", cutoff=0.5)
+for _task in (*mlp.TASKS, *airbench.TASKS):
+    TASKS.add(_task.name, _task)
 
 
 def get_task(name: str) -> Task:
     """The task called ``name``; an unknown name is a UsageError naming the close matches."""
-    key = name.strip().lower()
-    try:
-        return TASKS[key]
-    except KeyError:
-        # A prefix ("cifar") names a family; difflib catches typos ("minst"). Registry order.
-        similar = set(difflib.get_close_matches(key, TASKS, n=3, cutoff=0.5))
-        close = [task for task in TASKS if task.startswith(key) or task in similar] if key else []
-        hint = f"did you mean: {', '.join(close)}?" if close else f"known tasks: {', '.join(TASKS)}"
-        raise UsageError(f"unknown task {name!r}; {hint}") from None
+    return TASKS.get(name)
 
 
-__all__ = ["EpochMetrics", "TASKS", "Task", "TrainContext", "get_task"]
+__all__ = ["TASKS", "get_task"]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from actbench.tasks.airbench.net import BatchNorm
-from actbench.tasks.base import is_activation_param
+from actbench.tasks.activation_params import is_activation_param
 
 
 def kilostep_scale(momentum: float) -> float:

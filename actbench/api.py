@@ -1,0 +1,167 @@
+"""The contracts between actbench's stages: what a trial is, what a task offers, what a
+trial gives back, and the unit of work an executor runs.
+
+Every stage depends on this module and it depends on nothing of actbench. It imports no
+torch at run time (``torch.device`` appears in annotations only), so the command line's
+help and listings can load it in milliseconds.
+
+Data flows one way: config -> runner -> executor -> engine -> task; results come back
+to the runner, the only writer of the store. Trials and work units are plain data, so
+the same unit runs in this process or in another one (a Ray worker) unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric a task records beyond the ones every task records (train and test loss,
+    test accuracy, after every epoch). The store, the report and the export loop over
+    these declarations; nothing outside the task names its metrics.
+
+    kind "score": a quality with a spread across seeds (mean ± std in the summary), one
+    the report can compare activations by (``--metric NAME``). kind "cost": a
+    measurement of the run (seconds), its mean shown, never compared.
+    """
+
+    name: str  # the key in EpochMetrics.extra, the store and --metric: "tta_acc"
+    label: str  # what it is, with its unit, as the comparison's method text names it
+    column: str  # the summary table's header, with its note's mark: "timed / trial (s) ‡"
+    kind: Literal["score", "cost"]
+    higher_is_better: bool = True
+    note: str = ""  # the sentence under the summary table, mark first where the column has one
+    final_only: bool = False  # recorded after the last epoch only
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """Metrics after one epoch. ``epoch`` counts from 1; losses are per-example means."""
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    test_acc: float  # percent, 0..100
+    # Learnable activation parameters after this epoch, by module path, flattened
+    # (e.g. {"act1.alpha": [1.07]}); empty when the activation learns nothing.
+    activation_params: dict[str, list[float]] = field(default_factory=dict)
+    # The task's declared metrics (Task.metrics) recorded at this epoch, by name; a
+    # final_only metric appears after the last epoch only.
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def finite(self) -> bool:
+        return all(math.isfinite(v) for v in (self.train_loss, self.test_loss, self.test_acc))
+
+
+# --- trials and their results ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The identity of one experiment: stored results are keyed by (task, activation, seed, config_hash)."""
+
+    task: str
+    activation: str  # canonical spec, e.g. "ralu(alpha=1.0, learnable=true)"
+    seed: int
+    hparams: dict[str, Any] = field(hash=False)  # resolved: every hyperparameter, JSON data
+
+    @property
+    def config_hash(self) -> str:
+        """16 hex digits naming the task's full hyperparameter set (seed and activation excluded)."""
+        blob = json.dumps({"task": self.task, "hparams": self.hparams}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        return self.task, self.activation, self.seed, self.config_hash
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    trial: Trial
+    status: str  # "ok" or "diverged"
+    diverged_epoch: int | None  # first epoch whose training loss was NaN/inf
+    epochs: list[EpochMetrics]  # every epoch run; a diverged trial's last one holds the NaN
+    wall_time_s: float  # training and per-epoch evaluation, data loading excluded; a population
+    # member's is its share: the population's time until it ended / its number of members
+    engine: str  # "sequential" or "population"
+    device: str  # e.g. "cpu", "cuda (NVIDIA H100 80GB HBM3)"
+    torch_version: str
+    actbench_version: str
+    host: str
+    finished_at: str  # ISO 8601, UTC
+    # The code that made it (actbench.run.provenance): "git:<commit>", with "+dirty:<hash
+    # of the package source>" for uncommitted changes, or "source:<hash>" outside git.
+    code_revision: str = "unknown"
+
+
+# --- where and how a trial trains -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainContext:
+    """Where a trial runs: not part of its identity, so a result is the same experiment on any machine."""
+
+    device: torch.device
+    data_dir: Path | None
+    verify: bool = True
+    compile: bool = False  # torch.compile the training step
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """What an executor runs in one go: one trial (sequential engine) or a population
+    chunk (population engine), all of one task and hyperparameter set. Plain data."""
+
+    engine: str  # a name in actbench.run.engines.ENGINES
+    trials: tuple[Trial, ...]
+
+
+class PopulationTrainer(Protocol):
+    """What a task offers to train many (activation, seed) members as one batched model."""
+
+    def member_bytes(self, hparams: dict[str, Any]) -> int:
+        """Peak memory one member adds to a population, in bytes."""
+
+    def train(
+        self, members: list[tuple[str, int]], hparams: dict[str, Any], ctx: TrainContext
+    ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
+        """Train the members together; yields ((activation, seed), metrics) per member and epoch.
+        A member's last yield is its final epoch, or the epoch its training loss stopped being finite."""
+
+
+class Task(Protocol):
+    """A reference network and its training recipe. Declared without torch (name,
+    hyperparameters, metrics); the training code is imported when a trial runs."""
+
+    name: str
+    description: str
+    hyperparams: dict[str, Any]  # the defaults; one dict per task, overridable from config and CLI
+    metrics: tuple[Metric, ...]  # recorded beyond train_loss, test_loss and test_acc
+    headline: str  # the metric the report compares by default: "final_acc" or a declared score
+    population: PopulationTrainer | None  # None: the task trains one model at a time only
+
+    def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The defaults with ``overrides`` applied, validated; raises UsageError."""
+
+    def prepare(self, ctx: TrainContext) -> None:
+        """Load (and if needed download) the data, so that failures happen before any training."""
+
+    def train(self, activation: str, seed: int, hparams: dict[str, Any], ctx: TrainContext) -> Iterator[EpochMetrics]:
+        """Train one trial, yielding metrics after every epoch; the last yield is final."""

@@ -1,0 +1,136 @@
+"""What every dataset reader shares: the in-memory dataset, the default data folder,
+finding files, the MD5 check and the wording of missing-file errors and warnings.
+
+The readers live with their tasks (actbench.tasks.mlp.data for the IDX files of
+MNIST-style datasets, actbench.tasks.airbench.data for CIFAR-10) and download through
+actbench.datasets.download, so every dataset finds its files, checks them and words
+its errors the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from actbench.errors import DataError
+
+__all__ = [
+    "DataWarning",
+    "ImageData",
+    "check_md5",
+    "default_data_dir",
+    "locate",
+    "missing_error",
+    "read_bytes",
+    "warn_unverified",
+]
+
+
+class DataWarning(UserWarning):
+    """Data was used without the usual safety checks (e.g. checksums skipped)."""
+
+
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is not a bool
+class ImageData:
+    """A whole dataset as CPU tensors, exactly as stored (pixels 0..255, not normalised)."""
+
+    # (N, H, W) greyscale (MNIST-style: 28x28) or (N, 3, H, W) colour, channels R, G, B
+    # (CIFAR-10: 32x32); uint8, contiguous.
+    train_images: torch.Tensor
+    train_labels: torch.Tensor  # (N,) int64, values in 0..9
+    test_images: torch.Tensor  # (M, H, W) or (M, 3, H, W) uint8, like train_images
+    test_labels: torch.Tensor  # (M,) int64, values in 0..9
+    source: str  # dataset name, e.g. "mnist", "cifar10"
+    title: str = ""  # e.g. "MNIST", "CIFAR-10"
+    # Where each file was read from: role (MNIST-style, see ROLES) or batch file name
+    # (CIFAR-10, e.g. "data_batch_1") -> path.
+    paths: dict[str, Path] = field(default_factory=dict)
+    verified: bool = True  # False when MD5s were skipped (verify=False)
+
+
+
+
+def default_data_dir() -> Path:
+    """$ACTBENCH_DATA if set (and not empty), else the user cache: <cache>/actbench/data."""
+    env = os.environ.get("ACTBENCH_DATA", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # imported here: only needed when no folder was given
+
+    return Path(platformdirs.user_cache_dir("actbench")) / "data"
+
+
+
+def read_bytes(path: Path) -> bytes:
+    """A whole file's bytes; DataError naming the file if it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+
+def locate(filename: str, dirs: Sequence[Path]) -> Path | None:
+    """The first dirs[i] / filename that is a file, else None."""
+    for d in dirs:
+        candidate = d / filename
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def missing_error(
+    title: str,
+    filenames: Sequence[str],
+    dirs: Sequence[Path],
+    urls: Sequence[str],
+    download: bool,
+    failures: Sequence[str],
+) -> DataError:
+    """Files not found: which, where we looked, why downloading did not help, the fix.
+
+    urls: where the files can be had (mirrors, or the archive's URL); failures: what
+    download_files reported ("from <mirror> failed: <reason>")."""
+    looked = " and ".join(str(d) for d in dirs)
+    if not download:
+        how = f"downloading is off; get them from {' or '.join(urls)}"
+    elif failures:
+        how = "download " + "; ".join(failures)
+    else:  # download allowed but nothing to try
+        how = "no download mirror is known"
+    return DataError(
+        f"{title} files not found: {', '.join(filenames)} (looked in {looked}); "
+        f"{how}. Put the files there or pass --data-dir DIR (or set ACTBENCH_DATA)."
+    )
+
+
+def check_md5(raw: bytes, path: Path, expected: str, *, packaged: bool = False) -> None:
+    """DataError naming the file if the MD5 of its bytes `raw` is not `expected`.
+
+    packaged: the file ships inside actbench, so the fix is to reinstall."""
+    got = hashlib.md5(raw).hexdigest()
+    if got != expected:
+        fix = "Reinstall actbench" if packaged else "Delete it to re-download"
+        raise DataError(
+            f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
+            f"not the original. {fix}, or pass --no-verify to use it anyway."
+        )
+
+
+def warn_unverified(title: str) -> None:
+    """The DataWarning of verify=False, attributed to the caller of the load function."""
+    warnings.warn(
+        f"{title}: MD5 checksums not verified (--no-verify); results may come "
+        "from corrupt or altered files.",
+        DataWarning,
+        stacklevel=3,
+    )
+

@@ -1,0 +1,149 @@
+"""From the results store to report data: summaries and comparisons, per task.
+
+Reporting never trains. This module reads the store and computes with
+``actbench.report.stats``; ``tables`` and ``figures`` render what it builds, ``writers``
+writes the files. A task stored under several hyperparameter sets gets one report per
+set, named by its config hash, so that different protocols are never averaged together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from actbench.api import Metric
+from actbench.errors import UsageError
+from actbench.report import stats
+from actbench.report.formats import FORMATS
+from actbench.report.metrics import comparable_metrics, known_metrics
+from actbench.results.store import ResultStore
+from actbench.tasks import TASKS
+
+PAIRS = ("baseline", "all")
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    """What the comparison table compares: a metric, against a baseline, at a level alpha."""
+
+    metric: str | None = None  # a comparable metric's name; None: the task's headline
+    baseline: str | None = None  # canonical spec; None: relu when stored, else the first activation
+    alpha: float = 0.05
+    pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
+    formats: frozenset[str] = frozenset(FORMATS.names())  # which files to write
+
+    def __post_init__(self) -> None:
+        if not self.formats:
+            raise UsageError(f"no format given; choose from: {', '.join(FORMATS.names())}")
+        object.__setattr__(self, "formats", frozenset(FORMATS.primary(f) for f in sorted(self.formats)))
+        if self.metric is not None and self.metric not in known_metrics():
+            raise UsageError(f"unknown metric {self.metric!r}; choose from: {', '.join(known_metrics())}")
+        if self.pairs not in PAIRS:
+            raise UsageError(f"unknown --pairs {self.pairs!r}; choose from: {', '.join(PAIRS)}")
+        if not 0 < self.alpha < 1:
+            raise UsageError(f"alpha must be between 0 and 1, got {self.alpha!r}")
+
+
+@dataclass
+class TaskReport:
+    """The report of one task under one hyperparameter set."""
+
+    task: str
+    config_hash: str
+    hparams: dict
+    task_metrics: tuple[Metric, ...]  # what the task records beyond loss and accuracy
+    summary: pd.DataFrame  # stats.summarise rows of this task and config
+    curves: pd.DataFrame  # stats.mean_curves rows of this task and config
+    spec: CompareSpec
+    compared: Metric  # the metric compared: spec.metric, or the task's headline
+    baseline: str
+    values: pd.DataFrame  # per finished trial: activation, seed, value (the metric), wall_time_s, engine
+    comparisons: list[stats.Comparison]
+    pairs: list[stats.PairComparison]  # every pair, with --pairs all; else empty
+
+    @property
+    def title(self) -> str:
+        return f"{self.task} [{self.config_hash[:8]}]"
+
+    @property
+    def metric(self) -> str:
+        return self.compared.name
+
+
+def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
+    if spec.baseline is None:
+        return "relu" if "relu" in available else available[0]
+    if spec.baseline not in available:
+        raise UsageError(
+            f"baseline {spec.baseline} has no finished trials in {where}; it has: {', '.join(available)}"
+        )
+    return spec.baseline
+
+
+def _task_declaration(task: str) -> tuple[tuple[Metric, ...], str]:
+    """(metrics, headline) of a stored task; a task this release no longer has keeps its
+    loss and accuracy, compared by final accuracy."""
+    if task not in TASKS:
+        return (), "final_acc"
+    declared = TASKS.get(task)
+    return declared.metrics, declared.headline
+
+
+def _compared(spec: CompareSpec, task: str, task_metrics: tuple[Metric, ...], headline: str) -> Metric:
+    comparable = comparable_metrics(task_metrics)
+    name = spec.metric or headline
+    if name not in comparable:
+        raise UsageError(f"task {task} records no metric {name!r}; compare one of: {', '.join(comparable)}")
+    return comparable[name]
+
+
+def build_reports(
+    store: ResultStore, task: str | None, activations: list[str] | None, spec: CompareSpec
+) -> list[TaskReport]:
+    """Summaries and comparisons of the stored trials, one per (task, config), filtered by
+    task and activations."""
+    trials, epochs = store.trials(), store.epochs()
+    if task is not None:
+        trials, epochs = trials[trials["task"] == task], epochs[epochs["task"] == task]
+    if activations is not None:
+        trials = trials[trials["activation"].isin(activations)]
+        epochs = epochs[epochs["activation"].isin(activations)]
+    if trials.empty:
+        what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
+        raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}")
+    reports = []
+    for (task_name, config_hash), group in trials.groupby(["task", "config_hash"], sort=False):
+        task_metrics, headline = _task_declaration(task_name)
+        rows = epochs[epochs["trial_id"].isin(group["id"])]
+        # Per-trial metrics and mean curves once, for the summary and the comparisons alike.
+        metrics = stats.per_trial(rows, task_metrics).merge(
+            group[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id"
+        )
+        curves = stats.mean_curves(rows)
+        summary = stats.summarise(metrics, curves, task_metrics)
+        compared = _compared(spec, task_name, task_metrics, headline)
+        finished = metrics[metrics["status"] == "ok"]
+        values = finished.rename(columns={compared.name: "value"})[["activation", "seed", "value", "wall_time_s", "engine"]]
+        order = {act: i for i, act in enumerate(summary["activation"])}  # the summary's order
+        values = values.sort_values("activation", key=lambda a: a.map(order), kind="stable")
+        available = list(dict.fromkeys(values["activation"]))
+        baseline = _baseline(spec, available, f"{task_name} [{config_hash[:8]}]") if available else ""
+        reports.append(
+            TaskReport(
+                task=task_name,
+                config_hash=config_hash,
+                hparams=json.loads(group["hparams"].iloc[0]),
+                task_metrics=task_metrics,
+                summary=summary,
+                curves=curves,
+                spec=spec,
+                compared=compared,
+                baseline=baseline,
+                values=values,
+                comparisons=stats.compare_to_baseline(values, baseline, spec.alpha) if available else [],
+                pairs=stats.compare_all_pairs(values, spec.alpha) if available and spec.pairs == "all" else [],
+            )
+        )
+    return reports

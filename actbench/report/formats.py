@@ -1,0 +1,18 @@
+"""The report's file formats, by name: md, csv, tex, json (tables) and png, svg (figures).
+
+Listed without importing pandas or matplotlib (``--help`` reads the names); each entry
+is loaded from actbench.report.writers when a report is written. Adding one:
+
+- a table format: a ``TextFormat`` in writers.py giving the text of the summary, the
+  comparison and the pairs (any of them None where the format has no such file);
+- a figure format: a ``FigureFormat`` in figures.py, any extension matplotlib saves;
+
+and one ``FORMATS.add`` line below; ``--format NAME`` then writes it.
+"""
+
+from actbench.registry import Registry
+
+FORMATS: Registry = Registry("format")
+for _name, _module in (("csv", "writers"), ("json", "writers"), ("md", "writers"), ("png", "figures"),
+                      ("svg", "figures"), ("tex", "writers")):  # fmt: skip
+    FORMATS.add(_name, f"actbench.report.{_module}:{_name.upper()}")

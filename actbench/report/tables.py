@@ -1,0 +1,289 @@
+"""The report as text: markdown, LaTeX (booktabs) and rich tables of summaries,
+comparisons against a baseline, all pairs and rankings. Rendering only: the numbers
+come from ``actbench.report.stats``, the files are written by ``actbench.report.writers``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from rich.markup import escape
+from rich.table import Table
+
+from actbench.report import stats
+
+if TYPE_CHECKING:
+    from actbench.report.build import TaskReport
+
+BEST_NOTE = (
+    "best epoch = the epoch with the highest *test* accuracy: selected on the test set, "
+    "so optimistic; the final-epoch accuracy is the honest headline."
+)
+SPREAD_NOTE = "mean ± std across seeds (sample std, ddof=1); n = trials that finished without diverging."
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.2f} ± {std:.2f}" if n >= 2 else f"{mean:.2f} (n=1, no std)"
+
+
+def _shown(report: TaskReport, kind: str) -> list:
+    """The task's metrics of ``kind`` that have a value in this report's summary."""
+    return [m for m in report.task_metrics if m.kind == kind and report.summary[f"{m.name}_mean"].notna().any()]
+
+
+def display_rows(report: TaskReport) -> list[dict[str, str]]:
+    """The table as text cells, shared by markdown and the terminal: the task's own scores
+    after n, its costs at the end, each only where this report has values for it."""
+    scores, costs = _shown(report, "score"), _shown(report, "cost")
+    rows = []
+    for row in report.summary.to_dict(orient="records"):
+        cells = {"activation": row["activation"], "n": str(row["n"])}
+        for metric in scores:
+            cells[metric.column] = _fmt(row[f"{metric.name}_mean"], row[f"{metric.name}_std"], row["n"])
+        cells["final test acc (%)"] = _fmt(row["final_acc_mean"], row["final_acc_std"], row["n"])
+        cells["best-epoch test acc (%) †"] = _fmt(row["best_acc_mean"], row["best_acc_std"], row["n"])
+        cells["diverged"] = f"{row['diverged']}/{row['trials']}"
+        cells["time / trial (s)"] = f"{row['time_mean_s']:.1f}"
+        for metric in costs:
+            mean = row[f"{metric.name}_mean"]
+            cells[metric.column] = "–" if pd.isna(mean) else f"{mean:.2f}"
+        rows.append(cells)
+    return rows
+
+
+def table_notes(report: TaskReport) -> list[str]:
+    """The notes under a summary table, each a sentence, in the order of their columns."""
+    return [
+        SPREAD_NOTE,
+        *(m.note for m in _shown(report, "score") if m.note),
+        f"† {BEST_NOTE}",
+        *(m.note for m in _shown(report, "cost") if m.note),
+    ]
+
+
+def hparams_line(hparams: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in hparams.items())
+
+
+def markdown_table(rows: list[dict[str, str]], left: tuple[int, ...] = (0,)) -> list[str]:
+    """Lines of a markdown table from rows of equal keys; columns in ``left`` left-aligned,
+    the others right-aligned (numbers)."""
+    header = list(rows[0])
+    align = ["---" if i in left or i - len(header) in left else "---:" for i in range(len(header))]
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(align) + " |",
+        *("| " + " | ".join(r.values()) + " |" for r in rows),
+    ]
+
+
+def to_markdown(report: TaskReport) -> str:
+    lines = [
+        f"## {report.task}",
+        "",
+        f"Hyperparameters: {hparams_line(report.hparams)} (config {report.config_hash}).",
+        "",
+        *markdown_table(display_rows(report)),
+        "",
+        *(line for note in table_notes(report) for line in (note, "")),
+    ]
+    return "\n".join(lines)
+
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+                 "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}  # fmt: skip
+
+
+def _latex(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text).replace("±", r"$\pm$").replace("–", "--")
+
+
+def _strip_marks(text: str) -> str:
+    return text.replace(" †", "").replace(" ‡", "")
+
+
+def _latex_note(note: str) -> str:
+    """A table note in LaTeX: its leading mark as a superscript, markdown emphasis dropped."""
+    for mark, tex in (("† ", r"$^\dagger$"), ("‡ ", r"$^\ddagger$")):
+        if note.startswith(mark):
+            return tex + _latex(note[len(mark) :].replace("*", ""))
+    return _latex(note.replace("*", ""))
+
+
+def to_latex(report: TaskReport) -> str:
+    """The summary as a booktabs table (\\usepackage{booktabs}), with its notes as a caption."""
+    rows = display_rows(report)
+    marks = {" †": r"$^\dagger$", " ‡": r"$^\ddagger$"}
+    header = [_latex(_strip_marks(h)) + "".join(m for k, m in marks.items() if k in h) for h in rows[0]]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\toprule",
+        " & ".join(header) + r" \\",
+        r"\midrule",
+        *(" & ".join(_latex(v) for v in r.values()) + r" \\" for r in rows),
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\caption{" + _latex(f"{report.task}: ") + " ".join(_latex_note(n) for n in table_notes(report)) + "}",
+        r"\end{table}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+ROW_STYLES = {"better": "bold green", "worse": "bold red", "tied": "dim"}  # verdicts of a comparison
+
+
+def rich_table(
+    rows: list[dict[str, str]], title: str, caption: str | None = None, left: tuple[int, ...] = (0,), style_by: str | None = None
+) -> Table:
+    """The rich twin of markdown_table: columns in ``left`` left-aligned, the rest right;
+    with ``style_by``, each row styled by its value in that column (see ROW_STYLES)."""
+    # Titles and cells are text, not rich markup: a config hash like [e1b2c3d4] is not a style.
+    table = Table(title=escape(title), caption=caption)
+    count = len(rows[0])
+    for i, column in enumerate(rows[0]):
+        table.add_column(escape(column), justify="left" if i in left or i - count in left else "right")
+    for row in rows:
+        table.add_row(*map(escape, row.values()), style=ROW_STYLES.get(row[style_by]) if style_by else None)
+    return table
+
+
+def to_rich(report: TaskReport) -> Table:
+    return rich_table(display_rows(report), f"{report.title}  {hparams_line(report.hparams)}",
+                      caption="\n".join(table_notes(report)))  # fmt: skip
+
+
+
+# --- the comparison table ---------------------------------------------------------------
+
+
+def method_text(report: TaskReport) -> str:
+    return (
+        f"Metric: {report.compared.label}. Against {report.baseline}, paired by seed (same initialisation and "
+        f"data order): Δ = mean per-seed difference (activation − {report.baseline}) with a 95% "
+        f"BCa bootstrap interval ({stats.BOOTSTRAP_RESAMPLES:,} resamples over seeds, seed "
+        f"{stats.BOOTSTRAP_SEED}); p-values of the paired t-test and the Wilcoxon signed-rank "
+        f"test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
+        f"better/worse = p (Holm) < {report.spec.alpha:g}, tied otherwise. Activations whose "
+        f"seeds differ from the baseline's are compared unpaired (Welch's t-test), as noted."
+    )
+
+
+def n_warning(report: TaskReport) -> str:
+    """A line naming the n of each activation when they are not all equal, else ''."""
+    ns = {c.activation: c.n for c in report.comparisons}
+    if len(set(ns.values())) <= 1:
+        return ""
+    return "n differs between activations: " + ", ".join(f"{a} {n}" for a, n in ns.items()) + "."
+
+
+def _p(value: float) -> str:
+    return "–" if math.isnan(value) else ("< 0.0001" if value < 1e-4 else f"{value:.4f}")
+
+
+def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
+    higher = report.compared.higher_is_better
+    digits = 4 if report.metric == "final_loss" else 2
+    rows = []
+    for c in report.comparisons:
+        spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
+        delta = (
+            "–" if math.isnan(c.delta_mean)
+            else f"{c.delta_mean:+.{digits}f} [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
+        )  # fmt: skip
+        rows.append({
+            "activation": c.activation, "n": str(c.n), "mean ± std": spread,
+            f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
+            "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm), "verdict": stats.verdict(c, higher),
+        })  # fmt: skip
+    return rows
+
+
+def comparison_markdown(report: TaskReport) -> str:
+    warning = n_warning(report)
+    return "\n".join([
+        f"## {report.task}: activations against {report.baseline}",
+        "",
+        *([f"**{warning}**", ""] if warning else []),
+        *markdown_table(comparison_rows(report), left=(0, -1)),  # the verdict too
+        "",
+        method_text(report),
+        "",
+    ])  # fmt: skip
+
+
+def comparison_rich(report: TaskReport) -> Table:
+    warning = n_warning(report)
+    title = f"{report.title}: against {report.baseline}" + (f"\n{warning}" if warning else "")
+    return rich_table(comparison_rows(report), title, caption=method_text(report), left=(0, -1), style_by="verdict")
+
+
+# --- all pairs: a matrix of corrected p-values and a ranking -----------------------------
+
+
+def ranking(report: TaskReport) -> list[tuple[str, int, bool]]:
+    """(activation, rank, tied) in rank order; see stats.rank_activations."""
+    higher = report.compared.higher_is_better
+    ranks = stats.rank_activations({c.activation: c.mean for c in report.comparisons}, report.pairs, higher)
+    counts = pd.Series(ranks).value_counts()
+    return [(act, rank, bool(counts[rank] > 1)) for act, rank in ranks.items()]
+
+
+def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
+    """Row a, column b: p (Holm) of a against b, with Δ = a − b; the diagonal empty."""
+    cell = {}
+    for p in report.pairs:
+        text = "–" if math.isnan(p.p_holm) else f"{_p(p.p_holm)} ({p.delta_mean:+.2f})"
+        cell[p.a, p.b] = text
+        back = "–" if math.isnan(p.p_holm) else f"{_p(p.p_holm)} ({-p.delta_mean:+.2f})"
+        cell[p.b, p.a] = back
+    acts = [c.activation for c in report.comparisons]
+    ns = {c.activation: c.n for c in report.comparisons}
+    return [
+        {"activation": f"{a} (n={ns[a]})", **{b: "" if a == b else cell[a, b] for b in acts}}
+        for a in acts
+    ]
+
+
+def pairs_method(report: TaskReport) -> str:
+    return (
+        f"Metric: {report.compared.label}. Cell (row a, column b): p (Holm) of a against b and, in parentheses, "
+        f"Δ = a − b, paired by seed (Welch's t-test where seed sets differ); Holm's step-down "
+        f"over the t-tests of all {len(report.pairs)} pairs. Rank = 1 + the number of "
+        f"activations significantly better (p (Holm) < {report.spec.alpha:g}); equal ranks are "
+        f"tied: no test separates them."
+    )
+
+
+def pairs_markdown(report: TaskReport) -> str:
+    ranks = [{"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act} for act, rank, tied in ranking(report)]
+    return "\n".join([
+        f"## {report.task}: every pair",
+        "",
+        *markdown_table(pairs_matrix(report)),
+        "",
+        *markdown_table(ranks, left=(1,)),
+        "",
+        pairs_method(report),
+        "",
+    ])  # fmt: skip
+
+
+def pairs_rich(report: TaskReport) -> Table:
+    title = f"{report.title}: every pair, p (Holm) (Δ row − column)"
+    return rich_table(pairs_matrix(report), title, caption=pairs_method(report))
+
+
+def ranking_rich(report: TaskReport) -> Table:
+    table = Table(title=escape(f"{report.title}: ranking"))
+    table.add_column("rank", justify="right")
+    table.add_column("activation")
+    for act, rank, tied in ranking(report):
+        table.add_row(f"{rank}{' (tied)' if tied else ''}", escape(act), style="dim" if tied else None)
+    return table

@@ -1,0 +1,132 @@
+"""Writes a report's files: into ``<results>/<task>/`` (or ``--out``) summary.*, compare.*
+(every activation against a baseline), pairs.* (with --pairs all) and the figures,
+in the formats asked for (actbench.report.formats).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from actbench.report import stats
+from actbench.report.build import CompareSpec, TaskReport, build_reports
+from actbench.report.figures import FigureFormat, plot_cost, plot_curves, plot_differences, plot_seeds
+from actbench.report.formats import FORMATS
+from actbench.report.tables import comparison_markdown, pairs_markdown, ranking, to_latex, to_markdown
+from actbench.results.store import ResultStore
+
+Render = Callable[[TaskReport], str]
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    """A table format: the text of each of a report's files, None where it has no such file."""
+
+    extension: str
+    summary: Render | None = None
+    comparison: Render | None = None
+    pairs: Render | None = None
+
+
+def _summary_json(report: TaskReport) -> str:
+    rows = json.loads(report.summary.to_json(orient="records"))  # NaN -> null
+    saved = {"task": report.task, "config_hash": report.config_hash, "hparams": report.hparams, "rows": rows}
+    return json.dumps(saved, indent=2) + "\n"
+
+
+def _comparison_frame(report: TaskReport) -> pd.DataFrame:
+    frame = stats.comparisons_frame(report.comparisons)
+    frame["verdict"] = [stats.verdict(c, report.compared.higher_is_better) for c in report.comparisons]
+    return frame
+
+
+def _comparison_json(report: TaskReport) -> str:
+    saved = {
+        "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
+        "metric_label": report.compared.label, "baseline": report.baseline,
+        "alpha": report.spec.alpha, "bootstrap": {"method": "BCa", "resamples": stats.BOOTSTRAP_RESAMPLES,
+        "seed": stats.BOOTSTRAP_SEED, "confidence": 0.95}, "holm_over": "p_ttest",
+        "rows": json.loads(_comparison_frame(report).to_json(orient="records")),  # NaN -> null
+    }  # fmt: skip
+    return json.dumps(saved, indent=2) + "\n"
+
+
+def _pairs_frame(report: TaskReport) -> pd.DataFrame:
+    return pd.DataFrame([asdict(p) for p in report.pairs])
+
+
+def _pairs_json(report: TaskReport) -> str:
+    saved = {
+        "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
+        "alpha": report.spec.alpha, "holm_over": "p_ttest of all pairs",
+        "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranking(report)],
+        "pairs": json.loads(_pairs_frame(report).to_json(orient="records")),
+    }  # fmt: skip
+    return json.dumps(saved, indent=2) + "\n"
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, float_format="%.6g")
+
+
+MD = TextFormat("md", to_markdown, comparison_markdown, pairs_markdown)
+CSV = TextFormat(
+    "csv",
+    lambda r: _csv(r.summary),
+    lambda r: _csv(_comparison_frame(r)),
+    lambda r: _csv(_pairs_frame(r)),
+)
+TEX = TextFormat("tex", to_latex)
+JSON = TextFormat("json", _summary_json, _comparison_json, _pairs_json)
+
+
+def _write_texts(report: TaskReport, stem: Path, part: str) -> list[Path]:
+    """``stem.EXT`` for each requested table format that has this part of the report."""
+    paths = []
+    for name in FORMATS.names():
+        text_format = FORMATS.get(name) if name in report.spec.formats else None
+        render = getattr(text_format, part, None) if isinstance(text_format, TextFormat) else None
+        if render is not None:
+            path = stem.with_suffix(f".{text_format.extension}")
+            path.write_text(render(report))
+            paths.append(path)
+    return paths
+
+
+def write_report(report: TaskReport, folder: Path, several_configs: bool) -> list[Path]:
+    """Write the requested formats of summary, compare, pairs and the figures into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = f"-{report.config_hash[:8]}" if several_configs else ""
+    # Figures are drawn only when some figure format was asked for: drawing is the slow part.
+    figures = any(isinstance(FORMATS.get(name), FigureFormat) for name in report.spec.formats)
+    files = _write_texts(report, folder / f"summary{suffix}", "summary")
+    if figures:
+        files += plot_curves(report, folder / f"curves{suffix}")
+    if report.comparisons:
+        files += _write_texts(report, folder / f"compare{suffix}", "comparison")
+        if figures:
+            files += plot_seeds(report, folder / f"seeds{suffix}")
+            files += plot_cost(report, folder / f"cost{suffix}")
+            if len(report.comparisons) > 1:
+                files += plot_differences(report, folder / f"differences{suffix}")
+    if report.pairs:
+        files += _write_texts(report, folder / f"pairs{suffix}", "pairs")
+    return files
+
+
+def make_reports(
+    results_dir: Path, task: str | None, activations: list[str] | None, spec: CompareSpec, out: Path | None = None
+) -> list[tuple[TaskReport, list[Path]]]:
+    """Build and write the reports: into ``out/<task>/`` when given, else ``results_dir/<task>/``;
+    each report with the files written for it."""
+    with ResultStore(results_dir, create=False) as store:
+        reports = build_reports(store, task, activations, spec)
+    written = []
+    for report in reports:
+        several = sum(r.task == report.task for r in reports) > 1
+        written.append((report, write_report(report, (out or results_dir) / report.task, several)))
+    return written

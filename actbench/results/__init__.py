@@ -1,0 +1,1 @@
+"""The results store (SQLite, numbered migrations) and the raw export."""

@@ -1,0 +1,57 @@
+"""Raw per-trial, per-epoch rows of the store as CSV or JSON Lines.
+
+Columns: the trial's key, the epoch's loss and accuracy, then one column per task metric
+stored (e.g. an airbench task's), then the trial's settings and provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, TextIO
+
+from actbench.registry import Registry
+
+if TYPE_CHECKING:  # imported by the caller: this module is read for --help too
+    import pandas as pd
+
+    from actbench.results.store import ResultStore
+
+LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc"]
+TRAILING = [
+    "status", "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
+    "torch_version", "actbench_version", "finished_at", "code_revision",
+]  # fmt: skip
+
+
+def export(store: ResultStore, fmt: str, out: TextIO) -> int:
+    """Write every stored epoch row to ``out`` in format ``fmt`` (a name in FORMATS);
+    returns the number of rows."""
+    writer = FORMATS.get(fmt)
+    trials = store.trials().drop(columns=["task", "activation", "seed", "config_hash", "status"])
+    epochs = store.epochs()
+    metrics = [c for c in epochs.columns if c not in {*LEADING, *TRAILING, "trial_id"}]
+    rows = epochs.merge(trials, left_on="trial_id", right_on="id")[[*LEADING, *metrics, *TRAILING]]
+    rows["diverged_epoch"] = rows["diverged_epoch"].astype("Int64")  # an epoch number, or empty
+    writer(rows, out)
+    return len(rows)
+
+
+def write_csv(rows: pd.DataFrame, out: TextIO) -> None:
+    rows.to_csv(out, index=False, lineterminator="\n")
+
+
+def write_jsonl(rows: pd.DataFrame, out: TextIO) -> None:
+    import pandas as pd
+
+    for record in rows.to_dict(orient="records"):
+        # JSON has no NaN: missing values (a diverged epoch's loss) become null.
+        clean = {k: None if pd.isna(v) else v for k, v in record.items()}
+        clean["hparams"] = json.loads(clean["hparams"])
+        clean["activation_params"] = json.loads(clean["activation_params"])
+        out.write(json.dumps(clean) + "\n")
+
+
+# Export formats: name -> writer(rows, out). Adding one: a function and a line here.
+FORMATS: Registry = Registry("export format")
+FORMATS.add("csv", write_csv)
+FORMATS.add("jsonl", write_jsonl)

@@ -1,0 +1,100 @@
+"""The store's schema, and the numbered migrations that bring an older store up to it.
+
+A new store is created at SCHEMA_VERSION directly. A store from an earlier release is
+upgraded in place by each migration numbered above its version, in order, each in one
+transaction: a store from any release opens, and keeps every value it holds.
+
+History: 1, the first release (trials and per-epoch loss and accuracy); 2, two
+task-specific per-epoch columns on ``epochs``; 3, task metrics moved out of ``epochs``
+into ``metric_values`` (one row per trial, epoch and metric name, for whatever metrics
+a task declares) and ``trials.code_revision``.
+
+Adding a migration: a function taking the connection (inside the transaction), appended
+to MIGRATIONS with the version it brings the store to, and TABLES updated to match.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+SCHEMA_VERSION = 3
+
+# Table name -> its CREATE statement, in creation order.
+TABLES = {
+    "meta": """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
+""",
+    "trials": """
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    task TEXT NOT NULL,
+    activation TEXT NOT NULL,          -- canonical spec
+    seed INTEGER NOT NULL,
+    config_hash TEXT NOT NULL,         -- hash of the task's full hyperparameters
+    hparams TEXT NOT NULL,             -- JSON: the resolved hyperparameters
+    status TEXT NOT NULL CHECK (status IN ('ok', 'diverged')),
+    diverged_epoch INTEGER,
+    epochs_run INTEGER NOT NULL,
+    wall_time_s REAL NOT NULL,         -- population members: their share of the population's time
+    engine TEXT NOT NULL,              -- 'sequential' or 'population': the same experiment either way
+    device TEXT NOT NULL,
+    torch_version TEXT NOT NULL,
+    actbench_version TEXT NOT NULL,
+    host TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    code_revision TEXT,                -- the code that made it (actbench.run.provenance); NULL before schema 3
+    UNIQUE (task, activation, seed, config_hash)
+)
+""",
+    "epochs": """
+CREATE TABLE IF NOT EXISTS epochs (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    epoch INTEGER NOT NULL,            -- from 1
+    train_loss REAL,                   -- NULL where the value was NaN/inf
+    test_loss REAL,
+    test_acc REAL,                     -- percent
+    activation_params TEXT NOT NULL,   -- JSON: learnable activation parameters after this epoch
+    PRIMARY KEY (trial_id, epoch)
+)
+""",
+    "metric_values": """
+CREATE TABLE IF NOT EXISTS metric_values (
+    trial_id INTEGER NOT NULL REFERENCES trials(id),
+    epoch INTEGER NOT NULL,
+    metric TEXT NOT NULL,              -- a name the task declares (actbench.api.Metric)
+    value REAL,                        -- NULL where the value was NaN/inf
+    PRIMARY KEY (trial_id, epoch, metric)
+)
+""",
+}
+
+# The columns every task records per epoch; any other column a store's epochs table has
+# holds a task's own metric (schema 2) and moves to metric_values.
+EPOCH_COLUMNS = ("trial_id", "epoch", "train_loss", "test_loss", "test_acc", "activation_params")
+
+
+def _to_3(conn: sqlite3.Connection) -> None:
+    """Per-epoch task metrics to metric_values, and the code revision column."""
+    conn.execute(TABLES["metric_values"])
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(epochs)")]
+    for metric in (c for c in columns if c not in EPOCH_COLUMNS):
+        # Names come from the store's own schema, quoted as identifiers.
+        conn.execute(
+            f'INSERT INTO metric_values SELECT trial_id, epoch, ?, "{metric}" FROM epochs '
+            f'WHERE "{metric}" IS NOT NULL',
+            (metric,),
+        )
+    if len(columns) > len(EPOCH_COLUMNS):
+        # Rebuilt rather than ALTER ... DROP COLUMN, which SQLite before 3.35 lacks.
+        conn.execute("ALTER TABLE epochs RENAME TO epochs_before_3")
+        conn.execute(TABLES["epochs"])
+        kept = ", ".join(EPOCH_COLUMNS)
+        conn.execute(f"INSERT INTO epochs ({kept}) SELECT {kept} FROM epochs_before_3")
+        conn.execute("DROP TABLE epochs_before_3")
+    conn.execute("ALTER TABLE trials ADD COLUMN code_revision TEXT")
+
+
+# (version it brings the store to, migration), in order. Versions 1 and 2 both take _to_3:
+# what version 2 added is moved out by it again.
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(3, _to_3)]

@@ -1,0 +1,188 @@
+"""The results database: embedded SQLite, one row per finished trial, one per epoch.
+
+Schema and migrations are in actbench.results.migrations. Task metrics beyond loss and
+accuracy (actbench.api.Metric) are rows of ``metric_values``, read back as one column
+each, so the store never names a task's metrics.
+
+Durability and concurrency come from SQLite itself: each trial is written in one
+transaction the moment it finishes (WAL journal, synchronous=FULL), so a killed run loses
+at most the trials in flight; a UNIQUE key on (task, activation, seed, config_hash) makes
+a second writer of the same trial (another process on the same folder, or a resumed run)
+a no-op instead of a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from actbench.api import Trial, TrialResult
+from actbench.errors import ActbenchError
+from actbench.results.migrations import MIGRATIONS, SCHEMA_VERSION, TABLES
+
+DB_NAME = "actbench.sqlite"
+
+TRIAL_COLUMNS = [
+    "task", "activation", "seed", "config_hash", "hparams", "status", "diverged_epoch",
+    "epochs_run", "wall_time_s", "engine", "device", "torch_version", "actbench_version", "host",
+    "finished_at", "code_revision",
+]  # fmt: skip
+EPOCH_VALUES = ["train_loss", "test_loss", "test_acc"]
+
+
+class StoreError(ActbenchError):
+    """The results database is missing, unreadable or from an incompatible version."""
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    # SQLite has no NaN: a diverged epoch's losses are stored as NULL.
+    return value if value is not None and math.isfinite(value) else None
+
+
+class ResultStore:
+    """The results folder's database. Opening it for writing creates the folder and schema."""
+
+    def __init__(self, results_dir: Path, *, create: bool = True):
+        self.path = Path(results_dir) / DB_NAME
+        if not create and not self.path.exists():
+            raise StoreError(
+                f"no results database at {self.path}; run 'actbench run' first "
+                f"or pass --results-dir DIR"
+            )
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
+        self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            if create:
+                self._init_schema()
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"{self.path}: not a readable actbench database ({exc})") from None
+
+    def _init_schema(self) -> None:
+        self._conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        with self._transaction():
+            if self._conn.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone():
+                return  # an existing store: _check_version migrates it if it is older
+            for statement in TABLES.values():
+                self._conn.execute(statement)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def _version(self) -> int | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else int(row[0])
+
+    def _check_version(self) -> None:
+        found = self._version()
+        if found is not None and found < SCHEMA_VERSION:
+            self._migrate()
+        elif found != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {'none' if found is None else found}, "
+                f"this actbench reads version {SCHEMA_VERSION}"
+            )
+
+    def _migrate(self) -> None:
+        """Apply each migration above the store's version, each in its own transaction
+        (re-reading the version inside it: another process may have migrated meanwhile)."""
+        for target, migration in MIGRATIONS:
+            with self._transaction():
+                if self._version() < target:
+                    migration(self._conn)
+                    self._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so two writers queue (busy_timeout)
+        # instead of failing halfway with SQLITE_BUSY.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def add(self, result: TrialResult) -> bool:
+        """Store one finished trial and its epochs atomically; False if it was already stored."""
+        trial = result.trial
+        row = (
+            trial.task, trial.activation, trial.seed, trial.config_hash,
+            json.dumps(trial.hparams, sort_keys=True), result.status, result.diverged_epoch,
+            len(result.epochs), result.wall_time_s, result.engine, result.device, result.torch_version,
+            result.actbench_version, result.host, result.finished_at, result.code_revision,
+        )  # fmt: skip
+        with self._transaction():
+            cursor = self._conn.execute(
+                f"INSERT OR IGNORE INTO trials ({', '.join(TRIAL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(TRIAL_COLUMNS))})",
+                row,
+            )
+            if cursor.rowcount == 0:
+                return False
+            trial_id = cursor.lastrowid
+            self._conn.executemany(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (trial_id, m.epoch, *(_finite_or_none(getattr(m, v)) for v in EPOCH_VALUES),
+                     json.dumps(m.activation_params))  # fmt: skip
+                    for m in result.epochs
+                ],
+            )
+            self._conn.executemany(
+                "INSERT INTO metric_values VALUES (?, ?, ?, ?)",
+                [(trial_id, m.epoch, name, _finite_or_none(v)) for m in result.epochs for name, v in m.extra.items()],
+            )
+        return True
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def stored_keys(self, trials: Iterable[Trial]) -> set[tuple[str, str, int, str]]:
+        """The (task, activation, seed, config_hash) keys among ``trials`` that are stored."""
+        wanted = {(t.task, t.activation, t.seed, t.config_hash) for t in trials}
+        rows = self._conn.execute("SELECT task, activation, seed, config_hash FROM trials")
+        return wanted & set(rows)
+
+    def trials(self) -> pd.DataFrame:
+        """One row per stored trial, oldest first."""
+        return pd.read_sql_query(
+            f"SELECT id, {', '.join(TRIAL_COLUMNS)} FROM trials ORDER BY id", self._conn
+        )
+
+    def epochs(self) -> pd.DataFrame:
+        """One row per (trial, epoch) with the trial's key columns, and one column per task
+        metric stored (NaN where that trial or epoch has none); NaN where a value was not finite."""
+        epochs = pd.read_sql_query(
+            "SELECT t.id AS trial_id, t.task, t.activation, t.seed, t.config_hash, t.status, "
+            "e.epoch, e.train_loss, e.test_loss, e.test_acc, e.activation_params "
+            "FROM epochs e JOIN trials t ON t.id = e.trial_id ORDER BY t.id, e.epoch",
+            self._conn,
+        )
+        values = pd.read_sql_query("SELECT trial_id, epoch, metric, value FROM metric_values", self._conn)
+        if values.empty:
+            return epochs
+        wide = values.pivot(index=["trial_id", "epoch"], columns="metric", values="value")
+        wide = wide.reindex(columns=sorted(wide.columns)).astype(float)
+        return epochs.merge(wide.reset_index(), on=["trial_id", "epoch"], how="left")

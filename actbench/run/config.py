@@ -1,0 +1,206 @@
+"""A run's configuration: a TOML file, overridden by command-line options, validated once.
+
+Everything is checked here, before anything trains or is written: task, activation specs,
+seeds, hyperparameters, engine, executor and device. The result, ``RunConfig``, expands
+into ``Trial``s.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from actbench.activations import parse_activation, split_specs
+from actbench.api import Trial
+from actbench.errors import UsageError
+from actbench.run.engines import ENGINES
+from actbench.run.executors import EXECUTORS
+from actbench.tasks import get_task
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+# Keys of a run config file. Hyperparameter shortcuts sit at the top level too, so that a
+# file reads like the command line; any task hyperparameter can go in [hparams].
+HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
+RUN_KEYS = (
+    "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
+    "engine", "executor", "memory_budget_gb", "compile", *HPARAM_SHORTCUTS,
+)  # fmt: skip
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str
+    activations: list[str]  # canonical specs, in the order given
+    seeds: list[int]
+    hparams: dict[str, Any]  # the task's full, resolved hyperparameters
+    device: torch.device
+    data_dir: Path | None  # None: $ACTBENCH_DATA or the user cache (see actbench.datasets.files)
+    results_dir: Path
+    verify: bool
+    engine: str  # a name in ENGINES ("population" or "sequential"), resolved from auto
+    executor: str  # a name in EXECUTORS: where the units of work run
+    memory_budget: int | None  # bytes a population may use; None: the engine's default
+    compile: bool  # torch.compile the training step
+
+    def trials(self) -> list[Trial]:
+        """Seed-major order: an interrupted run leaves complete, paired seeds behind."""
+        return [
+            Trial(self.task, act, seed, self.hparams)
+            for seed in self.seeds
+            for act in self.activations
+        ]
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The key/value pairs of a TOML run config; unknown keys are a UsageError."""
+    try:
+        values = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    unknown = sorted(set(values) - set(RUN_KEYS))
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown key {', '.join(map(repr, unknown))}; "
+            f"valid keys: {', '.join(sorted(RUN_KEYS))}"
+        )
+    if "hparams" in values and not isinstance(values["hparams"], dict):
+        raise UsageError(f"{path}: 'hparams' must be a table ([hparams])")
+    return values
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` from ``--set``; the value is read as TOML (numbers, true/false, [lists]),
+    else kept as a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set expects key=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; an unavailable device is a UsageError."""
+    base = name.split(":")[0]
+    if base not in DEVICES:
+        raise UsageError(f"unknown device {name!r}; choose from: {', '.join(DEVICES)} (or cuda:N)")
+    if base == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {name!r} asked for, but this torch build sees no CUDA GPU")
+    if base == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"device {name!r} asked for, but MPS is not available here")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"invalid device {name!r}") from None
+
+
+def _activations(value: Any) -> list[str]:
+    specs = split_specs(value) if isinstance(value, str) else list(value)
+    if not specs:
+        raise UsageError("no activations given: pass --acts relu,gelu or set acts in the config file")
+    canonical: list[str] = []
+    for spec in specs:
+        name = parse_activation(str(spec)).canonical
+        if name in canonical:
+            raise UsageError(f"activation listed twice: {name}")
+        canonical.append(name)
+    return canonical
+
+
+def _seeds(layer: dict[str, Any], where: str) -> list[int] | None:
+    """Seeds from one layer (file or command line): ``seeds`` or ``repeats``, not both."""
+    if layer.get("seeds") is not None and layer.get("repeats") is not None:
+        raise UsageError(f"{where}: give either seeds or repeats, not both")
+    if layer.get("repeats") is not None:
+        repeats = layer["repeats"]
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise UsageError(f"repeats must be a positive integer, got {repeats!r}")
+        return list(range(repeats))
+    if layer.get("seeds") is not None:
+        seeds = layer["seeds"]
+        if isinstance(seeds, str):
+            try:
+                seeds = [int(s) for s in seeds.split(",") if s.strip()]
+            except ValueError:
+                raise UsageError(f"seeds must be integers like 0,3,7, got {layer['seeds']!r}") from None
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise UsageError(f"seeds must be non-negative integers, got {layer['seeds']!r}")
+        if len(set(seeds)) != len(seeds):
+            raise UsageError(f"seeds must not repeat, got {layer['seeds']!r}")
+        return list(seeds)
+    return None
+
+
+def _hparam_overrides(layer: dict[str, Any]) -> dict[str, Any]:
+    overrides = dict(layer.get("hparams") or {})
+    overrides.update({k: layer[k] for k in HPARAM_SHORTCUTS if layer.get(k) is not None})
+    return overrides
+
+
+def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) -> RunConfig:
+    """Merge the config file with the command line (the command line wins) and validate all.
+
+    ``cli_values`` uses the same keys as the file; ``None`` means "not given".
+    """
+    merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
+    task = get_task(str(merged.get("task", "mnist")))
+    activations = _activations(merged.get("acts", []))
+    seeds = _seeds(cli_values, "command line") or _seeds(file_values, "config file") or [0]
+    hparams = task.resolve_hparams({**_hparam_overrides(file_values), **_hparam_overrides(cli_values)})
+    data_dir = merged.get("data_dir")
+    device = resolve_device(str(merged.get("device", "auto")))
+    return RunConfig(
+        task=task.name,
+        activations=activations,
+        seeds=seeds,
+        hparams=hparams,
+        device=device,
+        data_dir=Path(data_dir).expanduser() if data_dir else None,
+        results_dir=Path(merged.get("results_dir") or "results").expanduser(),
+        verify=bool(merged.get("verify", True)),
+        engine=resolve_engine(str(merged.get("engine", "auto")), task.name),
+        executor=EXECUTORS.primary(str(merged.get("executor", "local"))),
+        memory_budget=_memory_budget(merged.get("memory_budget_gb")),
+        compile=bool(merged.get("compile", False)),
+    )
+
+
+def resolve_engine(name: str, task: str) -> str:
+    """auto -> population where the task has a population trainer, else sequential."""
+    has_population = get_task(task).population is not None
+    if name.strip().lower() == "auto":
+        return "population" if has_population else "sequential"
+    engine = ENGINES.primary(name)
+    if engine == "population" and not has_population:
+        raise UsageError(f"task {task} has no population engine; use --engine sequential")
+    return engine
+
+
+def _memory_budget(gigabytes: Any) -> int | None:
+    if gigabytes is None:
+        return None
+    if isinstance(gigabytes, bool) or not isinstance(gigabytes, (int, float)) or not 0 < gigabytes < float("inf"):
+        raise UsageError(f"memory budget must be a positive number of GB, got {gigabytes!r}")
+    return int(gigabytes * 2**30)

@@ -1,0 +1,100 @@
+"""The population engine: the trials of a chunk trained as one batched model, for tasks
+with a population trainer (actbench.api.PopulationTrainer). Each member is its
+sequential trial, not an approximation of it; tests hold the two engines to the same
+numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+import torch
+
+from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.run.engines import EpochCallback, StartCallback
+from actbench.run.engines.results import elapsed, make_result
+from actbench.tasks import get_task
+
+
+def default_memory_budget(device: torch.device) -> int:
+    """Bytes a population may use: half the free memory of a GPU, a quarter of the RAM otherwise
+    (room for the dataset, the allocator's slack and whatever else the machine runs)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // 2
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+
+
+def plan_chunks(trials: list[Trial], memory_budget: int) -> list[list[Trial]]:
+    """Trials grouped by (task, hyperparameters), each group cut into populations that fit the budget.
+
+    Cuts are contiguous in the given (seed-major) order and as equal as possible: 41
+    members with room for 40 run as 21 + 20, not 40 + 1.
+    """
+    groups: dict[tuple[str, str], list[Trial]] = {}
+    for trial in trials:
+        groups.setdefault((trial.task, trial.config_hash), []).append(trial)
+    chunks = []
+    for group in groups.values():
+        per_member = _trainer(group[0].task).member_bytes(group[0].hparams)
+        count = math.ceil(len(group) / max(1, memory_budget // per_member))
+        size, extra = divmod(len(group), count)
+        start = 0
+        for i in range(count):
+            stop = start + size + (i < extra)
+            chunks.append(group[start:stop])
+            start = stop
+    return chunks
+
+
+def _trainer(task_name: str):
+    trainer = get_task(task_name).population
+    if trainer is None:
+        raise ValueError(f"task {task_name} has no population trainer")  # config checks this first
+    return trainer
+
+
+class PopulationEngine:
+    def plan(self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None) -> list[WorkUnit]:
+        budget = memory_budget or default_memory_budget(ctx.device)
+        return [WorkUnit("population", tuple(chunk)) for chunk in plan_chunks(trials, budget)]
+
+    def run(
+        self, unit: WorkUnit, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None
+    ) -> Iterator[TrialResult]:
+        """Train the unit's trials together; yield each trial when it ends. A member's wall
+        time is its share of the population's: the time until it ended divided by the
+        number of members trained with it."""
+        chunk = unit.trials
+        by_member = {(t.activation, t.seed): t for t in chunk}
+        epochs: dict[tuple[str, int], list[EpochMetrics]] = {key: [] for key in by_member}
+        last_epoch = chunk[0].hparams["epochs"]
+        for trial in chunk:
+            if on_start:
+                on_start(trial)
+        start = time.perf_counter()
+        for key, metrics in _trainer(chunk[0].task).train(list(by_member), chunk[0].hparams, ctx):
+            trial = by_member[key]
+            epochs[key].append(metrics)
+            if on_epoch:
+                on_epoch(trial, metrics)
+            if metrics.epoch == last_epoch or not metrics.finite:
+                yield make_result(trial, epochs[key], elapsed(start, ctx) / len(chunk), "population", ctx)
+
+
+ENGINE = PopulationEngine()
+
+
+def run_population(
+    trials: Iterable[Trial],
+    ctx: TrainContext,
+    on_epoch: EpochCallback | None = None,
+    on_start: StartCallback | None = None,
+    memory_budget: int | None = None,
+) -> Iterator[TrialResult]:
+    """Every trial in this process, as populations that fit ``memory_budget`` bytes."""
+    for unit in ENGINE.plan(list(trials), ctx, memory_budget):
+        yield from ENGINE.run(unit, ctx, on_start, on_epoch)

@@ -1,0 +1,48 @@
+"""A trained trial's record, as every engine makes it: status, timing, where and with
+what code it ran."""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime, timezone
+
+import torch
+
+from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult
+from actbench.run.provenance import code_revision
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def elapsed(start: float, ctx: TrainContext) -> float:
+    """Seconds since ``start`` (perf_counter), once the device has finished its queued work."""
+    if ctx.device.type == "cuda":
+        torch.cuda.synchronize(ctx.device)
+    return time.perf_counter() - start
+
+
+def make_result(
+    trial: Trial, epochs: list[EpochMetrics], wall_time_s: float, engine: str, ctx: TrainContext
+) -> TrialResult:
+    from actbench import __version__
+
+    last = epochs[-1]
+    return TrialResult(
+        trial=trial,
+        status="ok" if last.finite else "diverged",
+        diverged_epoch=None if last.finite else last.epoch,
+        epochs=epochs,
+        wall_time_s=wall_time_s,
+        engine=engine,
+        device=describe_device(ctx.device),
+        torch_version=torch.__version__,
+        actbench_version=__version__,
+        host=platform.node(),
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        code_revision=code_revision(),
+    )

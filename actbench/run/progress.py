@@ -1,0 +1,106 @@
+"""The terminal view of a run: a rich progress display on stderr, or silence with -q."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from actbench.api import EpochMetrics, Trial, TrialResult
+from actbench.run.config import RunConfig
+from actbench.run.runner import RunOutcome
+
+
+class QuietReporter:
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
+        pass
+
+    def trial_started(self, trial: Trial) -> None:
+        pass
+
+    def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None:
+        pass
+
+    def trial_done(self, result: TrialResult, stored: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RichReporter(QuietReporter):
+    """Trials done/total, the trial(s) in flight and their epoch, and an ETA counted in
+    trial-epochs (finer than trials, so it settles after the first few epochs)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[trials]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.bar: TaskID | None = None
+        self.done = 0
+        self.pending = 0
+        self.epochs = 1
+        self.in_flight: dict[Trial, int] = {}  # trial -> epochs it has finished
+
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
+        self.console.print(
+            f"{config.task}: {len(config.activations)} activation(s) x {len(config.seeds)} seed(s) "
+            f"= {outcome.total} trials; {outcome.skipped} already stored (skipped), "
+            f"{len(pending)} to run on {config.device} ({config.engine} engine); results in {config.results_dir}",
+            markup=False,
+            highlight=False,
+        )
+        if pending:
+            self.pending, self.epochs = len(pending), config.hparams["epochs"]
+            self.progress.start()
+            self.bar = self.progress.add_task("", total=len(pending) * self.epochs, trials="")
+
+    def _update(self) -> None:
+        if len(self.in_flight) == 1:
+            trial, epoch = next(iter(self.in_flight.items()))
+            doing = f"{escape(trial.activation)} seed {trial.seed} epoch {epoch}/{self.epochs}"
+        elif self.in_flight:
+            doing = f"{len(self.in_flight)} trials at once, epoch {min(self.in_flight.values())}/{self.epochs}"
+        else:
+            doing = ""
+        self.progress.update(
+            self.bar,
+            description=doing,
+            trials=f"trials done {self.done}/{self.pending}",
+            completed=self.done * self.epochs + sum(self.in_flight.values()),
+        )
+
+    def trial_started(self, trial: Trial) -> None:
+        self.in_flight[trial] = 0
+        self._update()
+
+    def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None:
+        self.in_flight[trial] = metrics.epoch
+        self._update()
+
+    def trial_done(self, result: TrialResult, stored: bool) -> None:
+        self.done += 1
+        self.in_flight.pop(result.trial, None)
+        self._update()
+        trial, last = result.trial, result.epochs[-1]
+        if result.status == "diverged":
+            outcome = f"[red]diverged at epoch {result.diverged_epoch}[/red]"
+        else:
+            outcome = f"test acc {last.test_acc:.2f}%"
+        note = "" if stored else " (already stored by another process; kept that one)"
+        self.progress.console.print(
+            f"{escape(trial.activation)} seed {trial.seed}: {outcome} in {result.wall_time_s:.1f} s{note}",
+            markup=True,
+            highlight=False,
+        )
+
+    def close(self) -> None:
+        self.progress.stop()

@@ -1,0 +1,60 @@
+"""Task hyperparameters: defaults overridden from the config file and the command line,
+each value coerced to its default's type and checked. No torch: tasks are declared
+(and their hyperparameters listed by ``actbench tasks``) without it."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from actbench.errors import UsageError
+
+# A hyperparameter check: (predicate, what the value must be), e.g. (lambda v: v > 0, "> 0").
+Check = tuple[Callable[[Any], bool], str]
+
+
+def resolve_hparams(
+    task: str, defaults: dict[str, Any], overrides: dict[str, Any], checks: dict[str, Check]
+) -> dict[str, Any]:
+    """``defaults`` updated by ``overrides``, each value coerced to its default's type and checked.
+
+    The result is what a trial stores, so it must be plain JSON data (tuples become lists).
+    """
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise UsageError(
+            f"task {task} has no hyperparameter {', '.join(map(repr, unknown))}; "
+            f"its hyperparameters are: {', '.join(sorted(defaults))}"
+        )
+    resolved = {}
+    for key, default in defaults.items():
+        value = _coerce(task, key, overrides.get(key, default), default)
+        if key in checks:
+            ok, requirement = checks[key]
+            if not ok(value):
+                raise UsageError(f"{key} must be {requirement}, got {value!r}")
+        resolved[key] = value
+    return resolved
+
+
+def _coerce(task: str, key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of ``default``; ints are accepted where floats are expected."""
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise UsageError(f"{key} must be a non-empty list like {list(default)}, got {value!r}")
+        return [_coerce(task, key, item, default[0]) for item in value]
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise UsageError(f"{key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        # 20.0 is 20 (the command line reads --epochs as a number); 2.5 is not an integer.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{key} must be an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    return value

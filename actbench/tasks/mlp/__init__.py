@@ -1,0 +1,128 @@
+"""MLP 784-128-64-10 on MNIST-style images: the `mnist`, `fashion-mnist` and `mnist-mini` tasks.
+
+The protocol of the published activation comparisons on MNIST: the activation after the
+first and second hidden layers, AdamW (lr 1e-3, weight decay 1e-4), batch 64,
+cross-entropy, 20 epochs, test metrics after every epoch. Measured results and timings
+are in the README (section "Speed") with the command that reproduces them.
+
+This module declares the tasks (hyperparameters, checks, data) without torch; the
+recipe reads top to bottom in data.py (the IDX files), model.py (the network and its
+sequential training loop, the reference) and population.py (every trial of a run as
+one batched model, held to the same numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+from actbench.api import EpochMetrics, Metric, TrainContext
+from actbench.tasks.hparams import resolve_hparams
+
+if TYPE_CHECKING:
+    from actbench.tasks.mlp.model import DeviceData
+
+HYPERPARAMS: dict[str, Any] = {
+    "epochs": 20,  # passes over the training set
+    "batch_size": 64,  # examples per step; the last partial batch of an epoch is kept
+    "lr": 1e-3,  # AdamW learning rate
+    "weight_decay": 1e-4,  # AdamW decoupled weight decay; not applied to activation parameters
+    "hidden": [128, 64],  # hidden layer widths; the activation follows each hidden layer
+}
+
+CHECKS = {
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "lr": (lambda v: v > 0 and math.isfinite(v), "a positive number"),
+    "weight_decay": (lambda v: v >= 0 and math.isfinite(v), ">= 0"),
+    "hidden": (lambda v: all(w >= 1 for w in v), "a list of positive widths"),
+}
+
+IN_FEATURES = 784  # 28 x 28 pixels, flattened
+CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class MLPPopulation:
+    """The MLP tasks' population trainer (population.py): every member at once."""
+
+    task: MLPTask
+
+    def member_bytes(self, hp: dict[str, Any]) -> int:
+        from actbench.tasks.mlp.population import EVAL_ROWS, member_bytes
+
+        return member_bytes(self.task.layer_sizes(hp), hp, EVAL_ROWS)
+
+    def train(
+        self, members: list[tuple[str, int]], hp: dict[str, Any], ctx: TrainContext
+    ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
+        from actbench.tasks.mlp.population import EVAL_ROWS, Member, train_population
+
+        for member, metrics in train_population(
+            self.task.data(ctx), self.task.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS
+        ):
+            yield (member.activation, member.seed), metrics
+
+
+@dataclass(frozen=True)
+class MLPTask:
+    name: str
+    dataset: str  # a name in actbench.tasks.mlp.data.SOURCES, or "mnist-mini"
+    description: str
+    norm: Normalisation
+    metrics: tuple[Metric, ...] = ()  # test loss and accuracy after every epoch: nothing more
+    headline: str = "final_acc"
+    population: MLPPopulation | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "population", MLPPopulation(self))
+
+    @property
+    def hyperparams(self) -> dict[str, Any]:
+        return {key: list(v) if isinstance(v, list) else v for key, v in HYPERPARAMS.items()}
+
+    def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        return resolve_hparams(self.name, self.hyperparams, overrides, CHECKS)
+
+    def layer_sizes(self, hp: dict[str, Any]) -> list[int]:
+        return [IN_FEATURES, *hp["hidden"], CLASSES]
+
+    def data(self, ctx: TrainContext) -> DeviceData:
+        from actbench.tasks.mlp.model import device_data
+
+        return device_data(self.dataset, self.norm, ctx.data_dir, ctx.verify, ctx.device)
+
+    def prepare(self, ctx: TrainContext) -> None:
+        self.data(ctx)
+
+    def train(self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext) -> Iterator[EpochMetrics]:
+        from actbench.tasks.mlp.model import train_trial
+
+        return train_trial(self.data(ctx), self.layer_sizes(hp), activation, seed, hp, ctx)
+
+
+MNIST_NORM = Normalisation(mean=0.1307, std=0.3081)
+
+TASKS = (
+    MLPTask("mnist", "mnist", "MLP 784-128-64-10 on MNIST (60k train / 10k test)", MNIST_NORM),
+    MLPTask(
+        "fashion-mnist",
+        "fashion-mnist",
+        "MLP 784-128-64-10 on Fashion-MNIST (60k train / 10k test)",
+        Normalisation(mean=0.2860, std=0.3530),
+    ),
+    MLPTask(
+        "mnist-mini",
+        "mnist-mini",
+        "MLP 784-128-64-10 on a 5k/1k class-balanced MNIST subset shipped with actbench "
+        "(offline quickstart and smoke tests; not for conclusions)",
+        MNIST_NORM,
+    ),
+)
