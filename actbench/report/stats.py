@@ -31,7 +31,7 @@ def per_trial(epochs: pd.DataFrame, task_metrics: tuple[Metric, ...] = ()) -> pd
     ``best_acc`` is the maximum over epochs of the *test* accuracy: selected on the test
     set, hence optimistic. It is reported as such, never as the headline.
     """
-    grouped = epochs.sort_values("epoch").groupby("trial_id", sort=False)
+    grouped = epochs.sort_values(["trial_id", "epoch"], kind="stable").groupby("trial_id", sort=False)
     last = grouped.tail(1).set_index("trial_id")
     out = last[[*GROUP, "seed", "status", "epoch"]].rename(columns={"epoch": "epochs_run"})
     out["final_acc"] = last["test_acc"]
@@ -160,8 +160,11 @@ def compare_pair(baseline: pd.Series, other: pd.Series) -> dict:
 
     Same seed sets: paired t-test and Wilcoxon signed-rank on the per-seed differences,
     bootstrap interval of their mean. Different seed sets: Welch's t-test and a bootstrap
-    of the difference of means, said so in ``note``.
+    of the difference of means, said so in ``note``. Values are taken in seed order, so
+    the bootstrap's resamples, hence its interval, depend on the seeds' values alone, not
+    on the order the store returned them in.
     """
+    baseline, other = baseline.sort_index(), other.sort_index()
     n = min(len(baseline), len(other))
     if n < MIN_N:
         return {"test": "none", "note": f"n < {MIN_N}: no test"}

@@ -62,7 +62,7 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
         ctx = TrainContext(config.device, config.data_dir, verify=config.verify, compile=config.compile)
         get_task(config.task).prepare(ctx)
         units = ENGINES.get(config.engine).plan(pending, ctx, config.memory_budget)
-        executor = EXECUTORS.get(config.executor).from_config(config)
+        executor = EXECUTORS.get(config.executor)()
         results = executor.run(units, ctx, reporter.trial_started, reporter.epoch_done)
         try:
             for result in results:

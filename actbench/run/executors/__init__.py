@@ -2,8 +2,8 @@
 after another; a cluster executor sends them to workers. Either way the runner commits
 what comes back: executors and engines never touch the store.
 
-An executor is a class built from the run's options, ``EXECUTORS.get(name).from_config(config)``,
-whose instances provide:
+An executor is a class, built as ``EXECUTORS.get(name)()`` (a cluster executor will take
+its own options, such as an address), whose instances provide:
 
     run(units: list[WorkUnit], ctx: TrainContext, on_start, on_epoch) -> Iterator[TrialResult]
 
@@ -17,20 +17,14 @@ Adding one: a module here with its class, one ``EXECUTORS.add`` line below;
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from actbench.api import TrainContext, TrialResult, WorkUnit
 from actbench.registry import Registry
 from actbench.run.engines import EpochCallback, StartCallback
 
-if TYPE_CHECKING:
-    from actbench.run.config import RunConfig
-
 
 class Executor(Protocol):
-    @classmethod
-    def from_config(cls, config: RunConfig) -> Executor: ...
-
     def run(
         self,
         units: list[WorkUnit],

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from actbench.api import TrainContext, TrialResult, WorkUnit
 from actbench.run.engines import ENGINES, EpochCallback, StartCallback
 
-if TYPE_CHECKING:
-    from actbench.run.config import RunConfig
-
 
 class LocalExecutor:
-    @classmethod
-    def from_config(cls, config: RunConfig) -> LocalExecutor:
-        return cls()  # nothing to set up: this process is the worker
+    """Takes no options: this process is the worker."""
 
     def run(
         self,

@@ -112,7 +112,7 @@ class TrainBatches:
 # Test-time augmentation: the views of an image and the weight of each in the averaged
 # logits. Level 2 averages the mirror pair of the image (1/4 each) with the mirror pairs
 # of the image translated one pixel up-left and one pixel down-right (1/8 each). The
-# levels a task accepts are declared in actbench.tasks.airbench (TTA_LEVELS).
+# levels a task accepts are declared in recipe.py (TTA_LEVELS).
 
 
 def tta_logits(net: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, level: int) -> torch.Tensor:

@@ -26,7 +26,7 @@ from actbench.api import EpochMetrics, TrainContext
 from actbench.errors import UsageError
 from actbench.seeding import generator
 from actbench.tasks.activation_params import activation_parameters
-from actbench.tasks.airbench import TIMED_S, TTA_ACC
+from actbench.tasks.airbench.recipe import TIMED_S, TTA_ACC
 from actbench.tasks.airbench.augment import TrainBatches, normalise, tta_logits
 from actbench.tasks.airbench.net import build_net, init_whitening_
 from actbench.tasks.airbench.optim import Lookahead, lr_multiplier, make_optimizer, total_steps

@@ -5,49 +5,23 @@ first and second hidden layers, AdamW (lr 1e-3, weight decay 1e-4), batch 64,
 cross-entropy, 20 epochs, test metrics after every epoch. Measured results and timings
 are in the README (section "Speed") with the command that reproduces them.
 
-This module declares the tasks (hyperparameters, checks, data) without torch; the
-recipe reads top to bottom in data.py (the IDX files), model.py (the network and its
-sequential training loop, the reference) and population.py (every trial of a run as
-one batched model, held to the same numbers).
+This module declares the tasks without torch; the recipe reads top to bottom in
+recipe.py (hyperparameters and their checks), data.py (the IDX files), model.py (the
+network and its sequential training loop, the reference) and population.py (every
+trial of a run as one batched model, held to the same numbers).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
 from actbench.api import EpochMetrics, Metric, TrainContext
 from actbench.tasks.hparams import resolve_hparams
+from actbench.tasks.mlp.recipe import CHECKS, CLASSES, HYPERPARAMS, IN_FEATURES, MNIST_NORM, Normalisation
 
 if TYPE_CHECKING:
     from actbench.tasks.mlp.model import DeviceData
-
-HYPERPARAMS: dict[str, Any] = {
-    "epochs": 20,  # passes over the training set
-    "batch_size": 64,  # examples per step; the last partial batch of an epoch is kept
-    "lr": 1e-3,  # AdamW learning rate
-    "weight_decay": 1e-4,  # AdamW decoupled weight decay; not applied to activation parameters
-    "hidden": [128, 64],  # hidden layer widths; the activation follows each hidden layer
-}
-
-CHECKS = {
-    "epochs": (lambda v: v >= 1, ">= 1"),
-    "batch_size": (lambda v: v >= 1, ">= 1"),
-    "lr": (lambda v: v > 0 and math.isfinite(v), "a positive number"),
-    "weight_decay": (lambda v: v >= 0 and math.isfinite(v), ">= 0"),
-    "hidden": (lambda v: all(w >= 1 for w in v), "a list of positive widths"),
-}
-
-IN_FEATURES = 784  # 28 x 28 pixels, flattened
-CLASSES = 10
-
-
-@dataclass(frozen=True)
-class Normalisation:
-    mean: float
-    std: float
-
 
 @dataclass(frozen=True)
 class MLPPopulation:
@@ -107,8 +81,6 @@ class MLPTask:
 
         return train_trial(self.data(ctx), self.layer_sizes(hp), activation, seed, hp, ctx)
 
-
-MNIST_NORM = Normalisation(mean=0.1307, std=0.3081)
 
 TASKS = (
     MLPTask("mnist", "mnist", "MLP 784-128-64-10 on MNIST (60k train / 10k test)", MNIST_NORM),

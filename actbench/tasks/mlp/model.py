@@ -25,7 +25,7 @@ from actbench.tasks.activation_params import activation_parameters, is_activatio
 from actbench.tasks.mlp.data import load_dataset
 
 if TYPE_CHECKING:
-    from actbench.tasks.mlp import Normalisation
+    from actbench.tasks.mlp.recipe import Normalisation
 
 EVAL_BATCH = 10_000  # examples per evaluation forward pass: memory only, results do not depend on it
 

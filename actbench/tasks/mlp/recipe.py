@@ -1,0 +1,36 @@
+"""The MLP protocol's settings: hyperparameters (units in the comments), their checks,
+the input normalisations. No torch: the task is declared from these."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+HYPERPARAMS: dict[str, Any] = {
+    "epochs": 20,  # passes over the training set
+    "batch_size": 64,  # examples per step; the last partial batch of an epoch is kept
+    "lr": 1e-3,  # AdamW learning rate
+    "weight_decay": 1e-4,  # AdamW decoupled weight decay; not applied to activation parameters
+    "hidden": [128, 64],  # hidden layer widths; the activation follows each hidden layer
+}
+
+CHECKS = {
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "lr": (lambda v: v > 0 and math.isfinite(v), "a positive number"),
+    "weight_decay": (lambda v: v >= 0 and math.isfinite(v), ">= 0"),
+    "hidden": (lambda v: all(w >= 1 for w in v), "a list of positive widths"),
+}
+
+IN_FEATURES = 784  # 28 x 28 pixels, flattened
+CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    mean: float
+    std: float
+
+
+MNIST_NORM = Normalisation(mean=0.1307, std=0.3081)

@@ -1,0 +1,110 @@
+"""A store written by the last schema-2 release (tests/fixtures/schema2, see its README)
+opens with this release, keeps every value, and reports the same tables."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from actbench.report.build import CompareSpec
+from actbench.report.writers import make_reports
+from actbench.results.store import DB_NAME, ResultStore
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "schema2"
+# Summary columns whose name follows the task metric's now (NAME_mean), same values.
+RENAMED = {"timed_mean_s": "timed_s_mean"}
+# The bootstrap interval's ends. That release resampled the per-seed differences in the
+# order an unstable sort of the whole store left them, so the same seeds' interval moved
+# with whatever else the store held; now they are resampled in seed order. The ends
+# agree within the bootstrap's own Monte Carlo error, not digit for digit (at 4 seeds, whose
+# resamples take few distinct values, 10,000 resamples move an end by up to 0.03 points
+# here); every other number agrees exactly.
+INTERVAL = re.compile(r"\[([+-]\d+\.\d+), ([+-]\d+\.\d+)\]")
+BOOTSTRAP_ERROR = 0.05  # points of accuracy
+
+
+@pytest.fixture
+def old_store(tmp_path) -> Path:
+    shutil.copytree(FIXTURE / "store", tmp_path / "store")
+    return tmp_path / "store"
+
+
+def raw(folder: Path, query: str) -> pd.DataFrame:
+    with sqlite3.connect(folder / DB_NAME) as conn:
+        return pd.read_sql_query(query, conn)
+
+
+def test_every_value_of_a_schema_2_store_survives_the_migration(old_store):
+    trials_before = raw(old_store, "SELECT * FROM trials ORDER BY id")
+    epochs_before = raw(old_store, "SELECT * FROM epochs ORDER BY trial_id, epoch")
+    with ResultStore(old_store, create=False) as store:
+        trials, epochs = store.trials(), store.epochs()
+    assert raw(old_store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["3"]
+    pd.testing.assert_frame_equal(trials[trials_before.columns], trials_before)
+    assert trials["code_revision"].isna().all()  # not recorded before schema 3
+    core = ["trial_id", "epoch", "train_loss", "test_loss", "test_acc", "activation_params"]
+    pd.testing.assert_frame_equal(epochs[core], epochs_before[core])
+    # The two airbench columns of schema 2 are task metrics now: every value, NULL where it was.
+    for metric in ("tta_acc", "timed_s"):
+        assert epochs[metric].tolist() == pytest.approx(epochs_before[metric].tolist(), nan_ok=True)
+    assert len(raw(old_store, "SELECT * FROM metric_values")) == epochs_before[["tta_acc", "timed_s"]].notna().sum().sum()
+
+
+def test_a_migrated_store_takes_new_trials_and_reopens_without_migrating_again(old_store):
+    from fakes import fake_result
+
+    with ResultStore(old_store) as store:
+        assert store.add(fake_result("silu", 0, [97.0, 97.5]))
+        assert not store.add(fake_result("relu", 0, [1.0, 2.0, 3.0, 4.0]))  # stored by the old release
+    with ResultStore(old_store) as store:
+        assert len(store.trials()) == len(raw(old_store, "SELECT id FROM trials"))
+        assert store.trials()["activation"].tolist().count("silu") == 1
+
+
+def compare_file(old: Path, new: Path) -> None:
+    """md and tex character for character, csv and json value for value, the bootstrap
+    interval's ends within its Monte Carlo error (see INTERVAL); a column the old release
+    wrote for every task (empty for those without it) may now be absent."""
+    if old.suffix in (".md", ".tex"):
+        before, after = old.read_text(), new.read_text()
+        assert INTERVAL.sub("[CI]", after) == INTERVAL.sub("[CI]", before), new.name
+        ends = [float(v) for m in INTERVAL.finditer(after) for v in m.groups()]
+        assert ends == pytest.approx([float(v) for m in INTERVAL.finditer(before) for v in m.groups()], abs=BOOTSTRAP_ERROR)
+        return
+    if old.suffix == ".csv":
+        before, after = pd.read_csv(old).rename(columns=RENAMED), pd.read_csv(new)
+    else:
+        before_json, after_json = json.loads(old.read_text()), json.loads(new.read_text())
+        key = next(k for k in ("rows", "pairs") if k in before_json)
+        assert {k: v for k, v in before_json.items() if k != key} == {k: v for k, v in after_json.items() if k != key}
+        before = pd.DataFrame(before_json[key]).rename(columns=RENAMED)
+        after = pd.DataFrame(after_json[key])
+    dropped = set(before.columns) - set(after.columns)
+    assert before[sorted(dropped)].isna().all().all(), f"{new.name}: values lost in {sorted(dropped)}"
+    assert set(after.columns) <= set(before.columns), new.name
+    ends = [c for c in after.columns if c in ("ci_low", "ci_high")]
+    pd.testing.assert_frame_equal(after.drop(columns=ends), before[after.columns].drop(columns=ends), check_dtype=False)
+    got, expected = after[ends].to_numpy().ravel().tolist(), before[ends].to_numpy().ravel().tolist()
+    assert got == pytest.approx(expected, abs=BOOTSTRAP_ERROR, nan_ok=True), new.name
+
+
+@pytest.mark.parametrize(
+    "folder, task, spec",
+    [
+        ("report", None, CompareSpec(formats=frozenset({"md", "csv", "tex", "json"}))),
+        ("report-pairs", "mnist-mini", CompareSpec(pairs="all", metric="late_mean", formats=frozenset({"md", "csv", "json"}))),
+    ],
+)
+def test_the_report_of_a_schema_2_store_is_the_one_that_release_wrote(old_store, tmp_path, folder, task, spec):
+    written = make_reports(old_store, task, None, spec, out=tmp_path / folder)
+    expected = sorted(p.relative_to(FIXTURE / folder) for p in (FIXTURE / folder).rglob("*.*"))
+    got = sorted(p.relative_to(tmp_path / folder) for _, files in written for p in files)
+    assert got == expected
+    for relative in expected:
+        compare_file(FIXTURE / folder / relative, tmp_path / folder / relative)

@@ -1,0 +1,79 @@
+"""The executor seam: engines plan units of plain data, an executor runs them anywhere,
+the runner alone commits what comes back."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from actbench.api import Trial, TrainContext, WorkUnit
+from actbench.cli import app
+from actbench.results.store import ResultStore
+from actbench.run.engines import ENGINES
+from actbench.run.executors import EXECUTORS
+from actbench.tasks import get_task
+
+runner = CliRunner()
+CPU = TrainContext(torch.device("cpu"), None)
+
+
+def trials(acts, seeds, epochs=1):
+    hp = get_task("mnist-mini").resolve_hparams({"epochs": epochs})
+    return [Trial("mnist-mini", act, seed, hp) for seed in seeds for act in acts]
+
+
+def test_each_engine_plans_units_of_plain_data():
+    planned = trials(["relu", "gelu"], [0, 1])
+    sequential = ENGINES.get("sequential").plan(planned, CPU, None)
+    assert sequential == [WorkUnit("sequential", (t,)) for t in planned]
+    population = ENGINES.get("population").plan(planned, CPU, None)
+    assert population == [WorkUnit("population", tuple(planned))]  # one chunk fits the default budget
+    for unit in (*sequential, *population):
+        assert pickle.loads(pickle.dumps(unit)) == unit  # it can cross a process boundary
+
+
+class Crossing:
+    """An executor whose units and results cross a pickle boundary, as on a remote worker,
+    and come back in reverse order: the runner must commit whatever arrives, in any order."""
+
+    units: list[WorkUnit] = []
+
+    def run(self, units, ctx, on_start, on_epoch):
+        Crossing.units = [pickle.loads(pickle.dumps(u)) for u in units]
+        results = [r for unit in Crossing.units for r in ENGINES.get(unit.engine).run(unit, ctx, on_start, on_epoch)]
+        yield from (pickle.loads(pickle.dumps(r)) for r in reversed(results))
+
+
+@pytest.fixture
+def crossing(monkeypatch):
+    monkeypatch.setattr(EXECUTORS, "_entries", dict(EXECUTORS._entries))
+    monkeypatch.setattr(EXECUTORS, "_lookup", dict(EXECUTORS._lookup))
+    EXECUTORS.add("crossing", Crossing)
+
+
+def stored(folder: str):
+    with ResultStore(Path(folder), create=False) as store:
+        epochs = store.epochs()
+    return epochs.sort_values(["activation", "seed", "epoch"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("engine", ["sequential", "population"])
+def test_a_new_executor_is_one_registry_entry_and_stores_what_local_stores(crossing, engine):
+    args = ["run", "--task", "mnist-mini", "--acts", "relu,ralu", "--repeats", "2", "--epochs", "1", "--engine", engine, "-q"]
+    assert runner.invoke(app, [*args, "--results-dir", "local"]).exit_code == 0
+    result = runner.invoke(app, [*args, "--results-dir", "crossed", "--executor", "crossing"])
+    assert result.exit_code == 0, result.output
+    assert {u.engine for u in Crossing.units} == {engine}
+    assert sum(len(u.trials) for u in Crossing.units) == 4
+    columns = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "activation_params"]
+    assert stored("crossed")[columns].equals(stored("local")[columns])
+
+
+def test_an_unknown_executor_is_one_line():
+    result = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu", "--executor", "slurm"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: unknown executor 'slurm'; choose from: local"
