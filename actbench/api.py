@@ -95,9 +95,10 @@ class Trial:
 @dataclass(frozen=True)
 class TrialResult:
     trial: Trial
-    status: str  # "ok" or "diverged"
+    status: str  # "ok", "diverged" or "failed" (training raised: see error)
     diverged_epoch: int | None  # first epoch whose training loss was NaN/inf
-    epochs: list[EpochMetrics]  # every epoch run; a diverged trial's last one holds the NaN
+    epochs: list[EpochMetrics]  # every epoch run; a diverged trial's last one holds the NaN,
+    # a failed trial's are those it finished before it failed (perhaps none)
     wall_time_s: float  # training and per-epoch evaluation, data loading excluded; a population
     # member's is its share: the population's time until it ended / its number of members
     engine: str  # "sequential" or "population"
@@ -109,6 +110,7 @@ class TrialResult:
     # The code that made it (actbench.run.provenance): "git:<commit>", with "+dirty:<hash
     # of the package source>" for uncommitted changes, or "source:<hash>" outside git.
     code_revision: str = "unknown"
+    error: str | None = None  # a failed trial's exception, one line: "RuntimeError: boom"
 
 
 # --- where and how a trial trains -------------------------------------------------------
@@ -122,6 +124,7 @@ class TrainContext:
     data_dir: Path | None
     verify: bool = True
     compile: bool = False  # torch.compile the training step
+    checkpoint_dir: Path | None = None  # where units save their state after each epoch; None: nowhere
 
 
 @dataclass(frozen=True)

@@ -140,11 +140,16 @@ def run(
         bool,
         typer.Option("--compile", help="torch.compile the training step (about 30 s to compile; measured no faster on a 2-core CPU, see the README)."),
     ] = False,
+    no_checkpoint: Annotated[
+        bool, typer.Option("--no-checkpoint", help="Do not save each unit's state after every epoch (a killed run then restarts its trials in flight).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
     """Train every (activation, seed) trial not yet stored, committing each as it finishes.
 
-    Rerunning a command skips the trials already stored, so an interrupted run resumes.
+    Rerunning a command skips the trials already stored and resumes the trials in flight
+    from their last epoch's checkpoint, so an interrupted or killed run resumes. Several
+    runs on one results folder split the trials between them (see 'actbench status').
 
     Examples:
 
@@ -171,7 +176,7 @@ def run(
         "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device,
         "data_dir": data_dir, "results_dir": results_dir, "verify": False if no_verify else None,
         "hparams": hparams or None, "engine": engine, "executor": executor, "memory_budget_gb": memory_budget,
-        "compile": compile_ or None,
+        "compile": compile_ or None, "checkpoint": False if no_checkpoint else None,
     }  # fmt: skip
     file_values = load_config_file(config) if config else {}
     run_config = build_run_config(file_values, cli_values)
@@ -182,12 +187,54 @@ def run(
         reporter.close()
     if not quiet:
         extra = f"; {outcome.stored_elsewhere} stored meanwhile by another process" if outcome.stored_elsewhere else ""
+        extra += f"; {outcome.by_others} trained by other runs on this folder" if outcome.by_others else ""
+        failed = f", {outcome.failed} failed" if outcome.failed else ""
         err.print(
-            f"done: {outcome.stored} trial(s) stored ({outcome.diverged} diverged), "
+            f"done: {outcome.stored} trial(s) stored ({outcome.diverged} diverged{failed}), "
             f"{outcome.skipped} skipped as already stored{extra}. Next: actbench report"
             + ("" if run_config.results_dir == Path("results") else f" --results-dir {run_config.results_dir}"),
             markup=False,
         )
+
+
+@app.command()
+@fail_cleanly
+def status(
+    config: Annotated[Optional[Path], typer.Option(help="A run config: also list its trials still pending.")] = None,
+    task: Annotated[Optional[str], typer.Option(help="With --acts: the run's task, as for 'actbench run'.")] = None,
+    acts: Annotated[Optional[str], typer.Option(help="The run's activations: also list its trials still pending.")] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="The run's seeds 0..N-1.")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="The run's explicit seeds.")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="The run's epochs, if not the task's.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="The run's other hyperparameters, key=value.")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """What a results folder holds: stored trials per activation, the trials being trained
+    (by which run, on which host and pid, and when its lease was last renewed) and, given
+    a run's options or config, its trials still pending.
+
+    Examples:
+
+        actbench status
+
+        actbench status --config configs/srelu-mnist.toml
+    """
+    from actbench.results.store import ResultStore
+    from actbench.run.config import build_run_config, load_config_file, parse_assignment
+    from actbench.run.status import read_status, status_tables
+
+    folder = results_dir or Path("results")
+    trials = None
+    if config or acts:
+        cli_values = {"task": task, "acts": acts, "repeats": repeats, "seeds": seeds, "epochs": epochs,
+                      "hparams": dict(parse_assignment(item) for item in set_ or []) or None, "device": "cpu"}  # fmt: skip
+        run_config = build_run_config(load_config_file(config) if config else {}, cli_values)
+        folder = results_dir or run_config.results_dir
+        trials = run_config.trials()
+    with ResultStore(folder, create=False) as store:
+        found = read_status(store, trials)
+    for table in status_tables(found):
+        out.print(table)
 
 
 @app.command()

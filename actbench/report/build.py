@@ -122,7 +122,7 @@ def build_reports(
             group[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id"
         )
         curves = stats.mean_curves(rows)
-        summary = stats.summarise(metrics, curves, task_metrics)
+        summary = stats.count_failed(stats.summarise(metrics, curves, task_metrics), group)
         compared = _compared(spec, task_name, task_metrics, headline)
         finished = metrics[metrics["status"] == "ok"]
         values = finished.rename(columns={compared.name: "value"})[["activation", "seed", "value", "wall_time_s", "engine"]]

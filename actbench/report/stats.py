@@ -79,6 +79,26 @@ def summarise(metrics: pd.DataFrame, curves: pd.DataFrame, task_metrics: tuple[M
     return table.merge(curve_columns(curves), on=GROUP, how="left")
 
 
+def count_failed(summary: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with ``failed`` (trials whose training raised) and ``trials`` counted from
+    the store's trials of one task and config: a trial that failed before its first epoch
+    has no epochs, and an activation whose every trial did so gets a row of its own."""
+    counts = trials.groupby("activation", sort=False)["status"].agg(
+        trials="size", failed=lambda status: int((status == "failed").sum())
+    )
+    missing = [act for act in counts.index if act not in set(summary["activation"])]
+    if missing:
+        key = trials.iloc[0]
+        extra = pd.DataFrame({"task": key["task"], "config_hash": key["config_hash"], "activation": missing,
+                              "n": 0, "diverged": 0, "epochs": 0})  # fmt: skip
+        summary = pd.concat([summary, extra], ignore_index=True)
+    summary = summary.drop(columns="trials").merge(counts.reset_index(), on="activation", how="left")
+    columns = list(summary.columns)
+    columns.insert(columns.index("n") + 1, columns.pop(columns.index("trials")))
+    columns.insert(columns.index("diverged") + 1, columns.pop(columns.index("failed")))
+    return summary[columns]
+
+
 def curve_columns(curves: pd.DataFrame) -> pd.DataFrame:
     """The columns published activation tables use, computed from the seed-averaged curve
     and named for exactly that: its mean over all epochs, its mean over the epochs after

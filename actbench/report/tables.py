@@ -22,6 +22,10 @@ BEST_NOTE = (
     "so optimistic; the final-epoch accuracy is the honest headline."
 )
 SPREAD_NOTE = "mean ± std across seeds (sample std, ddof=1); n = trials that finished without diverging."
+FAILED_NOTE = (
+    "◊ failed = training raised an error (stored with it: actbench export shows each one's); "
+    "left out of n and of every statistic, as diverged trials are."
+)
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -39,6 +43,7 @@ def display_rows(report: TaskReport) -> list[dict[str, str]]:
     """The table as text cells, shared by markdown and the terminal: the task's own scores
     after n, its costs at the end, each only where this report has values for it."""
     scores, costs = _shown(report, "score"), _shown(report, "cost")
+    any_failed = bool(report.summary["failed"].sum())
     rows = []
     for row in report.summary.to_dict(orient="records"):
         cells = {"activation": row["activation"], "n": str(row["n"])}
@@ -47,7 +52,9 @@ def display_rows(report: TaskReport) -> list[dict[str, str]]:
         cells["final test acc (%)"] = _fmt(row["final_acc_mean"], row["final_acc_std"], row["n"])
         cells["best-epoch test acc (%) †"] = _fmt(row["best_acc_mean"], row["best_acc_std"], row["n"])
         cells["diverged"] = f"{row['diverged']}/{row['trials']}"
-        cells["time / trial (s)"] = f"{row['time_mean_s']:.1f}"
+        if any_failed:
+            cells["failed ◊"] = f"{row['failed']}/{row['trials']}"
+        cells["time / trial (s)"] = "–" if pd.isna(row["time_mean_s"]) else f"{row['time_mean_s']:.1f}"
         for metric in costs:
             mean = row[f"{metric.name}_mean"]
             cells[metric.column] = "–" if pd.isna(mean) else f"{mean:.2f}"
@@ -61,6 +68,7 @@ def table_notes(report: TaskReport) -> list[str]:
         SPREAD_NOTE,
         *(m.note for m in _shown(report, "score") if m.note),
         f"† {BEST_NOTE}",
+        *([FAILED_NOTE] if report.summary["failed"].sum() else []),
         *(m.note for m in _shown(report, "cost") if m.note),
     ]
 
@@ -103,12 +111,12 @@ def _latex(text: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
-    return text.replace(" †", "").replace(" ‡", "")
+    return text.replace(" †", "").replace(" ‡", "").replace(" ◊", "")
 
 
 def _latex_note(note: str) -> str:
     """A table note in LaTeX: its leading mark as a superscript, markdown emphasis dropped."""
-    for mark, tex in (("† ", r"$^\dagger$"), ("‡ ", r"$^\ddagger$")):
+    for mark, tex in (("† ", r"$^\dagger$"), ("‡ ", r"$^\ddagger$"), ("◊ ", r"$^\diamond$")):
         if note.startswith(mark):
             return tex + _latex(note[len(mark) :].replace("*", ""))
     return _latex(note.replace("*", ""))
@@ -117,7 +125,7 @@ def _latex_note(note: str) -> str:
 def to_latex(report: TaskReport) -> str:
     """The summary as a booktabs table (\\usepackage{booktabs}), with its notes as a caption."""
     rows = display_rows(report)
-    marks = {" †": r"$^\dagger$", " ‡": r"$^\ddagger$"}
+    marks = {" †": r"$^\dagger$", " ‡": r"$^\ddagger$", " ◊": r"$^\diamond$"}
     header = [_latex(_strip_marks(h)) + "".join(m for k, m in marks.items() if k in h) for h in rows[0]]
     lines = [
         r"\begin{table}[t]",

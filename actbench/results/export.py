@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported by the caller: this module is read for --help too
 LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc"]
 TRAILING = [
     "status", "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
-    "torch_version", "actbench_version", "finished_at", "code_revision",
+    "torch_version", "actbench_version", "finished_at", "code_revision", "error",
 ]  # fmt: skip
 
 
@@ -27,10 +27,13 @@ def export(store: ResultStore, fmt: str, out: TextIO) -> int:
     """Write every stored epoch row to ``out`` in format ``fmt`` (a name in FORMATS);
     returns the number of rows."""
     writer = FORMATS.get(fmt)
-    trials = store.trials().drop(columns=["task", "activation", "seed", "config_hash", "status"])
-    epochs = store.epochs()
+    trials, epochs = store.trials(), store.epochs()
     metrics = [c for c in epochs.columns if c not in {*LEADING, *TRAILING, "trial_id"}]
-    rows = epochs.merge(trials, left_on="trial_id", right_on="id")[[*LEADING, *metrics, *TRAILING]]
+    # Every trial, by id: one row per epoch, and one row with no epoch for a trial that
+    # failed before its first.
+    epochs = epochs.drop(columns=["task", "activation", "seed", "config_hash", "status"])
+    rows = trials.merge(epochs, left_on="id", right_on="trial_id", how="left")[[*LEADING, *metrics, *TRAILING]]
+    rows["epoch"] = rows["epoch"].astype("Int64")
     rows["diverged_epoch"] = rows["diverged_epoch"].astype("Int64")  # an epoch number, or empty
     writer(rows, out)
     return len(rows)

@@ -7,7 +7,8 @@ transaction: a store from any release opens, and keeps every value it holds.
 History: 1, the first release (trials and per-epoch loss and accuracy); 2, two
 task-specific per-epoch columns on ``epochs``; 3, task metrics moved out of ``epochs``
 into ``metric_values`` (one row per trial, epoch and metric name, for whatever metrics
-a task declares) and ``trials.code_revision``.
+a task declares), ``trials.code_revision``, the 'failed' status with ``trials.error``,
+and ``claims`` (which run is training which trial, under a lease).
 
 Adding a migration: a function taking the connection (inside the transaction), appended
 to MIGRATIONS with the version it brings the store to, and TABLES updated to match.
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS trials (
     seed INTEGER NOT NULL,
     config_hash TEXT NOT NULL,         -- hash of the task's full hyperparameters
     hparams TEXT NOT NULL,             -- JSON: the resolved hyperparameters
-    status TEXT NOT NULL CHECK (status IN ('ok', 'diverged')),
+    status TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
     diverged_epoch INTEGER,
     epochs_run INTEGER NOT NULL,
     wall_time_s REAL NOT NULL,         -- population members: their share of the population's time
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS trials (
     host TEXT NOT NULL,
     finished_at TEXT NOT NULL,
     code_revision TEXT,                -- the code that made it (actbench.run.provenance); NULL before schema 3
+    error TEXT,                        -- why a 'failed' trial failed: the exception, one line
     UNIQUE (task, activation, seed, config_hash)
 )
 """,
@@ -67,6 +69,21 @@ CREATE TABLE IF NOT EXISTS metric_values (
     PRIMARY KEY (trial_id, epoch, metric)
 )
 """,
+    "claims": """
+CREATE TABLE IF NOT EXISTS claims (
+    task TEXT NOT NULL,
+    activation TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    config_hash TEXT NOT NULL,
+    owner TEXT NOT NULL,               -- "host:pid:random": one run of actbench
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    machine TEXT NOT NULL,             -- the owner's boot id: its pid is checked on that machine only
+    claimed_at REAL NOT NULL,          -- Unix time, seconds
+    lease_until REAL NOT NULL,         -- the claim lapses then unless its owner renews it
+    PRIMARY KEY (task, activation, seed, config_hash)
+)
+""",
 }
 
 # The columns every task records per epoch; any other column a store's epochs table has
@@ -74,9 +91,23 @@ CREATE TABLE IF NOT EXISTS metric_values (
 EPOCH_COLUMNS = ("trial_id", "epoch", "train_loss", "test_loss", "test_acc", "activation_params")
 
 
+def _rebuild(conn: sqlite3.Connection, table: str, columns: list[str]) -> None:
+    """``table`` recreated from TABLES with the given columns of its rows copied over:
+    SQLite before 3.35 cannot drop a column, and no version can change a CHECK. SQLite's
+    own recipe: create the new table under another name, copy, drop the old, rename, so
+    the other tables' references to ``table`` stay as written."""
+    conn.execute(TABLES[table].replace(f"EXISTS {table} (", f"EXISTS {table}_new (", 1))
+    kept = ", ".join(columns)
+    conn.execute(f"INSERT INTO {table}_new ({kept}) SELECT {kept} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+
+
 def _to_3(conn: sqlite3.Connection) -> None:
-    """Per-epoch task metrics to metric_values, and the code revision column."""
+    """Per-epoch task metrics to metric_values; the code revision, the failed status and
+    its error; the claims."""
     conn.execute(TABLES["metric_values"])
+    conn.execute(TABLES["claims"])
     columns = [row[1] for row in conn.execute("PRAGMA table_info(epochs)")]
     for metric in (c for c in columns if c not in EPOCH_COLUMNS):
         # Names come from the store's own schema, quoted as identifiers.
@@ -85,14 +116,8 @@ def _to_3(conn: sqlite3.Connection) -> None:
             f'WHERE "{metric}" IS NOT NULL',
             (metric,),
         )
-    if len(columns) > len(EPOCH_COLUMNS):
-        # Rebuilt rather than ALTER ... DROP COLUMN, which SQLite before 3.35 lacks.
-        conn.execute("ALTER TABLE epochs RENAME TO epochs_before_3")
-        conn.execute(TABLES["epochs"])
-        kept = ", ".join(EPOCH_COLUMNS)
-        conn.execute(f"INSERT INTO epochs ({kept}) SELECT {kept} FROM epochs_before_3")
-        conn.execute("DROP TABLE epochs_before_3")
-    conn.execute("ALTER TABLE trials ADD COLUMN code_revision TEXT")
+    _rebuild(conn, "epochs", list(EPOCH_COLUMNS))
+    _rebuild(conn, "trials", [row[1] for row in conn.execute("PRAGMA table_info(trials)")])
 
 
 # (version it brings the store to, migration), in order. Versions 1 and 2 both take _to_3:

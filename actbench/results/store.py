@@ -8,15 +8,27 @@ Durability and concurrency come from SQLite itself: each trial is written in one
 transaction the moment it finishes (WAL journal, synchronous=FULL), so a killed run loses
 at most the trials in flight; a UNIQUE key on (task, activation, seed, config_hash) makes
 a second writer of the same trial (another process on the same folder, or a resumed run)
-a no-op instead of a duplicate.
+a no-op instead of a duplicate. A run claims the trials it is about to train (``claims``,
+under a lease it renews while training), so several runs on one folder split the work
+instead of repeating it; a claim whose lease lapsed, or whose owner process on this
+machine is gone, is free again.
+
+SQLite's locking is safe on a local disk (ext4, xfs, btrfs, APFS, NTFS, tmpfs), not on
+network filesystems (NFS, SMB/CIFS, sshfs): there WAL cannot work and locks may be
+ignored. ``network_filesystem`` detects those on Linux, and the runner warns.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 import sqlite3
+import time
+import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -31,13 +43,71 @@ DB_NAME = "actbench.sqlite"
 TRIAL_COLUMNS = [
     "task", "activation", "seed", "config_hash", "hparams", "status", "diverged_epoch",
     "epochs_run", "wall_time_s", "engine", "device", "torch_version", "actbench_version", "host",
-    "finished_at", "code_revision",
+    "finished_at", "code_revision", "error",
 ]  # fmt: skip
 EPOCH_VALUES = ["train_loss", "test_loss", "test_acc"]
 
 
 class StoreError(ActbenchError):
-    """The results database is missing, unreadable or from an incompatible version."""
+    """The results database is missing, unreadable, unwritable or from an incompatible version."""
+
+
+def _machine_id() -> str:
+    """This boot of this machine (Linux's boot id), so that a claim's pid is only ever
+    checked on the machine it names: host names repeat across containers."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One run of actbench, as its claims name it."""
+
+    id: str  # "host:pid:random"
+    host: str
+    pid: int
+    machine: str
+
+    @classmethod
+    def this_process(cls) -> Owner:
+        host, pid = platform.node(), os.getpid()
+        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid, _machine_id())
+
+    def is_gone(self) -> bool:
+        """Known to be dead: a process of this machine that no longer exists. A process
+        of another machine is never known to be gone; its lease decides."""
+        if not self.machine or self.machine != _machine_id():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
+
+
+# Filesystem types (the last part: fuse.sshfs is sshfs) on which SQLite's locks are unreliable.
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs", "9p", "afs", "glusterfs", "lustre", "gpfs", "ceph"}
+
+
+def network_filesystem(folder: Path) -> str | None:
+    """The filesystem type of ``folder`` if it is a network one (Linux: /proc/mounts), else None."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return None
+    where = str(Path(folder).resolve())
+    best = max(
+        (m for m in mounts if len(m) > 2 and (where == m[1] or where.startswith(m[1].rstrip("/") + "/"))),
+        key=lambda m: len(m[1]),
+        default=None,
+    )
+    kind = best[2] if best else ""
+    return kind if kind.split(".")[-1] in NETWORK_FILESYSTEMS else None
+
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -56,7 +126,12 @@ class ResultStore:
                 f"or pass --results-dir DIR"
             )
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise StoreError(f"--results-dir {results_dir}: a file is in the way, not a folder") from None
+            except OSError as exc:
+                raise StoreError(f"cannot create the results folder {results_dir}: {exc.strerror or exc}") from None
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
         self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
@@ -64,6 +139,9 @@ class ResultStore:
             if create:
                 self._init_schema()
             self._check_version()
+        except sqlite3.OperationalError as exc:
+            self._conn.close()
+            raise StoreError(f"{self.path}: cannot open the results database ({exc})") from None
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StoreError(f"{self.path}: not a readable actbench database ({exc})") from None
@@ -105,14 +183,24 @@ class ResultStore:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front, so two writers queue (busy_timeout)
-        # instead of failing halfway with SQLITE_BUSY.
-        self._conn.execute("BEGIN IMMEDIATE")
+        # instead of failing halfway with SQLITE_BUSY. A write SQLite refuses (disk full,
+        # read-only file or folder) rolls back whole: what was stored stays as it was.
         try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StoreError(
+                f"cannot write to {self.path}: {exc}; nothing stored before was changed. "
+                "Free space or make the folder writable, then rerun: stored trials are kept"
+            ) from None
 
     def close(self) -> None:
         self._conn.close()
@@ -132,13 +220,16 @@ class ResultStore:
             trial.task, trial.activation, trial.seed, trial.config_hash,
             json.dumps(trial.hparams, sort_keys=True), result.status, result.diverged_epoch,
             len(result.epochs), result.wall_time_s, result.engine, result.device, result.torch_version,
-            result.actbench_version, result.host, result.finished_at, result.code_revision,
+            result.actbench_version, result.host, result.finished_at, result.code_revision, result.error,
         )  # fmt: skip
         with self._transaction():
             cursor = self._conn.execute(
                 f"INSERT OR IGNORE INTO trials ({', '.join(TRIAL_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(TRIAL_COLUMNS))})",
                 row,
+            )
+            self._conn.execute(
+                "DELETE FROM claims WHERE task = ? AND activation = ? AND seed = ? AND config_hash = ?", trial.key
             )
             if cursor.rowcount == 0:
                 return False
@@ -164,6 +255,62 @@ class ResultStore:
         wanted = {(t.task, t.activation, t.seed, t.config_hash) for t in trials}
         rows = self._conn.execute("SELECT task, activation, seed, config_hash FROM trials")
         return wanted & set(rows)
+
+    # -- claims ----------------------------------------------------------------------------
+
+    def _drop_lapsed(self, now: float) -> None:
+        """Free the claims whose lease lapsed or whose owner is known to be gone."""
+        self._conn.execute("DELETE FROM claims WHERE lease_until < ?", (now,))
+        rows = self._conn.execute("SELECT DISTINCT owner, host, pid, machine FROM claims").fetchall()
+        gone = [owner for owner, host, pid, machine in rows if Owner(owner, host, pid, machine).is_gone()]
+        self._conn.executemany("DELETE FROM claims WHERE owner = ?", [(owner,) for owner in gone])
+
+    def unclaimed(self, trials: Iterable[Trial]) -> list[Trial]:
+        """The trials among ``trials`` that are neither stored nor claimed by a live run."""
+        with self._transaction():
+            self._drop_lapsed(time.time())
+        trials = list(trials)
+        stored = self.stored_keys(trials)
+        claimed = set(self._conn.execute("SELECT task, activation, seed, config_hash FROM claims"))
+        return [t for t in trials if t.key not in stored and t.key not in claimed]
+
+    def claim(self, trials: Iterable[Trial], owner: Owner, lease_s: float) -> bool:
+        """Claim every one of ``trials`` for ``owner``, or none (False) if another live run
+        holds one of them or one is stored already."""
+        trials = list(trials)
+        now = time.time()
+        with self._transaction():
+            self._drop_lapsed(now)
+            keys = {t.key for t in trials}
+            rows = self._conn.execute("SELECT task, activation, seed, config_hash, owner FROM claims")
+            taken = {tuple(row[:4]) for row in rows if row[4] != owner.id}
+            if keys & (taken | self.stored_keys(trials)):
+                return False
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*t.key, owner.id, owner.host, owner.pid, owner.machine, now, now + lease_s) for t in trials],
+            )
+        return True
+
+    def renew(self, owner: Owner, lease_s: float) -> None:
+        """Extend every lease ``owner`` holds to ``lease_s`` seconds from now."""
+        with self._transaction():
+            self._conn.execute("UPDATE claims SET lease_until = ? WHERE owner = ?", (time.time() + lease_s, owner.id))
+
+    def release(self, owner: Owner) -> None:
+        """Drop every claim ``owner`` holds (its trials are stored, or it stops)."""
+        with self._transaction():
+            self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner.id,))
+
+    def claims(self) -> pd.DataFrame:
+        """The live claims: trial key, owner, host, pid, claimed_at, lease_until (Unix seconds)."""
+        with self._transaction():
+            self._drop_lapsed(time.time())
+        return pd.read_sql_query(
+            "SELECT task, activation, seed, config_hash, owner, host, pid, claimed_at, lease_until FROM claims "
+            "ORDER BY claimed_at, task, activation, seed",
+            self._conn,
+        )
 
     def trials(self) -> pd.DataFrame:
         """One row per stored trial, oldest first."""

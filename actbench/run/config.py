@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from actbench.activations import parse_activation, split_specs
+from actbench.activations.probe import probe_activation
 from actbench.api import Trial
 from actbench.errors import UsageError
 from actbench.run.engines import ENGINES
@@ -31,7 +32,7 @@ else:  # pragma: no cover - Python 3.10
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
     "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    "engine", "executor", "memory_budget_gb", "compile", *HPARAM_SHORTCUTS,
+    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", *HPARAM_SHORTCUTS,
 )  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -51,6 +52,7 @@ class RunConfig:
     executor: str  # a name in EXECUTORS: where the units of work run
     memory_budget: int | None  # bytes a population may use; None: the engine's default
     compile: bool  # torch.compile the training step
+    checkpoint: bool  # save each unit's state after every epoch, in RESULTS/checkpoints/, to resume from
 
     def trials(self) -> list[Trial]:
         """Seed-major order: an interrupted run leaves complete, paired seeds behind."""
@@ -122,10 +124,11 @@ def _activations(value: Any) -> list[str]:
         raise UsageError("no activations given: pass --acts relu,gelu or set acts in the config file")
     canonical: list[str] = []
     for spec in specs:
-        name = parse_activation(str(spec)).canonical
-        if name in canonical:
-            raise UsageError(f"activation listed twice: {name}")
-        canonical.append(name)
+        parsed = parse_activation(str(spec))
+        if parsed.canonical in canonical:
+            raise UsageError(f"activation listed twice: {parsed.canonical}")
+        probe_activation(parsed)
+        canonical.append(parsed.canonical)
     return canonical
 
 
@@ -184,6 +187,7 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
         executor=EXECUTORS.primary(str(merged.get("executor", "local"))),
         memory_budget=_memory_budget(merged.get("memory_budget_gb")),
         compile=bool(merged.get("compile", False)),
+        checkpoint=bool(merged.get("checkpoint", True)),
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from actbench.api import EpochMetrics, Trial, TrialResult
 from actbench.run.config import RunConfig
+from actbench.run.leases import LEASE_S
 from actbench.run.runner import RunOutcome
 
 
@@ -24,8 +28,21 @@ class QuietReporter:
     def trial_done(self, result: TrialResult, stored: bool) -> None:
         pass
 
+    def waiting(self, claims: pd.DataFrame) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+def describe_claims(claims: pd.DataFrame) -> str:
+    """'3 trial(s) claimed by vm:4242:1a2b3c4d (lease renewed 4 s ago)', one part per owner."""
+    now = time.time()
+    parts = []
+    for owner, rows in claims.groupby("owner", sort=False):
+        renewed = now - (rows["lease_until"].max() - LEASE_S)
+        parts.append(f"{len(rows)} trial(s) claimed by {owner} (lease renewed {max(renewed, 0):.0f} s ago)")
+    return "; ".join(parts)
 
 
 class RichReporter(QuietReporter):
@@ -49,6 +66,7 @@ class RichReporter(QuietReporter):
         self.pending = 0
         self.epochs = 1
         self.in_flight: dict[Trial, int] = {}  # trial -> epochs it has finished
+        self._waited_on: tuple[str, ...] = ()  # the owners of the claims last waited on
 
     def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
         self.console.print(
@@ -90,17 +108,29 @@ class RichReporter(QuietReporter):
         self.done += 1
         self.in_flight.pop(result.trial, None)
         self._update()
-        trial, last = result.trial, result.epochs[-1]
-        if result.status == "diverged":
+        trial = result.trial
+        if result.status == "failed":
+            outcome = f"[red]failed after {len(result.epochs)} epoch(s): {escape(result.error or '')}[/red]"
+        elif result.status == "diverged":
             outcome = f"[red]diverged at epoch {result.diverged_epoch}[/red]"
         else:
-            outcome = f"test acc {last.test_acc:.2f}%"
+            outcome = f"test acc {result.epochs[-1].test_acc:.2f}%"
         note = "" if stored else " (already stored by another process; kept that one)"
         self.progress.console.print(
             f"{escape(trial.activation)} seed {trial.seed}: {outcome} in {result.wall_time_s:.1f} s{note}",
             markup=True,
             highlight=False,
         )
+
+    def waiting(self, claims: pd.DataFrame) -> None:
+        """Said once per set of owners waited on, not at every look."""
+        owners = tuple(sorted(set(claims["owner"])))
+        if owners != self._waited_on:
+            self._waited_on = owners
+            self.progress.console.print(
+                f"waiting: {describe_claims(claims)}; a run that stops has its trials taken over",
+                markup=False, highlight=False,
+            )  # fmt: skip
 
     def close(self) -> None:
         self.progress.stop()

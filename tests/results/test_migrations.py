@@ -19,6 +19,9 @@ from actbench.results.store import DB_NAME, ResultStore
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "schema2"
 # Summary columns whose name follows the task metric's now (NAME_mean), same values.
 RENAMED = {"timed_mean_s": "timed_s_mean"}
+# Summary columns that release did not have: trials that failed (training raised), which
+# it could not store; 0 for all of its trials.
+ADDED = {"failed": 0}
 # The bootstrap interval's ends. That release resampled the per-seed differences in the
 # order an unstable sort of the whole store left them, so the same seeds' interval moved
 # with whatever else the store held; now they are resampled in seed order. The ends
@@ -87,6 +90,9 @@ def compare_file(old: Path, new: Path) -> None:
         after = pd.DataFrame(after_json[key])
     dropped = set(before.columns) - set(after.columns)
     assert before[sorted(dropped)].isna().all().all(), f"{new.name}: values lost in {sorted(dropped)}"
+    for column, value in ADDED.items():
+        if column in after.columns and column not in before.columns:
+            assert (after.pop(column) == value).all(), new.name
     assert set(after.columns) <= set(before.columns), new.name
     ends = [c for c in after.columns if c in ("ci_low", "ci_high")]
     pd.testing.assert_frame_equal(after.drop(columns=ends), before[after.columns].drop(columns=ends), check_dtype=False)

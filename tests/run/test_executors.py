@@ -43,8 +43,9 @@ class Crossing:
     units: list[WorkUnit] = []
 
     def run(self, units, ctx, on_start, on_epoch):
-        Crossing.units = [pickle.loads(pickle.dumps(u)) for u in units]
-        results = [r for unit in Crossing.units for r in ENGINES.get(unit.engine).run(unit, ctx, on_start, on_epoch)]
+        crossed = [pickle.loads(pickle.dumps(u)) for u in units]
+        Crossing.units += crossed
+        results = [r for unit in crossed for r in ENGINES.get(unit.engine).run(unit, ctx, on_start, on_epoch)]
         yield from (pickle.loads(pickle.dumps(r)) for r in reversed(results))
 
 
@@ -53,6 +54,7 @@ def crossing(monkeypatch):
     monkeypatch.setattr(EXECUTORS, "_entries", dict(EXECUTORS._entries))
     monkeypatch.setattr(EXECUTORS, "_lookup", dict(EXECUTORS._lookup))
     EXECUTORS.add("crossing", Crossing)
+    Crossing.units = []
 
 
 def stored(folder: str):

@@ -27,15 +27,22 @@ def elapsed(start: float, ctx: TrainContext) -> float:
 
 
 def make_result(
-    trial: Trial, epochs: list[EpochMetrics], wall_time_s: float, engine: str, ctx: TrainContext
+    trial: Trial,
+    epochs: list[EpochMetrics],
+    wall_time_s: float,
+    engine: str,
+    ctx: TrainContext,
+    error: str | None = None,
 ) -> TrialResult:
+    """The record of a trial that ended: ok, diverged (its last epoch's loss is not
+    finite) or, given ``error``, failed after the epochs it finished."""
     from actbench import __version__
 
-    last = epochs[-1]
+    diverged = bool(epochs) and not epochs[-1].finite
     return TrialResult(
         trial=trial,
-        status="ok" if last.finite else "diverged",
-        diverged_epoch=None if last.finite else last.epoch,
+        status="failed" if error else "diverged" if diverged else "ok",
+        diverged_epoch=epochs[-1].epoch if diverged and not error else None,
         epochs=epochs,
         wall_time_s=wall_time_s,
         engine=engine,
@@ -45,4 +52,5 @@ def make_result(
         host=platform.node(),
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         code_revision=code_revision(),
+        error=error,
     )
