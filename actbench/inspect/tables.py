@@ -35,7 +35,7 @@ def properties_table(rows: list[Properties]) -> Table:
         where = "as x→±∞" if p.argmin is None else f"at {p.argmin:.4g}"
         monotone = ("yes" if p.monotone else "no") + (f" (for {p.monotone_range})" if p.monotone_range else "")
         bounded = "/".join(b for b, ok in (("below", p.bounded_below), ("above", p.bounded_above)) if ok) or "no"
-        breaks = ", ".join(f"{d} at {x:g}" for x, d in p.breakpoints)
+        breaks = ", ".join(f"Δ{b.order} {b.jump:+.3g} at {b.x:g}" for b in p.breakpoints)  # Δ: right minus left
         table.add_row(
             escape(p.activation), f"{p.f0:.4g}", f"{p.df0:.4g}", f"{p.min_value:.4g} ({where})", monotone,
             f"{p.mean_output:.3g}", bounded, f"{p.slope_neg_inf:.3g}/{p.slope_pos_inf:.3g}",
