@@ -20,7 +20,7 @@ from scipy import stats as scipy_stats
 from torch import nn
 
 from actbench.activations import ActivationSpec, parse_activation
-from actbench.inspect.check import GRID_HALF_WIDTH, GRID_POINTS, QUANTILES, properties
+from actbench.inspect.check import GRID_HALF_WIDTH, GRID_POINTS, QUANTILES, monotone_range, properties
 
 GRID = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, GRID_POINTS)
 
@@ -197,3 +197,18 @@ def test_synthetic_breakpoints_are_found_wherever_they_fall(slope, bend, parts):
         # f' = slope + bend·sech²(x) + the ramps' positive jumps > 0: only a step down in f
         # can make f decrease.
         assert p.monotone == all(jump > 0 for _, _, jump in parts)
+
+
+# --- the monotone range of a sweep ------------------------------------------------------
+
+
+@pytest.mark.slow  # each sweep checks ~100 parameter values: seconds apiece
+@deterministic(12)
+@given(low=st.floats(-20.0, 8.5), width=st.floats(0.5, 40.0))
+def test_ralu_sweep_finds_the_part_of_0_to_9_inside_any_range(low, width):
+    high = low + width
+    inside = [max(low, 0.0), min(high, 9.0)]
+    # The sweep samples 57 values: an overlap narrower than their spacing can fall between them.
+    assume(inside[1] - inside[0] >= width / 56)
+    found = monotone_range(parse_activation("ralu"), "alpha", low, high)
+    assert found == pytest.approx(inside, abs=2e-5)  # ends bisected to 1e-6, printed to 5 decimals
