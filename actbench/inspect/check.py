@@ -2,10 +2,20 @@
 
 Everything is evaluated in float64 with slopes by autograd, on a dense grid of
 [-GRID_HALF_WIDTH, GRID_HALF_WIDTH] refined where it matters (the minimum by SciPy's
-bounded scalar minimiser, breakpoints by bisection), and far out at ±FAR for the
-asymptotic behaviour. Expectations over x ~ N(0, 1) use the N(0, 1) quantiles of
-QUANTILES evenly spaced probabilities: deterministic, and exact for counting how many
-inputs fall below 0.
+bounded scalar minimiser, breakpoints by subdivision and one-sided limits), and far
+out at ±FAR for the asymptotic behaviour. Expectations over x ~ N(0, 1) use the
+N(0, 1) quantiles of QUANTILES evenly spaced probabilities: deterministic, and exact
+for counting how many inputs fall below 0.
+
+Breakpoints must not depend on where they fall relative to the grid: a jump in f, f'
+or f'' exactly on a grid point (where autograd returns one side's value, or the mean
+of both) or between two points. So the grid only proposes candidates, from fifth
+differences that stand out from their neighbours (a jump J leaves at least J/2 in
+them wherever it falls; a smooth g leaves step⁵·g⁽⁵⁾, which varies slowly), and each
+candidate is settled off the grid: narrowed to float64 resolution, then its jump
+measured as the difference of the two one-sided limits, each extrapolated from
+x0 ± h and x0 ± 2h. A jump is real when that difference is the same at two very
+different h; in a steep but smooth region it shrinks like h³.
 """
 
 from __future__ import annotations
@@ -22,13 +32,30 @@ from actbench.activations import ActivationSpec
 from actbench.errors import UsageError
 
 GRID_HALF_WIDTH, GRID_POINTS = 20.0, 80_001  # step 5e-4
-FAR = 1e6  # "infinity" for asymptotic slopes
+# "Infinity" for asymptotic slopes: far enough that a tail c/|x| (squareplus: b/(4|x|))
+# has a chord slope c/(2·FAR²) below FLAT for any c below 1e12. At 1e6, squareplus with
+# b >= 8 looked unbounded below.
+FAR = 1e12
 FAR_VALUE = 1e15  # "infinity" for the value an infimum approaches (squareplus: b/(4|x|) = 1e-15)
 SATURATED = 5.0
 QUANTILES = 100_000
 JUMP = 1e-6  # a jump in f, f' or f'' smaller than this is rounding, not a breakpoint
 FLAT = 1e-12  # slopes above -FLAT count as non-negative (monotone)
+ORDERS = ("f", "f'", "f''")  # the derivatives searched for jumps, by order
+# By the lowest order that jumps anywhere; "C2+" when none does.
+SMOOTHNESS = {"f": "discontinuous", "f'": "C0", "f''": "C1"}
+DIFFERENCE = 5  # the order of the grid differences that propose breakpoints
+NEIGHBOURS = range(7, 11)  # steps to the differences a candidate must stand out from
+PAD = 16  # grid steps added beyond each end: a breakpoint at ±GRID_HALF_WIDTH has neighbours
+SECTIONS = 32  # steps sampled per round of locating a breakpoint, which keeps 3 of them
 FINITE_PROBES = (1e4, 1e3, 100.0, 10.0, 3.0, 1.0, 0.5, 1e-3, 0.0)
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    x: float
+    order: str  # "f", "f'" or "f''": the lowest derivative that jumps at x
+    jump: float  # that derivative's right limit minus its left limit
 
 
 @dataclass(frozen=True)
@@ -46,8 +73,8 @@ class Properties:
     bounded_above: bool
     slope_neg_inf: float
     slope_pos_inf: float
-    smoothness: str  # "C0", "C1" or "C2+": the order of the first derivative with a jump
-    breakpoints: list[tuple[float, str]]  # (x, "f'" or "f''"): where a derivative jumps
+    smoothness: str  # "discontinuous", "C0", "C1" or "C2+": by the lowest order with a jump
+    breakpoints: list[Breakpoint]  # in [-GRID_HALF_WIDTH, GRID_HALF_WIDTH], by x
     gradcheck: bool  # torch.autograd.gradcheck in float64, away from breakpoints
     finite_float32: bool
     finite_float16: bool
@@ -56,7 +83,8 @@ class Properties:
     monotone_range: list[float] | None = field(default=None)  # with a sweep: the monotone interval
 
     def to_dict(self) -> dict:
-        """Plain JSON data: infinities as the strings "inf" and "-inf" (JSON has no infinity)."""
+        """Plain JSON data: infinities as the strings "inf" and "-inf" (JSON has no infinity),
+        each breakpoint an object {"x", "order", "jump"}."""
         return {k: (str(v) if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(self).items()}
 
 
@@ -101,25 +129,73 @@ def _minimum(module: torch.nn.Module, x: np.ndarray, f: np.ndarray, df: np.ndarr
     return float(best.fun), float(best.x)
 
 
-def _breakpoints(module: torch.nn.Module, x: np.ndarray, derivs: list[np.ndarray]) -> list[tuple[float, str]]:
-    """Where f' or f'' jumps: grid steps far above their neighbours, confirmed by bisecting
-    the step 60 times (to float64 resolution) and finding the jump still there."""
-    found = []
-    for order, name in ((1, "f'"), (2, "f''")):
-        step = np.abs(np.diff(derivs[order]))
-        window = np.maximum.reduce([np.roll(step, s) for s in (-3, -2, -1, 1, 2, 3)])
-        for i in np.flatnonzero(step > 10 * window + JUMP):
-            lo, hi = x[i], x[i + 1]
-            for _ in range(60):
-                mid = (lo + hi) / 2
-                left = abs(_at(module, mid, order) - _at(module, lo, order))
-                right = abs(_at(module, hi, order) - _at(module, mid, order))
-                lo, hi = (lo, mid) if left >= right else (mid, hi)
-            if abs(_at(module, hi, order) - _at(module, lo, order)) > JUMP:
-                where = float(round((lo + hi) / 2, 6)) + 0.0  # + 0.0: no "-0.0"
-                if not any(abs(where - w) < 1e-4 for w, _ in found):
-                    found.append((where, name))
-    return sorted(found)
+def _candidates(values: np.ndarray) -> list[tuple[int, int]]:
+    """Grid index ranges [first, last] that may hold a jump of ``values``: where DIFFERENCE-th
+    differences exceed JUMP/4 and ten times all their neighbours 7 to 10 steps away on at
+    least one side. A jump J leaves at least J/2 in some of the 6 differences that span it,
+    wherever it falls; a smooth g leaves step⁵·g⁽⁵⁾, which varies slowly. One clean side
+    is enough, so that a second jump nearby does not hide the first."""
+    d = np.abs(np.diff(values, DIFFERENCE))  # d[i] spans values[i .. i + DIFFERENCE]
+    pad = max(NEIGHBOURS)
+    padded = np.pad(d, pad)  # zeros: near the ends, fewer neighbours to stand out from
+
+    def side(sign: int) -> np.ndarray:  # at i, the largest of d[i + sign·n] for n in NEIGHBOURS
+        return np.maximum.reduce([padded[pad + sign * n : len(padded) - pad + sign * n] for n in NEIGHBOURS])
+
+    flagged = np.flatnonzero((d > JUMP / 4) & (d > 10 * np.minimum(side(-1), side(1))))
+    # One jump flags up to 6 neighbouring differences: flags closer than that are one candidate.
+    runs = np.split(flagged, np.flatnonzero(np.diff(flagged) > DIFFERENCE) + 1) if len(flagged) else []
+    return [(max(run[0] - 1, 0), min(run[-1] + DIFFERENCE + 1, len(values) - 1)) for run in runs]
+
+
+def _locate(module: torch.nn.Module, order: int, lo: float, hi: float) -> float:
+    """Where in [lo, hi] the order-th derivative g jumps, to 1e-14 relative. Each round
+    samples SECTIONS steps and keeps the 3 around the largest third difference: a jump,
+    a kink in g, or both, put it within one step of their own, where a smooth g gives
+    only step³·g'''."""
+    while hi - lo > 1e-14 * max(1.0, abs(lo)):
+        x = np.linspace(lo, hi, SECTIONS + 1)
+        i = int(np.argmax(np.abs(np.diff(_derivatives(module, x, order)[order], 3))))
+        lo, hi = x[i], x[i + 3]
+    return float(lo + (hi - lo) / 2)
+
+
+def _jump(module: torch.nn.Module, order: int, x0: float, h: float) -> float:
+    """Right minus left limit of the order-th derivative at x0, each side extrapolated
+    linearly from x0 ± h and x0 ± 2h (error O(h²)): never evaluated at x0 itself, whose
+    value belongs to one side, or to neither."""
+    g = _derivatives(module, x0 + h * np.array([-2.0, -1.0, 1.0, 2.0]), order)[order]
+    return float((2 * g[2] - g[3]) - (2 * g[1] - g[0]))
+
+
+def _confirmed_jump(module: torch.nn.Module, order: int, x0: float) -> float | None:
+    """The jump at x0, if it is one: above JUMP, and the same within 0.1% measured 1e-6 or
+    1e-9 (relative) from x0. Across a steep but smooth region the difference shrinks like h³."""
+    scale = max(1.0, abs(x0))
+    near, nearer = _jump(module, order, x0, 1e-6 * scale), _jump(module, order, x0, 1e-9 * scale)
+    if abs(nearer) > JUMP and abs(near - nearer) <= 1e-3 * abs(nearer):
+        return nearer
+    return None
+
+
+def _breakpoints(module: torch.nn.Module) -> list[Breakpoint]:
+    """Where f, f' or f'' jumps in [-GRID_HALF_WIDTH, GRID_HALF_WIDTH]: each with the
+    lowest order that jumps there and the size of that jump."""
+    step = 2 * GRID_HALF_WIDTH / (GRID_POINTS - 1)
+    edge = GRID_HALF_WIDTH + PAD * step
+    x = np.linspace(-edge, edge, GRID_POINTS + 2 * PAD)  # the grid, PAD steps wider each side
+    found: list[Breakpoint] = []
+    for order, values in enumerate(_derivatives(module, x, order=2)):
+        for first, last in _candidates(values):
+            x0 = _locate(module, order, x[first], x[last])
+            # A jump in f or f' also makes the higher derivatives' differences stand out.
+            if abs(x0) > GRID_HALF_WIDTH * (1 + 1e-12) or any(abs(x0 - b.x) < 1e-6 for b in found):
+                continue
+            jump = _confirmed_jump(module, order, x0)
+            if jump is not None:
+                # x0 is good to ~1e-14 relative: 10 decimals give back 2.21 as 2.21; + 0.0: no "-0.0".
+                found.append(Breakpoint(round(x0, 10) + 0.0, ORDERS[order], jump))
+    return sorted(found, key=lambda b: b.x)
 
 
 def _finite_in(module: torch.nn.Module, dtype: torch.dtype) -> bool:
@@ -140,18 +216,17 @@ def properties(spec: ActivationSpec) -> Properties:
     """Every property of ``spec``'s module, at its initial parameters."""
     module = spec.build().double()
     x = np.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, GRID_POINTS)
-    derivs = _derivatives(module, x, order=2)
-    f, df = derivs[0], derivs[1]
+    f, df = _derivatives(module, x)
     slope_neg = (_at(module, -FAR) - _at(module, -2 * FAR)) / FAR
     slope_pos = (_at(module, 2 * FAR) - _at(module, FAR)) / FAR
     min_value, argmin = _minimum(module, x, f, df, slope_neg, slope_pos)
     quantiles = scipy_stats.norm.ppf((np.arange(QUANTILES) + 0.5) / QUANTILES)
     fq, dfq = _derivatives(module, quantiles)
-    breaks = _breakpoints(module, x, derivs)
-    orders = {name for _, name in breaks}
+    breaks = _breakpoints(module)
+    orders = {b.order for b in breaks}
     # gradcheck's finite differences need a neighbourhood free of breakpoints.
     probe = torch.linspace(-4, 4, 17, dtype=torch.float64) + 0.0123
-    probe = probe[[all(abs(p - b) > 1e-3 for b, _ in breaks) for p in probe.tolist()]].requires_grad_()
+    probe = probe[[all(abs(p - b.x) > 1e-3 for b in breaks) for p in probe.tolist()]].requires_grad_()
     try:
         gradcheck = bool(torch.autograd.gradcheck(module, (probe,)))
     except Exception:  # noqa: BLE001 - a failed check is the answer, whatever the module raised
@@ -163,7 +238,10 @@ def properties(spec: ActivationSpec) -> Properties:
         df0=_at(module, 0.0, 1),
         min_value=min_value,
         argmin=argmin,
-        monotone=bool(df.min() >= -FLAT and slope_neg >= -FLAT and slope_pos >= -FLAT),
+        monotone=bool(
+            df.min() >= -FLAT and slope_neg >= -FLAT and slope_pos >= -FLAT
+            and all(b.jump > 0 for b in breaks if b.order == "f")  # a step down is a decrease
+        ),  # fmt: skip
         odd=odd,
         mean_output=float(fq.mean()),
         zero_mean=bool(abs(fq.mean()) < 1e-3),
@@ -171,7 +249,7 @@ def properties(spec: ActivationSpec) -> Properties:
         bounded_above=bool(abs(slope_pos) <= FLAT and slope_neg >= -FLAT),
         slope_neg_inf=slope_neg,
         slope_pos_inf=slope_pos,
-        smoothness="C0" if "f'" in orders else "C1" if "f''" in orders else "C2+",
+        smoothness=next((SMOOTHNESS[o] for o in ORDERS if o in orders), "C2+"),
         breakpoints=breaks,
         gradcheck=gradcheck,
         finite_float32=_finite_in(module, torch.float32),

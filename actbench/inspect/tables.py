@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from actbench.inspect.flow import Flow
-from actbench.inspect.check import Properties
+from actbench.inspect.check import Breakpoint, Properties
 from actbench.inspect.plot import Shape, describe
 from actbench.inspect.speed import Timing
 
@@ -26,6 +26,16 @@ def shapes_table(drawn: list[Shape], low: float, high: float) -> Table:
     return table
 
 
+def _jumps(breakpoints: list[Breakpoint]) -> str:
+    """E.g. "Δf'' -0.558 at -2.21, +0.558 at 2.21": right minus left limit, each order
+    named where it changes (the column is narrow)."""
+    texts = []
+    for before, b in zip([None, *breakpoints], breakpoints):
+        named = before is None or before.order != b.order
+        texts.append(f"{'Δ' + b.order + ' ' if named else ''}{b.jump:+.3g} at {b.x:g}")
+    return ", ".join(texts)
+
+
 def properties_table(rows: list[Properties]) -> Table:
     columns = ("activation", "f(0)", "f'(0)", "min", "monotone", "mean N(0,1)", "bounded",
                "slope -inf/+inf", "smoothness", "gradcheck", "finite fp16/bf16", "dead")  # fmt: skip
@@ -35,7 +45,7 @@ def properties_table(rows: list[Properties]) -> Table:
         where = "as x→±∞" if p.argmin is None else f"at {p.argmin:.4g}"
         monotone = ("yes" if p.monotone else "no") + (f" (for {p.monotone_range})" if p.monotone_range else "")
         bounded = "/".join(b for b, ok in (("below", p.bounded_below), ("above", p.bounded_above)) if ok) or "no"
-        breaks = ", ".join(f"{d} at {x:g}" for x, d in p.breakpoints)
+        breaks = _jumps(p.breakpoints)
         table.add_row(
             escape(p.activation), f"{p.f0:.4g}", f"{p.df0:.4g}", f"{p.min_value:.4g} ({where})", monotone,
             f"{p.mean_output:.3g}", bounded, f"{p.slope_neg_inf:.3g}/{p.slope_pos_inf:.3g}",

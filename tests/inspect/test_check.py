@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from actbench.activations import parse_activation
 from actbench.cli import app
-from actbench.inspect.check import monotone_range, properties
+from actbench.inspect.check import Breakpoint, monotone_range, properties
 
 runner = CliRunner()
 
@@ -19,7 +19,7 @@ def check(spec: str):
 def test_relu_kinks_at_zero_and_kills_half_of_a_normal_input():
     relu = check("relu")
     assert (relu.f0, relu.df0, relu.min_value, relu.argmin) == (0.0, 0.0, 0.0, 0.0)
-    assert relu.dead_fraction == 0.5 and relu.smoothness == "C0" and relu.breakpoints == [(0.0, "f'")]
+    assert relu.dead_fraction == 0.5 and relu.smoothness == "C0" and relu.breakpoints == [Breakpoint(0.0, "f'", 1.0)]
     assert relu.monotone and relu.bounded_below and not relu.bounded_above
     assert (relu.slope_neg_inf, relu.slope_pos_inf) == (0.0, 1.0)
 
@@ -33,7 +33,7 @@ def test_ralu_slope_at_zero_is_alpha_and_it_is_monotone_for_alpha_in_0_to_9():
 def test_srelu_minimum_and_its_c1_breakpoints():
     srelu = check("srelu")
     assert srelu.argmin == pytest.approx(-0.78, abs=0.005) and srelu.min_value < 0
-    assert srelu.smoothness == "C1" and srelu.breakpoints == [(-2.21, "f''"), (2.21, "f''")]
+    assert srelu.smoothness == "C1" and [(b.x, b.order) for b in srelu.breakpoints] == [(-2.21, "f''"), (2.21, "f''")]
     assert not srelu.monotone and srelu.gradcheck
 
 
@@ -55,7 +55,7 @@ def test_bounds_and_centring_of_the_classics():
     assert tanh.min_value == -1.0 and tanh.argmin is None  # approached, never reached
     assert sigmoid.mean_output == pytest.approx(0.5) and not sigmoid.zero_mean and not sigmoid.odd
     assert selu.zero_mean and selu.smoothness == "C0"  # mean 0 under N(0, 1) by design; f' jumps at 0
-    assert elu.smoothness == "C1" and elu.breakpoints == [(0.0, "f''")]
+    assert elu.smoothness == "C1" and elu.breakpoints == [Breakpoint(0.0, "f''", pytest.approx(-1.0))]
     for p in (tanh, sigmoid, selu, elu):
         assert p.finite_float16 and p.finite_bfloat16 and p.finite_float32 and p.gradcheck
 
@@ -69,8 +69,10 @@ def test_check_command_json_and_errors():
     assert required <= set(rows[0])
     assert rows[0]["monotone_range"] is None and rows[1]["monotone_range"] == pytest.approx([0.0, 9.0], abs=1e-5)
     assert rows[1]["min_value"] == "-inf"
+    srelu = json.loads(runner.invoke(app, ["check", "srelu", "--format", "json"]).stdout)[0]
+    assert [(b["x"], b["order"]) for b in srelu["breakpoints"]] == [(-2.21, "f''"), (2.21, "f''")]
     table = runner.invoke(app, ["check", "srelu"])
-    assert table.exit_code == 0 and "C1 (f'' at" in table.stdout
+    assert table.exit_code == 0 and "C1 (Δf'' -0.558" in table.stdout and "+0.558 at 2.21)" in table.stdout
     for args, message in [
         (["check", "relu", "--format", "yaml"], "error: unknown format 'yaml'; choose from: table, json"),
         (["check", "relu", "--sweep", "alpha=3:1"], "error: --sweep expects NAME=LOW:HIGH with LOW < HIGH, got 'alpha=3:1'"),
