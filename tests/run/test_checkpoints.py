@@ -26,7 +26,7 @@ from actbench.run.engines.population import run_population
 from actbench.run.engines.sequential import run_trial
 from actbench.tasks import get_task
 
-HP = get_task("mnist-mini").resolve_hparams({"epochs": 2, "hidden": [32]})
+HP = get_task("mnist-mini").resolve_hparams({"epochs": 2, "hidden": [32], "batch_size": 500})  # 10 steps an epoch
 
 
 def mini(act: str = "relu", seed: int = 0) -> Trial:
@@ -173,7 +173,7 @@ def test_the_sequential_engine_resumes_a_killed_trial(tmp_path):
 
 
 def test_a_corrupt_checkpoint_starts_the_trial_over(tmp_path):
-    trial = mini()
+    trial = dataclasses.replace(mini(), hparams={**HP, "epochs": 1})
     path = unit_checkpoint_path(tmp_path, WorkUnit("sequential", (trial,)))
     path.write_bytes(b"PK\x03\x04 cut short")
     with pytest.warns(CheckpointWarning, match="ignoring checkpoint .* cannot be read"):
