@@ -124,7 +124,9 @@ class TrainContext:
     data_dir: Path | None
     verify: bool = True
     compile: bool = False  # torch.compile the training step
-    checkpoint_dir: Path | None = None  # where units save their state after each epoch; None: nowhere
+    # Where units of work keep their epoch checkpoints (actbench.run.checkpoints); None:
+    # no checkpoints, an interrupted unit starts over.
+    checkpoint_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,27 @@ class WorkUnit:
     trials: tuple[Trial, ...]
 
 
+class Checkpoint(Protocol):
+    """The saved state of one unit of work (a trial, or a population chunk) after its last finished epoch.
+
+    A trainer given a checkpoint with saved state resumes from it: it first yields again
+    the metrics of the epochs already done (kept in the state, so the engine's record of
+    the trial is complete), then trains the rest. After every trained epoch whose
+    training loss is finite it saves everything needed to go on (weights, optimiser,
+    BatchNorm statistics, every random stream and the step count, the metrics so far),
+    then yields that epoch's metrics. A resumed trial gives bit-identical results to
+    an uninterrupted one on the same machine. The state is tensors, plain Python data
+    and dicts of them (loadable with ``torch.load(weights_only=True)``); its layout is
+    the trainer's own. Implementations: actbench.run.checkpoints.
+    """
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or None: nothing saved, start from scratch."""
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state with ``state``, durably (a crash leaves the old or the new one)."""
+
+
 class PopulationTrainer(Protocol):
     """What a task offers to train many (activation, seed) members as one batched model."""
 
@@ -143,10 +166,15 @@ class PopulationTrainer(Protocol):
         """Peak memory one member adds to a population, in bytes."""
 
     def train(
-        self, members: list[tuple[str, int]], hparams: dict[str, Any], ctx: TrainContext
+        self,
+        members: list[tuple[str, int]],
+        hparams: dict[str, Any],
+        ctx: TrainContext,
+        checkpoint: Checkpoint | None = None,
     ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
         """Train the members together; yields ((activation, seed), metrics) per member and epoch.
-        A member's last yield is its final epoch, or the epoch its training loss stopped being finite."""
+        A member's last yield is its final epoch, or the epoch its training loss stopped being finite.
+        ``checkpoint``: the whole population's (see Checkpoint); None trains from scratch, saving nothing."""
 
 
 class Task(Protocol):
@@ -166,5 +194,13 @@ class Task(Protocol):
     def prepare(self, ctx: TrainContext) -> None:
         """Load (and if needed download) the data, so that failures happen before any training."""
 
-    def train(self, activation: str, seed: int, hparams: dict[str, Any], ctx: TrainContext) -> Iterator[EpochMetrics]:
-        """Train one trial, yielding metrics after every epoch; the last yield is final."""
+    def train(
+        self,
+        activation: str,
+        seed: int,
+        hparams: dict[str, Any],
+        ctx: TrainContext,
+        checkpoint: Checkpoint | None = None,
+    ) -> Iterator[EpochMetrics]:
+        """Train one trial, yielding metrics after every epoch; the last yield is final.
+        ``checkpoint``: see Checkpoint; None trains from scratch, saving nothing."""

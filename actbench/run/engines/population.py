@@ -1,7 +1,8 @@
 """The population engine: the trials of a chunk trained as one batched model, for tasks
 with a population trainer (actbench.api.PopulationTrainer). Each member is its
 sequential trial, not an approximation of it; tests hold the two engines to the same
-numbers.
+numbers. With ``ctx.checkpoint_dir`` set, a chunk saves its state after every epoch, as
+one population, and a killed chunk resumes from it (actbench.run.checkpoints).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 import torch
 
 from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.run.checkpoints import EngineCheckpoint, unit_checkpoint
 from actbench.run.engines import EpochCallback, StartCallback
 from actbench.run.engines.results import elapsed, make_result
 from actbench.tasks import get_task
@@ -67,7 +69,8 @@ class PopulationEngine:
     ) -> Iterator[TrialResult]:
         """Train the unit's trials together; yield each trial when it ends. A member's wall
         time is its share of the population's: the time until it ended divided by the
-        number of members trained with it."""
+        number of members trained with it. The chunk resumes from its checkpoint
+        (``unit_checkpoint(ctx, unit)``) if it has one, every epoch done yielded again."""
         chunk = unit.trials
         by_member = {(t.activation, t.seed): t for t in chunk}
         epochs: dict[tuple[str, int], list[EpochMetrics]] = {key: [] for key in by_member}
@@ -76,13 +79,14 @@ class PopulationEngine:
             if on_start:
                 on_start(trial)
         start = time.perf_counter()
-        for key, metrics in _trainer(chunk[0].task).train(list(by_member), chunk[0].hparams, ctx):
+        timed = EngineCheckpoint(unit_checkpoint(ctx, unit), lambda: elapsed(start, ctx))
+        for key, metrics in _trainer(chunk[0].task).train(list(by_member), chunk[0].hparams, ctx, timed):
             trial = by_member[key]
             epochs[key].append(metrics)
             if on_epoch:
                 on_epoch(trial, metrics)
             if metrics.epoch == last_epoch or not metrics.finite:
-                yield make_result(trial, epochs[key], elapsed(start, ctx) / len(chunk), "population", ctx)
+                yield make_result(trial, epochs[key], timed.seconds() / len(chunk), "population", ctx)
 
 
 ENGINE = PopulationEngine()

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from actbench.api import EpochMetrics, Metric, TrainContext
+from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
 from actbench.tasks.airbench.recipe import CHECKS, HYPERPARAMS_94, HYPERPARAMS_95, HYPERPARAMS_96, TIMED_S, TTA_ACC
 from actbench.tasks.hparams import resolve_hparams
 
@@ -48,10 +48,12 @@ class AirbenchTask:
 
         device_cifar(ctx.data_dir, ctx.verify, ctx.device)
 
-    def train(self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext) -> Iterator[EpochMetrics]:
+    def train(
+        self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
+    ) -> Iterator[EpochMetrics]:
         from actbench.tasks.airbench.train import train_trial
 
-        return train_trial(activation, seed, hp, ctx, self.residual)
+        return train_trial(activation, seed, hp, ctx, self.residual, checkpoint)
 
 
 TASKS = (

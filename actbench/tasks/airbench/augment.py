@@ -87,6 +87,16 @@ class TrainBatches:
         flipped = flip_some(normalise(images, dtype), augment_gen)  # (N, 3, 32, 32)
         self.padded = F.pad(flipped, (translate,) * 4, mode="reflect") if translate else flipped
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint needs to go on at the next epoch: both generators' states
+        (the pre-flipped, padded images are remade from the seed's generator)."""
+        return {"augment": self.augment_gen.get_state(), "order": self.order_gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Resume where ``state_dict`` was taken: call on batches built afresh from the same seed."""
+        self.augment_gen.set_state(state["augment"])
+        self.order_gen.set_state(state["order"])
+
     @property
     def steps_per_epoch(self) -> int:
         return len(self.labels) // self.batch_size

@@ -102,6 +102,18 @@ class Lookahead:
         self.sync_each_epoch = sync_each_epoch
         self.slow = self._snapshot(net) if start_epoch == 0 else None
 
+    def state_dict(self) -> dict[str, Any]:
+        """The slow copy (None before it is taken), for a checkpoint; the schedule follows the step count."""
+        return {"slow": self.slow}
+
+    def load_state_dict(self, state: dict[str, Any], net: nn.Module) -> None:
+        """Resume with a saved slow copy, each tensor moved to the device of ``net``'s entry."""
+        slow = state["slow"]
+        if slow is not None:
+            current = net.state_dict()
+            slow = {key: value.to(current[key].device) for key, value in slow.items()}
+        self.slow = slow
+
     def decay(self, step: int) -> float:
         return 0.95**5 * (step / self.total_steps) ** 3
 

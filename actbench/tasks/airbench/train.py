@@ -6,6 +6,16 @@ On CUDA the forward and backward passes run under autocast (``cuda_autocast``: f
 airbench, bfloat16 or float32) with channels_last and cudnn.benchmark; weights, BatchNorm
 and activation parameters stay float32. On a CPU everything is float32: meant for smoke
 runs (one airbench94 trial takes about an hour on a 2-core CPU, see the README).
+
+Checkpoints (actbench.api.Checkpoint): after every finished epoch a trial saves the
+network's state dict (weights, whitening filters, BatchNorm shifts and running
+statistics, activation parameters), SGD's momentum buffers, the lookahead's slow copy,
+the augmentation and data-order generators (``TrainBatches.state_dict``), the step
+count (the lr schedule and the lookahead's decay follow it), the seconds timed so far
+and the metrics so far. Resumed, it yields those metrics again and trains on from the
+next epoch, to the same bits as an uninterrupted trial (on a GPU, as far as an
+uninterrupted trial is reproducible: cudnn.benchmark may pick other kernels in a new
+process); the timed seconds continue from the saved value.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench.api import EpochMetrics, TrainContext
+from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.errors import UsageError
 from actbench.seeding import generator
 from actbench.tasks.activation_params import activation_parameters
@@ -105,10 +115,16 @@ def evaluate(
 
 
 def train_trial(
-    activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, residual: bool
+    activation: str,
+    seed: int,
+    hp: dict[str, Any],
+    ctx: TrainContext,
+    residual: bool,
+    checkpoint: Checkpoint | None = None,
 ) -> Iterator[EpochMetrics]:
     """One trial of the recipe with ``activation`` at every site, from ``seed``'s streams;
-    yields the metrics after every epoch, the TTA accuracy after the last."""
+    yields the metrics after every epoch, the TTA accuracy after the last. With
+    ``checkpoint``: resumed from its state if it has one, saved there after every finite epoch."""
     data = device_cifar(ctx.data_dir, ctx.verify, ctx.device)
     if len(data.train_labels) < hp["batch_size"]:
         raise UsageError(
@@ -140,7 +156,19 @@ def train_trial(
 
     step = 0
     epochs = math.ceil(hp["epochs"])
-    for epoch in range(epochs):
+    done: list[EpochMetrics] = []
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        # Built afresh above from the seed (the pre-flip draws included), now set to the saved state.
+        net.load_state_dict(saved["net"])
+        optimizer.load_state_dict(saved["optimizer"])
+        lookahead.load_state_dict(saved["lookahead"], net)
+        batches.load_state_dict(saved["batches"])
+        step = saved["step"]
+        timer.seconds = saved["timed_s"]  # the whitening init above was timed in the first process
+        done = [EpochMetrics(**m) for m in saved["epochs"]]
+        yield from done
+    for epoch in range(len(done), epochs):
         net.whiten.bias.requires_grad_(epoch < hp["whiten_bias_epochs"])
         loss_sum = torch.zeros((), device=ctx.device)
         seen = 0
@@ -174,4 +202,18 @@ def train_trial(
                 with timer:
                     _, extra[TTA_ACC.name] = evaluate(net, test_images, data.test_labels, hp["tta_level"], autocast)
         extra[TIMED_S.name] = timer.seconds
-        yield EpochMetrics(epoch + 1, train_loss, test_loss, test_acc, activation_parameters(net), extra)
+        metrics = EpochMetrics(epoch + 1, train_loss, test_loss, test_acc, activation_parameters(net), extra)
+        done.append(metrics)
+        if checkpoint is not None and metrics.finite:
+            checkpoint.save(
+                {
+                    "net": net.state_dict(),
+                    "optimizer": optimizer.state_dict(),  # Nesterov momentum buffers
+                    "lookahead": lookahead.state_dict(),
+                    "batches": batches.state_dict(),  # the augmentation and data-order generators
+                    "step": step,
+                    "timed_s": timer.seconds,
+                    "epochs": [asdict(m) for m in done],
+                }
+            )
+        yield metrics

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
-from actbench.api import EpochMetrics, Metric, TrainContext
+from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
 from actbench.tasks.hparams import resolve_hparams
 from actbench.tasks.mlp.recipe import CHECKS, CLASSES, HYPERPARAMS, IN_FEATURES, MNIST_NORM, Normalisation
 
@@ -35,12 +35,12 @@ class MLPPopulation:
         return member_bytes(self.task.layer_sizes(hp), hp, EVAL_ROWS)
 
     def train(
-        self, members: list[tuple[str, int]], hp: dict[str, Any], ctx: TrainContext
+        self, members: list[tuple[str, int]], hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
     ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
         from actbench.tasks.mlp.population import EVAL_ROWS, Member, train_population
 
         for member, metrics in train_population(
-            self.task.data(ctx), self.task.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS
+            self.task.data(ctx), self.task.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS, checkpoint
         ):
             yield (member.activation, member.seed), metrics
 
@@ -76,10 +76,12 @@ class MLPTask:
     def prepare(self, ctx: TrainContext) -> None:
         self.data(ctx)
 
-    def train(self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext) -> Iterator[EpochMetrics]:
+    def train(
+        self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
+    ) -> Iterator[EpochMetrics]:
         from actbench.tasks.mlp.model import train_trial
 
-        return train_trial(self.data(ctx), self.layer_sizes(hp), activation, seed, hp, ctx)
+        return train_trial(self.data(ctx), self.layer_sizes(hp), activation, seed, hp, ctx, checkpoint)
 
 
 TASKS = (

@@ -3,13 +3,18 @@ at a time. Any faster engine must reproduce it: the same initial weights
 (``init_linear_``), the same batches (``epoch_order``), the same optimiser
 (``make_optimizer``). The task's declaration (hyperparameters, protocol) is in
 ``actbench.tasks.mlp``.
+
+Checkpoints (actbench.api.Checkpoint): after every finished epoch a trial saves the
+model's state dict (weights, activation parameters and buffers), AdamW's state, the
+data-order generator and the metrics so far; resumed, it yields those metrics again and
+trains on from the next epoch, to the same bits as an uninterrupted trial.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -19,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.activations import get_activation
-from actbench.api import EpochMetrics, TrainContext
+from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.seeding import generator, stream_seed
 from actbench.tasks.activation_params import activation_parameters, is_activation_param
 from actbench.tasks.mlp.data import load_dataset
@@ -149,20 +154,46 @@ def adamw(groups: list[dict[str, Any]], hp: dict[str, Any]) -> torch.optim.AdamW
 
 
 def train_trial(
-    data: DeviceData, sizes: list[int], activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext
+    data: DeviceData,
+    sizes: list[int],
+    activation: str,
+    seed: int,
+    hp: dict[str, Any],
+    ctx: TrainContext,
+    checkpoint: Checkpoint | None = None,
 ) -> Iterator[EpochMetrics]:
     """One trial: the MLP of ``sizes`` with ``activation``, trained from ``seed``'s streams,
-    yielding its metrics after every epoch."""
+    yielding its metrics after every epoch; from ``checkpoint``'s state if it has one,
+    saving it there after every finite epoch."""
     model = build_mlp(sizes, activation, seed).to(ctx.device)
     optimizer = make_optimizer(model, hp)
     step_model = torch.compile(model) if ctx.compile else model
     order_gen = generator(seed, "data_order")
     n, batch = len(data.train_x), hp["batch_size"]
-    for epoch in range(1, hp["epochs"] + 1):
+    done: list[EpochMetrics] = []
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        order_gen.set_state(saved["data_order"])
+        done = [EpochMetrics(**m) for m in saved["epochs"]]
+        yield from done
+    for epoch in range(len(done) + 1, hp["epochs"] + 1):
         order = epoch_order(order_gen, n).to(ctx.device)
         train_loss = train_epoch(step_model, optimizer, data.train_x, data.train_y, order, batch).item() / n
         if math.isfinite(train_loss):
             test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
         else:  # diverged: the engine stops here and stores the trial as diverged
             test_loss, test_acc = math.nan, math.nan
-        yield EpochMetrics(epoch, train_loss, test_loss, test_acc, activation_parameters(model))
+        metrics = EpochMetrics(epoch, train_loss, test_loss, test_acc, activation_parameters(model))
+        done.append(metrics)
+        if checkpoint is not None and metrics.finite:
+            checkpoint.save(
+                {
+                    "model": model.state_dict(),  # weights, activation parameters and buffers
+                    "optimizer": optimizer.state_dict(),
+                    "data_order": order_gen.get_state(),  # (5056,) uint8: the next epoch's permutation
+                    "epochs": [asdict(m) for m in done],
+                }
+            )
+        yield metrics

@@ -25,12 +25,21 @@ learnable parameters (PReLU, RaLU) are applied member by member, each with its o
 parameters. Assumed: an activation module without parameters is deterministic and acts
 on each row independently (every built-in is); a stochastic one would draw different
 random numbers than in the sequential engine.
+
+Checkpoints (actbench.api.Checkpoint): the population saves itself as one after every
+epoch: the members still in (in training order), their stacked weights and biases,
+each one's activation modules' state dicts, AdamW's state, every seed's data-order
+generator (each draws once per epoch, dropped members' seeds too) and every metric
+yielded so far, in order. Resumed, it yields those again, rebuilds the population of the
+members still in (dropped members stay dropped) and trains on, to the same bits.
+An activation module's state outside its state dict (a plain Python attribute) is not
+saved: a plug-in that keeps state must expose it through ``get_extra_state``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
 import torch
@@ -38,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.seeding import generator
-from actbench.api import EpochMetrics, TrainContext
+from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.tasks.activation_params import activation_parameters
 from actbench.tasks.mlp.model import DeviceData, adamw, build_mlp, epoch_order
 
@@ -256,22 +265,41 @@ def train_population_epoch(
 
 
 def train_population(
-    data: DeviceData, sizes: list[int], members: list[Member], hp: dict[str, Any], ctx: TrainContext, eval_rows: int
+    data: DeviceData,
+    sizes: list[int],
+    members: list[Member],
+    hp: dict[str, Any],
+    ctx: TrainContext,
+    eval_rows: int,
+    checkpoint: Checkpoint | None = None,
 ) -> Iterator[tuple[Member, EpochMetrics]]:
     """Train ``members`` together; after every epoch yield (member, metrics) for each member still in.
 
     A member whose epoch training loss is not finite gets its last metrics (test NaN) and
-    is dropped; the others go on untouched.
+    is dropped; the others go on untouched. With ``checkpoint``: resumed from its state if
+    it has one (see the module docstring), saved there after every epoch.
     """
     first_seen = {act: i for i, act in reversed(list(enumerate(m.activation for m in members)))}
     # Stable sort: each activation's members contiguous, in the order they were given.
-    pop = Population(sizes, sorted(members, key=lambda m: first_seen[m.activation]), ctx.device)
-    optimizer = make_population_optimizer(pop, hp)
+    in_order = sorted(members, key=lambda m: first_seen[m.activation])
     order_gens = {seed: generator(seed, "data_order") for seed in sorted({m.seed for m in members})}
+    yielded: list[tuple[Member, EpochMetrics]] = []
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is None:
+        pop = Population(sizes, in_order, ctx.device)
+        optimizer = make_population_optimizer(pop, hp)
+        start_epoch = 1
+    else:
+        pop, optimizer = restore_population(saved, sizes, hp, ctx.device)
+        for seed, gen in order_gens.items():
+            gen.set_state(saved["data_order"][seed])
+        yielded = [(Member(*m), EpochMetrics(**metrics)) for m, metrics in saved["yielded"]]
+        yield from yielded
+        start_epoch = saved["epoch"] + 1
     n, batch = len(data.train_x), hp["batch_size"]
     # Compiled once per population shape: dropping members recompiles it (new parameters).
     losses = torch.compile(member_losses) if ctx.compile else member_losses
-    for epoch in range(1, hp["epochs"] + 1):
+    for epoch in range(start_epoch, hp["epochs"] + 1):
         # Every seed's stream draws once per epoch, as in the sequential trial, even when all
         # of that seed's members have been dropped: the draw order never depends on others.
         orders = {seed: epoch_order(gen, n).to(ctx.device) for seed, gen in order_gens.items()}
@@ -281,12 +309,59 @@ def train_population(
         finite = [k for k, loss in enumerate(train_loss) if math.isfinite(loss)]
         for k, member in enumerate(pop.members):
             if k not in finite:  # diverged: its last record, then it leaves the population
-                yield member, EpochMetrics(epoch, train_loss[k], math.nan, math.nan, member_activation_parameters(pop, k))
+                record = member, EpochMetrics(epoch, train_loss[k], math.nan, math.nan, member_activation_parameters(pop, k))
+                yielded.append(record)
+                yield record
         if not finite:
             return
         if len(finite) < len(pop.members):
             optimizer = pop.keep(finite, optimizer, hp)
             train_loss = [train_loss[k] for k in finite]
         test_loss, test_acc = evaluate_population(pop, data.test_x, data.test_y, eval_rows)
-        for k, member in enumerate(pop.members):
-            yield member, EpochMetrics(epoch, train_loss[k], test_loss[k], test_acc[k], member_activation_parameters(pop, k))
+        records = [
+            (member, EpochMetrics(epoch, train_loss[k], test_loss[k], test_acc[k], member_activation_parameters(pop, k)))
+            for k, member in enumerate(pop.members)
+        ]
+        yielded += records
+        if checkpoint is not None:  # this epoch's records included: a resumed population yields them again
+            checkpoint.save(population_state(pop, optimizer, order_gens, epoch, yielded))
+        yield from records
+
+
+def population_state(
+    pop: Population,
+    optimizer: torch.optim.Optimizer,
+    order_gens: dict[int, torch.Generator],
+    epoch: int,
+    yielded: list[tuple[Member, EpochMetrics]],
+) -> dict[str, Any]:
+    """Everything ``train_population`` needs to go on after ``epoch``: tensors and plain data."""
+    return {
+        "epoch": epoch,
+        "members": [[m.activation, m.seed] for m in pop.members],  # still in, in training order
+        "weights": [w.detach() for w in pop.weights],  # (K, in, out) each
+        "biases": [b.detach() for b in pop.biases],  # (K, 1, out) each
+        "activations": [[m.state_dict() for m in modules] for modules in pop.act_modules],  # [member][layer]
+        "optimizer": optimizer.state_dict(),  # stacked parameters first, then activation parameters by member
+        "data_order": {seed: gen.get_state() for seed, gen in order_gens.items()},
+        "yielded": [[[m.activation, m.seed], asdict(metrics)] for m, metrics in yielded],
+    }
+
+
+def restore_population(
+    saved: dict[str, Any], sizes: list[int], hp: dict[str, Any], device: torch.device
+) -> tuple[Population, torch.optim.AdamW]:
+    """The population and optimizer of ``population_state``: its members built afresh (their
+    activation modules as the sequential trial builds them), then given the saved state."""
+    pop = Population(sizes, [Member(*m) for m in saved["members"]], device)
+    with torch.no_grad():
+        for param, value in zip([*pop.weights, *pop.biases], [*saved["weights"], *saved["biases"]]):
+            if param.shape != value.shape:
+                raise ValueError(f"checkpoint tensor of shape {tuple(value.shape)} for a parameter of {tuple(param.shape)}")
+            param.copy_(value)
+    for modules, states in zip(pop.act_modules, saved["activations"], strict=True):
+        for module, state in zip(modules, states, strict=True):
+            module.load_state_dict(state)
+    optimizer = make_population_optimizer(pop, hp)
+    optimizer.load_state_dict(saved["optimizer"])
+    return pop, optimizer

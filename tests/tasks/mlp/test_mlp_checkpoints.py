@@ -1,0 +1,127 @@
+"""A killed MLP trial or population resumes from its epoch checkpoint to the same bits
+as one that never stopped: in this process, and (the sequential trial) in another one."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import torch
+
+from actbench.api import TrainContext
+from actbench.run.checkpoints import FileCheckpoint
+from actbench.tasks import get_task
+from actbench.tasks.mlp.model import DeviceData, train_trial
+from actbench.tasks.mlp.population import Member, train_population
+from fakes import NanAfter
+
+CPU = TrainContext(device=torch.device("cpu"), data_dir=None)
+HP = get_task("mnist-mini").resolve_hparams({"epochs": 3, "hidden": [32, 32]})
+SIZES = [784, 32, 32, 10]
+RALU = "ralu(alpha=1.0, learnable=true)"
+NAN_CALLS = 20  # NaN from an activation module's 21st call: 16 steps and 1 evaluation an epoch, so in epoch 2
+
+
+@lru_cache(maxsize=1)
+def small_data() -> DeviceData:
+    """The first 1024 training and 500 test images of mnist-mini: 16 steps of 64 an epoch."""
+    data = get_task("mnist-mini").data(CPU)
+    return DeviceData(data.train_x[:1024], data.train_y[:1024], data.test_x[:500], data.test_y[:500])
+
+
+def train(act: str, seed: int, hp=HP, checkpoint=None):
+    return train_trial(small_data(), SIZES, act, seed, hp, CPU, checkpoint)
+
+
+def train_members(members: list[tuple[str, int]], checkpoint=None):
+    for member, metrics in train_population(small_data(), SIZES, [Member(*m) for m in members], HP, CPU, 500, checkpoint):
+        yield (member.activation, member.seed), metrics
+
+
+class CountingNanAfter(NanAfter):
+    """NanAfter with its call count in its state dict (``get_extra_state``), as a plug-in
+    with state of its own must keep it for a checkpoint to carry it."""
+
+    def get_extra_state(self) -> dict[str, int]:
+        return {"count": self.count}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self.count = state["count"]
+
+
+def exact(metrics) -> str:
+    """Every number of an EpochMetrics, exactly (NaN equal to NaN), the wall clock left out."""
+    record = dataclasses.asdict(metrics)
+    record["extra"].pop("timed_s", None)
+    return json.dumps(record, sort_keys=True)
+
+
+def stopped_after(iterator, epoch: int, epoch_of=lambda item: item):
+    """Consume ``iterator`` up to its first finite record of ``epoch`` and close it there: a
+    process killed once that epoch's checkpoint was written."""
+    seen = []
+    for item in iterator:
+        seen.append(item)
+        metrics = epoch_of(item)
+        if metrics.epoch == epoch and metrics.finite:
+            break
+    iterator.close()
+    return seen
+
+
+def test_a_resumed_trial_is_the_uninterrupted_one_exactly(tmp_path):
+    reference = [exact(m) for m in train(RALU, 3)]
+    first = stopped_after(train(RALU, 3, checkpoint=FileCheckpoint(tmp_path / "trial.pt")), 2)
+    assert [m.epoch for m in first] == [1, 2]
+    resumed = [exact(m) for m in train(RALU, 3, checkpoint=FileCheckpoint(tmp_path / "trial.pt"))]
+    assert resumed == reference  # epochs 1-2 from the checkpoint, 3 trained on from it
+    assert [p.name for p in tmp_path.iterdir()] == ["trial.pt"]  # no temporary file left
+
+
+RESUME_IN_ANOTHER_PROCESS = """
+import dataclasses, json, sys
+sys.path[:0] = json.loads(sys.argv[2])
+from test_mlp_checkpoints import RALU, train
+from actbench.run.checkpoints import FileCheckpoint
+print(json.dumps([dataclasses.asdict(m) for m in train(RALU, 3, checkpoint=FileCheckpoint(sys.argv[1]))]))
+"""
+
+
+def test_a_trial_resumes_exactly_in_another_process(tmp_path):
+    reference = [dataclasses.asdict(m) for m in train(RALU, 3)]
+    stopped_after(train(RALU, 3, checkpoint=FileCheckpoint(tmp_path / "trial.pt")), 1)
+    paths = [str(Path(__file__).parent), str(Path(__file__).parents[2])]  # this module, fakes
+    done = subprocess.run(
+        [sys.executable, "-c", RESUME_IN_ANOTHER_PROCESS, str(tmp_path / "trial.pt"), json.dumps(paths)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == reference
+
+
+@pytest.mark.parametrize(
+    "diverging, stop",
+    [
+        (f"fakes:NanAfter(calls={NAN_CALLS})", 2),  # NaN in epoch 2: dropped before the checkpoint, stays dropped
+        (f"test_mlp_checkpoints:CountingNanAfter(calls={NAN_CALLS})", 1),  # still in at the checkpoint, NaN after it
+    ],
+)
+def test_a_resumed_population_is_the_uninterrupted_one_exactly(tmp_path, diverging, stop):
+    members = [(act, seed) for seed in (0, 1) for act in ("relu", diverging, RALU)]
+    reference = list(train_members(members))
+    assert {key: m.epoch for key, m in reference if not m.finite} == {(diverging, 0): 2, (diverging, 1): 2}
+    assert sum(m.epoch == 3 for _, m in reference) == 4  # the others train on to the end
+
+    first = stopped_after(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")), stop, lambda item: item[1])
+    assert first[-1][1].epoch == stop
+    saved = FileCheckpoint(tmp_path / "chunk.pt").load()
+    assert saved["epoch"] == stop and len(saved["members"]) == (6 if stop == 1 else 4)
+    assert sorted(saved["data_order"]) == [0, 1]  # a generator per seed
+
+    resumed = list(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")))
+    assert [(key, exact(m)) for key, m in resumed] == [(key, exact(m)) for key, m in reference]  # same order too
+
