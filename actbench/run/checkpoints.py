@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import torch
 
-from actbench.api import Checkpoint, TrainContext, WorkUnit
+from actbench.api import Checkpoint, TrainContext, Trial, WorkUnit
 
 FORMAT = 1  # the envelope's layout: {"format", "revision", "state"}
 SUFFIX = ".pt"
@@ -145,10 +145,45 @@ def unit_checkpoint(ctx: TrainContext, unit: WorkUnit) -> Checkpoint:
 
 
 def remove_unit_checkpoint(checkpoint_dir: Path | None, unit: WorkUnit) -> None:
-    """Delete ``unit``'s checkpoint (and any temporary file a killed save left); missing is
-    fine. Call it once every trial of the unit is stored."""
+    """Delete ``unit``'s checkpoint (and any temporary file a killed save left) and its
+    manifest; missing is fine. Call it once every trial of the unit is stored."""
     if checkpoint_dir is not None:
         FileCheckpoint(unit_checkpoint_path(checkpoint_dir, unit)).remove()
+        with contextlib.suppress(FileNotFoundError):
+            unit_checkpoint_path(checkpoint_dir, unit).with_suffix(MANIFEST).unlink()
+
+
+# A unit's manifest, beside its checkpoint: which trials it is, in order. A rerun re-forms
+# the unit from it, so a population whose diverged members were stored before a kill
+# resumes as the same population (planning only the unstored trials would make another
+# chunk, whose checkpoint does not exist).
+MANIFEST = ".json"
+
+
+def write_manifest(checkpoint_dir: Path, unit: WorkUnit) -> None:
+    """Record ``unit`` beside its checkpoint (atomically: a temporary file renamed)."""
+    path = unit_checkpoint_path(checkpoint_dir, unit).with_suffix(MANIFEST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"engine": unit.engine, "trials": [trial.to_dict() for trial in unit.trials]})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(tmp, path)
+
+
+def saved_units(checkpoint_dir: Path | None) -> list[WorkUnit]:
+    """The units whose manifests are in ``checkpoint_dir``, oldest first; an unreadable
+    manifest is skipped with a warning (its unit is planned afresh)."""
+    if checkpoint_dir is None:
+        return []
+    units = []
+    for path in sorted(Path(checkpoint_dir).glob(f"*{MANIFEST}"), key=lambda p: p.stat().st_mtime):
+        try:
+            saved = json.loads(path.read_text())
+            units.append(WorkUnit(saved["engine"], tuple(Trial(**trial) for trial in saved["trials"])))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            warnings.warn(f"ignoring unit manifest {path}: {_first_line(error)}", CheckpointWarning, stacklevel=2)
+    return units
 
 
 class EngineCheckpoint:

@@ -17,9 +17,10 @@ from typing import Protocol
 
 import pandas as pd
 
-from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult
+from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
 from actbench.errors import ActbenchError
 from actbench.results.store import Owner, ResultStore, network_filesystem
+from actbench.run.checkpoints import remove_unit_checkpoint, saved_units, write_manifest
 from actbench.run.config import RunConfig
 from actbench.run.engines import ENGINES
 from actbench.run.executors import EXECUTORS
@@ -89,6 +90,8 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
             raise RunInterrupted(outcome) from None
         finally:
             store.release(owner)
+            if checkpoints is not None and checkpoints.is_dir() and not any(checkpoints.iterdir()):
+                checkpoints.rmdir()  # nothing left to resume
         outcome.by_others = len(store.stored_keys(pending)) - outcome.stored - outcome.stored_elsewhere
     return outcome
 
@@ -97,8 +100,15 @@ def _train_pending(
     config: RunConfig, store: ResultStore, pending: list[Trial], ctx: TrainContext, owner: Owner,
     reporter: Reporter, outcome: RunOutcome,
 ) -> None:  # fmt: skip
-    """Claim a unit, train it, commit its results; until every pending trial is stored."""
+    """Claim a unit, train it, commit its results; until every pending trial is stored.
+    Units that a stopped run left checkpoints of come first, re-formed as they were."""
     engine, executor = ENGINES.get(config.engine), EXECUTORS.get(config.executor)()
+    wanted = {t.key for t in pending}
+    # The saved units made of this run's trials (stored ones too: diverged population members).
+    saved = [
+        unit for unit in saved_units(ctx.checkpoint_dir)
+        if {t.key for t in unit.trials} <= wanted | store.stored_keys(unit.trials)
+    ]  # fmt: skip
     while True:
         left = [t for t in pending if t.key not in store.stored_keys(pending)]
         if not left:
@@ -108,10 +118,19 @@ def _train_pending(
             reporter.waiting(store.claims())
             time.sleep(WAIT_S)
             continue
-        unit = engine.plan(free, ctx, config.memory_budget)[0]
-        if not store.claim(unit.trials, owner, LEASE_S):
+        free_keys = {t.key for t in free}
+        resumable = [u for u in saved if {t.key for t in u.trials} & free_keys]
+        unit = resumable[0] if resumable else engine.plan(free, ctx, config.memory_budget)[0]
+        stored_before = store.stored_keys(unit.trials)
+        if not store.claim([t for t in unit.trials if t.key not in stored_before], owner, LEASE_S):
             continue  # another run claimed part of it first: plan again
+        if resumable:
+            saved.remove(unit)
+        elif ctx.checkpoint_dir is not None:
+            write_manifest(ctx.checkpoint_dir, unit)
         for result in executor.run([unit], ctx, reporter.trial_started, reporter.epoch_done):
+            if result.trial.key in stored_before:
+                continue  # a resumed unit yields again what was stored before it stopped
             stored = store.add(result)
             if stored:
                 outcome.stored += 1
@@ -121,3 +140,13 @@ def _train_pending(
                 outcome.stored_elsewhere += 1
             reporter.trial_done(result, stored)
         store.release(owner)
+        _remove_checkpoints(ctx, unit)
+
+
+def _remove_checkpoints(ctx: TrainContext, unit: WorkUnit) -> None:
+    """A finished unit's checkpoint and manifest, and those of the one-trial units a
+    failing population was retrained as (see actbench.run.executors.local)."""
+    remove_unit_checkpoint(ctx.checkpoint_dir, unit)
+    if len(unit.trials) > 1:
+        for trial in unit.trials:
+            remove_unit_checkpoint(ctx.checkpoint_dir, WorkUnit("sequential", (trial,)))

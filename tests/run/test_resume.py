@@ -1,0 +1,66 @@
+"""A rerun resumes the units a stopped run left checkpoints of, re-formed from their
+manifests: a population whose diverged member was stored before the stop resumes as
+the same population, and its results are those of a run never stopped."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from actbench.cli import app
+from actbench.run.checkpoints import saved_units
+from actbench.run.engines.population import PopulationEngine
+from actbench.run.executors import EXECUTORS
+
+runner = CliRunner()
+# fakes:NanAfter diverges in its first epoch: the population stores it, then trains on.
+ARGS = ["run", "--task", "mnist-mini", "--acts", "relu,fakes:NanAfter(calls=20),gelu", "--repeats", "2",
+        "--epochs", "3", "--engine", "population", "-q"]  # fmt: skip
+
+
+class StopsAtEpoch2:
+    """The local executor, stopped (as by Ctrl-C) when the unit reports its epoch 2, whose
+    checkpoint is already written by then."""
+
+    def run(self, units, ctx, on_start, on_epoch):
+        def stop_at_2(trial, metrics):
+            if metrics.epoch == 2:
+                raise KeyboardInterrupt
+            on_epoch(trial, metrics)
+
+        yield from EXECUTORS.get("local")().run(units, ctx, on_start, stop_at_2)
+
+
+@pytest.fixture
+def stopping(monkeypatch):
+    monkeypatch.setattr(EXECUTORS, "_entries", dict(EXECUTORS._entries))
+    monkeypatch.setattr(EXECUTORS, "_lookup", dict(EXECUTORS._lookup))
+    EXECUTORS.add("stops", StopsAtEpoch2)
+
+
+def exported(folder: str) -> pd.DataFrame:
+    rows = pd.read_csv(io.StringIO(runner.invoke(app, ["export", "--results-dir", folder]).stdout))
+    columns = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "status", "diverged_epoch"]
+    return rows[columns].sort_values(["activation", "seed", "epoch"]).reset_index(drop=True)
+
+
+def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(stopping, monkeypatch):
+    assert runner.invoke(app, [*ARGS, "--results-dir", "clean"]).exit_code == 0
+    stopped = runner.invoke(app, [*ARGS, "--results-dir", "resumed", "--executor", "stops"])
+    assert stopped.exit_code == 130
+    assert sorted(exported("resumed")["activation"]) == ["fakes:NanAfter(calls=20)"] * 2  # the diverged ones
+    (unit,) = saved_units(Path("resumed/checkpoints"))
+    assert len(unit.trials) == 6  # the whole population, its stored members too
+
+    def no_planning(self, trials, ctx, budget):
+        raise AssertionError("the saved unit must be resumed, not planned afresh")
+
+    monkeypatch.setattr(PopulationEngine, "plan", no_planning)
+    resumed = runner.invoke(app, [*ARGS, "--results-dir", "resumed"])
+    assert resumed.exit_code == 0, resumed.output
+    pd.testing.assert_frame_equal(exported("resumed"), exported("clean"))
+    assert not Path("resumed/checkpoints").exists()  # every trial stored: nothing left to resume
