@@ -23,3 +23,12 @@ class SpecError(UsageError):
 
 class DataError(ActbenchError):
     """Dataset files missing, unreadable or failing their checksum."""
+
+
+def describe_exception(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one line for a message or the store: "RuntimeError: boom", its
+    first line only, at most ``limit`` characters of it."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    text = text[:limit] + ("..." if len(text) > limit else "")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -7,14 +7,9 @@ from __future__ import annotations
 import torch
 
 from actbench.activations.registry import ActivationSpec
-from actbench.errors import SpecError
+from actbench.errors import SpecError, describe_exception
 
 PROBE_SHAPE = (8, 16)  # (batch, features): as an MLP's hidden layer sees it
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def probe_activation(spec: ActivationSpec) -> None:
@@ -27,7 +22,7 @@ def probe_activation(spec: ActivationSpec) -> None:
         try:
             y = spec.build()(x)
         except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises is one line for its author
-            raise SpecError(f"{where} fails on a float32 batch of shape {PROBE_SHAPE}: {_one_line(exc)}") from None
+            raise SpecError(f"{where} fails on a float32 batch of shape {PROBE_SHAPE}: {describe_exception(exc)}") from None
         if not isinstance(y, torch.Tensor):
             raise SpecError(f"{where} returned {type(y).__name__}, not a tensor")
         if y.shape != x.shape or y.dtype != x.dtype:
@@ -42,6 +37,6 @@ def probe_activation(spec: ActivationSpec) -> None:
         try:
             (grad,) = torch.autograd.grad(y.sum(), x)
         except Exception as exc:  # noqa: BLE001
-            raise SpecError(f"{where} fails in its backward pass: {_one_line(exc)}") from None
+            raise SpecError(f"{where} fails in its backward pass: {describe_exception(exc)}") from None
         if not torch.isfinite(grad).all():
             raise SpecError(f"{where} has a non-finite gradient on a standard normal batch (x 2)")

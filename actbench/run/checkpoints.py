@@ -38,6 +38,7 @@ from typing import Any, Callable
 import torch
 
 from actbench.api import Checkpoint, TrainContext, Trial, WorkUnit
+from actbench.errors import describe_exception
 
 FORMAT = 1  # the envelope's layout: {"format", "revision", "state"}
 SUFFIX = ".pt"
@@ -67,7 +68,7 @@ class FileCheckpoint:
         except FileNotFoundError:
             return None
         except Exception as error:  # truncated, corrupt, not a torch file, or unsafe to load
-            self._ignore(f"it cannot be read ({_first_line(error)})")
+            self._ignore(f"it cannot be read ({describe_exception(error, limit=120)})")
             return None
         if not (isinstance(envelope, dict) and envelope.get("format") == FORMAT and isinstance(envelope.get("state"), dict)):
             self._ignore(f"it is not an actbench checkpoint of format {FORMAT}")
@@ -182,7 +183,7 @@ def saved_units(checkpoint_dir: Path | None) -> list[WorkUnit]:
             saved = json.loads(path.read_text())
             units.append(WorkUnit(saved["engine"], tuple(Trial(**trial) for trial in saved["trials"])))
         except (OSError, ValueError, KeyError, TypeError) as error:
-            warnings.warn(f"ignoring unit manifest {path}: {_first_line(error)}", CheckpointWarning, stacklevel=2)
+            warnings.warn(f"ignoring unit manifest {path}: {describe_exception(error, limit=120)}", CheckpointWarning, stacklevel=2)
     return units
 
 
@@ -223,10 +224,3 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    message = text[0] if text else ""
-    message = message[:120] + ("..." if len(message) > 120 else "")
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -13,14 +13,9 @@ import time
 from collections.abc import Iterator
 
 from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
-from actbench.errors import ActbenchError
+from actbench.errors import ActbenchError, describe_exception
 from actbench.run.engines import ENGINES, EpochCallback, StartCallback
 from actbench.run.engines.results import make_result
-
-
-def describe_error(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class LocalExecutor:
@@ -62,4 +57,4 @@ class LocalExecutor:
                 return
             (trial,) = rest
             elapsed = time.perf_counter() - start
-            yield make_result(trial, epochs[trial.key], elapsed, unit.engine, ctx, error=describe_error(exc))
+            yield make_result(trial, epochs[trial.key], elapsed, unit.engine, ctx, error=describe_exception(exc))
