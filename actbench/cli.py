@@ -233,8 +233,11 @@ def status(
         trials = run_config.trials()
     with ResultStore(folder, create=False) as store:
         found = read_status(store, trials)
-    for table in status_tables(found):
-        out.print(table)
+    for shown in status_tables(found):
+        if isinstance(shown, str):
+            out.print(shown, markup=False)
+        else:
+            out.print(shown)
 
 
 @app.command()

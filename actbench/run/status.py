@@ -41,28 +41,33 @@ def read_status(store: ResultStore, trials: list[Trial] | None) -> Status:
     return Status(counts, claims, pending)
 
 
-def status_tables(status: Status) -> list[Table]:
+def status_tables(status: Status) -> list[Table | str]:
+    """What ``actbench status`` prints: the stored trials' table, then a line on the claims
+    and one on the pending trials, each followed by its table when it has rows."""
     stored = Table(title="stored trials")
     for column in ("task [config]", "activation", "ok", "diverged", "failed"):
-        stored.add_column(column, justify="left" if column in ("task [config]", "activation") else "right")
+        stored.add_column(escape(column), justify="left" if column in ("task [config]", "activation") else "right")
     for row in status.stored.itertuples():
         stored.add_row(escape(f"{row.task} [{row.config}]"), escape(row.activation), str(row.ok), str(row.diverged), str(row.failed))
-    tables = [stored]
-    claimed = Table(title=f"claimed: being trained ({len(status.claims)} trial(s))")
-    for column in ("task", "activation", "seed", "run (host:pid:id)", "claimed", "lease renewed"):
-        claimed.add_column(column)
-    for row in status.claims.itertuples():
-        claimed.add_row(escape(row.task), escape(row.activation), str(row.seed), escape(row.owner),
-                        f"{row.age_s:.0f} s ago", f"{row.renewed_s:.0f} s ago")  # fmt: skip
-    tables.append(claimed)
+    shown: list[Table | str] = [stored, f"claimed, being trained: {len(status.claims)} trial(s)"]
+    if len(status.claims):
+        claimed = Table()
+        for column in ("task", "activation", "seed", "run (host:pid:id)", "claimed", "lease renewed"):
+            claimed.add_column(column)
+        for row in status.claims.itertuples():
+            claimed.add_row(escape(row.task), escape(row.activation), str(row.seed), escape(row.owner),
+                            f"{row.age_s:.0f} s ago", f"{row.renewed_s:.0f} s ago")  # fmt: skip
+        shown.append(claimed)
     if status.pending is not None:
-        pending = Table(title=f"pending: neither stored nor claimed ({len(status.pending)} trial(s))")
-        pending.add_column("activation")
-        pending.add_column("seeds")
+        shown.append(f"pending, neither stored nor claimed: {len(status.pending)} trial(s)")
         by_act: dict[str, list[int]] = {}
         for trial in status.pending:
             by_act.setdefault(trial.activation, []).append(trial.seed)
-        for act, seeds in by_act.items():
-            pending.add_row(escape(act), ", ".join(map(str, seeds)))
-        tables.append(pending)
-    return tables
+        if by_act:
+            pending = Table()
+            pending.add_column("activation")
+            pending.add_column("seeds")
+            for act, seeds in by_act.items():
+                pending.add_row(escape(act), ", ".join(map(str, seeds)))
+            shown.append(pending)
+    return shown
