@@ -88,6 +88,11 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
                 _train_pending(config, store, pending, ctx, owner, reporter, outcome)
         except KeyboardInterrupt:
             raise RunInterrupted(outcome) from None
+        except OSError as exc:  # a checkpoint the disk refused: stop, keep what is stored
+            raise ActbenchError(
+                f"cannot write {exc.filename or 'a checkpoint'}: {exc.strerror or exc}; {outcome.stored} trial(s) "
+                "stored by this run are kept. Free space (or pass --no-checkpoint) and rerun to go on"
+            ) from None
         finally:
             store.release(owner)
             if checkpoints is not None and checkpoints.is_dir() and not any(checkpoints.iterdir()):

@@ -144,3 +144,29 @@ def test_a_refused_write_is_one_error_and_damages_nothing_stored(tmp_path, refus
     pd.testing.assert_frame_equal(relu[before.columns], before)
     # The trials stored before the disk filled are whole: one transaction each.
     assert (after[after["activation"] == "gelu"].groupby("seed").size() == 20).all()
+
+
+def test_a_checkpoint_the_disk_refuses_stops_the_run_in_one_line_and_keeps_the_stored(monkeypatch):
+    import errno
+
+    from actbench.run.checkpoints import FileCheckpoint
+
+    saves = []
+
+    def full_after_two(self, state):
+        saves.append(self.path)
+        if len(saves) > 2:  # the first trial's two epochs fit, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real_save(self, state)
+
+    real_save = FileCheckpoint.save
+    monkeypatch.setattr(FileCheckpoint, "save", full_after_two)
+    result = run("--acts", "relu,gelu", "--epochs", "2", "--engine", "sequential", "-q")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: cannot write {saves[-1]}: No space left on device; 1 trial(s) stored by this run are kept. "
+        "Free space (or pass --no-checkpoint) and rerun to go on"
+    )
+    with ResultStore(Path("results"), create=False) as store:
+        assert store.trials()[["activation", "status"]].values.tolist() == [["relu", "ok"]]
+        assert store.claims().empty

@@ -4,7 +4,8 @@ A unit whose training raises (a plug-in activation that fails mid-training, say)
 end the run: a trial that fails alone is stored as failed, with its error and the epochs
 it finished; a population that fails is retrained member by member, sequentially, so that
 only the failing members are stored as failed. Errors of actbench's own (missing data,
-a bad setting) and Ctrl-C still end the run.
+a bad setting), the machine's (a disk too full for a checkpoint) and Ctrl-C still end
+the run.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class LocalExecutor:
             for result in ENGINES.get(unit.engine).run(unit, ctx, on_start, record):
                 ended.add(result.trial.key)
                 yield result
-        except (ActbenchError, KeyboardInterrupt):
-            raise
+        except (ActbenchError, KeyboardInterrupt, OSError):
+            raise  # actbench's own errors, Ctrl-C, and the machine's (a full disk): not the trial's
         except Exception as exc:  # noqa: BLE001 - the trial's failure is stored, the run goes on
             rest = [t for t in unit.trials if t.key not in ended]
             if len(unit.trials) > 1:
