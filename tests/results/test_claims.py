@@ -50,14 +50,14 @@ def test_storing_a_trial_frees_its_claim_and_a_stored_trial_cannot_be_claimed(st
 
 def test_a_lapsed_lease_is_free_and_a_renewed_one_is_not(store):
     me, other = Owner.this_process(), other_owner()
-    assert store.claim([trial("relu", 0)], other, 0.2)
-    assert store.claim([trial("relu", 1)], other, 0.2)
-    store.renew(other, 60)  # both of other's leases now run for a minute
-    time.sleep(0.3)
+    assert store.claim([trial("relu", 0), trial("relu", 1)], other, 0.5)
+    store.renew(other, 60)  # both leases now run for a minute, however late this comes
+    time.sleep(0.6)
     assert not store.claim([trial("relu", 0)], me, 60)
-    assert store.claim([trial("relu", 0)], other, 0.2)  # shortened again, then lapses
+    assert store.claim([trial("relu", 0)], other, 0.2)  # its owner shortens it again; it lapses
     time.sleep(0.3)
     assert store.claim([trial("relu", 0)], me, 60)
+    assert not store.claim([trial("relu", 1)], me, 60)  # still renewed
 
 
 def test_the_claims_of_a_process_gone_from_this_machine_are_free_at_once(store):
