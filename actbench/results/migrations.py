@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS claims (
     pid INTEGER NOT NULL,
     machine TEXT NOT NULL,             -- the owner's boot id: its pid is checked on that machine only
     claimed_at REAL NOT NULL,          -- Unix time, seconds
+    renewed_at REAL NOT NULL,          -- its lease's last renewal (or the claim)
     lease_until REAL NOT NULL,         -- the claim lapses then unless its owner renews it
     PRIMARY KEY (task, activation, seed, config_hash)
 )

@@ -287,15 +287,18 @@ class ResultStore:
             if keys & (taken | self.stored_keys(trials)):
                 return False
             self._conn.executemany(
-                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*t.key, owner.id, owner.host, owner.pid, owner.machine, now, now + lease_s) for t in trials],
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*t.key, owner.id, owner.host, owner.pid, owner.machine, now, now, now + lease_s) for t in trials],
             )
         return True
 
     def renew(self, owner: Owner, lease_s: float) -> None:
         """Extend every lease ``owner`` holds to ``lease_s`` seconds from now."""
         with self._transaction():
-            self._conn.execute("UPDATE claims SET lease_until = ? WHERE owner = ?", (time.time() + lease_s, owner.id))
+            now = time.time()
+            self._conn.execute(
+                "UPDATE claims SET renewed_at = ?, lease_until = ? WHERE owner = ?", (now, now + lease_s, owner.id)
+            )
 
     def release(self, owner: Owner) -> None:
         """Drop every claim ``owner`` holds (its trials are stored, or it stops)."""
@@ -303,11 +306,11 @@ class ResultStore:
             self._conn.execute("DELETE FROM claims WHERE owner = ?", (owner.id,))
 
     def claims(self) -> pd.DataFrame:
-        """The live claims: trial key, owner, host, pid, claimed_at, lease_until (Unix seconds)."""
+        """The live claims: trial key, owner, host, pid, claimed_at, renewed_at, lease_until (Unix seconds)."""
         with self._transaction():
             self._drop_lapsed(time.time())
         return pd.read_sql_query(
-            "SELECT task, activation, seed, config_hash, owner, host, pid, claimed_at, lease_until FROM claims "
+            "SELECT task, activation, seed, config_hash, owner, host, pid, claimed_at, renewed_at, lease_until FROM claims "
             "ORDER BY claimed_at, task, activation, seed",
             self._conn,
         )

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from actbench.api import EpochMetrics, Trial, TrialResult
 from actbench.run.config import RunConfig
-from actbench.run.leases import LEASE_S
 from actbench.run.runner import RunOutcome
 
 
@@ -40,7 +39,7 @@ def describe_claims(claims: pd.DataFrame) -> str:
     now = time.time()
     parts = []
     for owner, rows in claims.groupby("owner", sort=False):
-        renewed = now - (rows["lease_until"].max() - LEASE_S)
+        renewed = now - rows["renewed_at"].max()
         parts.append(f"{len(rows)} trial(s) claimed by {owner} (lease renewed {max(renewed, 0):.0f} s ago)")
     return "; ".join(parts)
 

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from actbench.api import Trial
 from actbench.results.store import ResultStore
-from actbench.run.leases import LEASE_S
 
 
 @dataclass
@@ -36,7 +35,7 @@ def read_status(store: ResultStore, trials: list[Trial] | None) -> Status:
     claims = store.claims()
     now = time.time()
     claims["age_s"] = now - claims["claimed_at"]
-    claims["renewed_s"] = (now - (claims["lease_until"] - LEASE_S)).clip(lower=0)
+    claims["renewed_s"] = (now - claims["renewed_at"]).clip(lower=0)
     pending = store.unclaimed(trials) if trials is not None else None
     return Status(counts, claims, pending)
 

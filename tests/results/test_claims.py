@@ -51,7 +51,11 @@ def test_storing_a_trial_frees_its_claim_and_a_stored_trial_cannot_be_claimed(st
 def test_a_lapsed_lease_is_free_and_a_renewed_one_is_not(store):
     me, other = Owner.this_process(), other_owner()
     assert store.claim([trial("relu", 0), trial("relu", 1)], other, 0.5)
+    claimed = store.claims()
     store.renew(other, 60)  # both leases now run for a minute, however late this comes
+    renewed = store.claims()
+    assert (renewed["renewed_at"] > claimed["renewed_at"]).all()  # what status shows as the last renewal
+    assert (renewed["claimed_at"] == claimed["claimed_at"]).all()
     time.sleep(0.6)
     assert not store.claim([trial("relu", 0)], me, 60)
     assert store.claim([trial("relu", 0)], other, 0.2)  # its owner shortens it again; it lapses
