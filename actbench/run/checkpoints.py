@@ -33,7 +33,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 import torch
 
@@ -79,20 +79,8 @@ class FileCheckpoint:
         return envelope["state"]
 
     def save(self, state: dict[str, Any]) -> None:
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                torch.save({"format": FORMAT, "revision": self.revision, "state": state}, file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        _fsync_folder(folder)  # the rename itself survives a power cut
+        envelope = {"format": FORMAT, "revision": self.revision, "state": state}
+        replace_atomically(self.path, lambda file: torch.save(envelope, file))
 
     def temporary_files(self) -> list[Path]:
         """Temporary files a killed save left beside the checkpoint."""
@@ -162,14 +150,10 @@ MANIFEST = ".json"
 
 
 def write_manifest(checkpoint_dir: Path, unit: WorkUnit) -> None:
-    """Record ``unit`` beside its checkpoint (atomically: a temporary file renamed)."""
-    path = unit_checkpoint_path(checkpoint_dir, unit).with_suffix(MANIFEST)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Record ``unit`` beside its checkpoint, atomically as the checkpoint itself."""
     text = json.dumps({"engine": unit.engine, "trials": [trial.to_dict() for trial in unit.trials]})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(tmp, path)
+    path = unit_checkpoint_path(checkpoint_dir, unit).with_suffix(MANIFEST)
+    replace_atomically(path, lambda file: file.write(text.encode()))
 
 
 def saved_units(checkpoint_dir: Path | None) -> list[WorkUnit]:
@@ -211,6 +195,26 @@ class EngineCheckpoint:
     def seconds(self) -> float:
         """The unit's training time so far, over every process that trained it."""
         return self.seconds_before + self.clock()
+
+
+def replace_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """``write`` into a temporary file beside ``path``, flushed and fsynced, then renamed
+    onto ``path`` and the folder fsynced: a crash at any moment leaves the old file or the
+    new one, never half of one. A failed write removes the temporary file."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)  # the rename itself survives a power cut
 
 
 def _fsync_folder(folder: Path) -> None:
