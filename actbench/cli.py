@@ -287,8 +287,8 @@ def report(
 
     task_name = TASKS.primary(task) if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    formats = frozenset(f.strip() for f in format_.split(",") if f.strip()) if format_ is not None else REPORT_FORMATS.names()
-    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs, frozenset(formats))
+    names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else REPORT_FORMATS.names()
+    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs, frozenset(names))
     for task_report, files in make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir):
         out.print(to_rich(task_report))
         if task_report.comparisons:

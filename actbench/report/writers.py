@@ -87,9 +87,8 @@ JSON = TextFormat("json", _summary_json, _comparison_json, _pairs_json)
 def _write_texts(report: TaskReport, stem: Path, part: str) -> list[Path]:
     """``stem.EXT`` for each requested table format that has this part of the report."""
     paths = []
-    for name in FORMATS.names():
-        text_format = FORMATS.get(name) if name in report.spec.formats else None
-        render = getattr(text_format, part, None) if isinstance(text_format, TextFormat) else None
+    for text_format in (FORMATS.get(name) for name in FORMATS.names() if name in report.spec.formats):
+        render = getattr(text_format, part) if isinstance(text_format, TextFormat) else None
         if render is not None:
             path = stem.with_suffix(f".{text_format.extension}")
             path.write_text(render(report))

@@ -252,7 +252,7 @@ class ResultStore:
 
     def stored_keys(self, trials: Iterable[Trial]) -> set[tuple[str, str, int, str]]:
         """The (task, activation, seed, config_hash) keys among ``trials`` that are stored."""
-        wanted = {(t.task, t.activation, t.seed, t.config_hash) for t in trials}
+        wanted = {t.key for t in trials}
         rows = self._conn.execute("SELECT task, activation, seed, config_hash FROM trials")
         return wanted & set(rows)
 

@@ -13,7 +13,7 @@ trial of a run as one batched model, held to the same numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
@@ -53,10 +53,10 @@ class MLPTask:
     norm: Normalisation
     metrics: tuple[Metric, ...] = ()  # test loss and accuracy after every epoch: nothing more
     headline: str = "final_acc"
-    population: MLPPopulation | None = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "population", MLPPopulation(self))
+    @property
+    def population(self) -> MLPPopulation:
+        return MLPPopulation(self)
 
     @property
     def hyperparams(self) -> dict[str, Any]:
