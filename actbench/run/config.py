@@ -19,7 +19,7 @@ from actbench.activations.probe import probe_activation
 from actbench.api import Trial
 from actbench.errors import UsageError
 from actbench.run.engines import ENGINES
-from actbench.run.executors import EXECUTORS
+from actbench.run.executors import EXECUTORS, OPTION_KEYS
 from actbench.tasks import get_task
 
 if sys.version_info >= (3, 11):
@@ -32,7 +32,7 @@ else:  # pragma: no cover - Python 3.10
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
     "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", *HPARAM_SHORTCUTS,
+    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", *HPARAM_SHORTCUTS, *OPTION_KEYS,
 )  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -44,12 +44,13 @@ class RunConfig:
     activations: list[str]  # canonical specs, in the order given
     seeds: list[int]
     hparams: dict[str, Any]  # the task's full, resolved hyperparameters
-    device: torch.device
+    device: torch.device | None  # None: the executor picks it when it connects (Ray: cuda where the cluster has GPUs)
     data_dir: Path | None  # None: $ACTBENCH_DATA or the user cache (see actbench.datasets.files)
     results_dir: Path
     verify: bool
     engine: str  # a name in ENGINES ("population" or "sequential"), resolved from auto
     executor: str  # a name in EXECUTORS: where the units of work run
+    executor_options: dict[str, Any]  # checked by the executor: address, gpus_per_trial, ... (see OPTION_KEYS)
     memory_budget: int | None  # bytes a population may use; None: the engine's default
     compile: bool  # torch.compile the training step
     checkpoint: bool  # save each unit's state after every epoch, in RESULTS/checkpoints/, to resume from
@@ -173,7 +174,10 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
     seeds = _seeds(cli_values, "command line") or _seeds(file_values, "config file") or [0]
     hparams = task.resolve_hparams({**_hparam_overrides(file_values), **_hparam_overrides(cli_values)})
     data_dir = merged.get("data_dir")
-    device = resolve_device(str(merged.get("device", "auto")))
+    executor = EXECUTORS.primary(str(merged.get("executor", "local")))
+    options, device = EXECUTORS.get(executor).configure(
+        {key: merged[key] for key in OPTION_KEYS if merged.get(key) is not None}, str(merged.get("device", "auto"))
+    )
     return RunConfig(
         task=task.name,
         activations=activations,
@@ -184,7 +188,8 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
         results_dir=Path(merged.get("results_dir") or "results").expanduser(),
         verify=bool(merged.get("verify", True)),
         engine=resolve_engine(str(merged.get("engine", "auto")), task.name),
-        executor=EXECUTORS.primary(str(merged.get("executor", "local"))),
+        executor=executor,
+        executor_options=options,
         memory_budget=_memory_budget(merged.get("memory_budget_gb")),
         compile=bool(merged.get("compile", False)),
         checkpoint=bool(merged.get("checkpoint", True)),

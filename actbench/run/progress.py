@@ -15,7 +15,7 @@ from actbench.run.runner import RunOutcome
 
 
 class QuietReporter:
-    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome, where: str | None) -> None:
         pass
 
     def trial_started(self, trial: Trial) -> None:
@@ -67,11 +67,12 @@ class RichReporter(QuietReporter):
         self.in_flight: dict[Trial, int] = {}  # trial -> epochs it has finished
         self._waited_on: tuple[str, ...] = ()  # the owners of the claims last waited on
 
-    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None:
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome, where: str | None) -> None:
+        on = f" on {where}" if where else ""
         self.console.print(
             f"{config.task}: {len(config.activations)} activation(s) x {len(config.seeds)} seed(s) "
             f"= {outcome.total} trials; {outcome.skipped} already stored (skipped), "
-            f"{len(pending)} to run on {config.device} ({config.engine} engine); results in {config.results_dir}",
+            f"{len(pending)} to run{on} ({config.engine} engine); results in {config.results_dir}",
             markup=False,
             highlight=False,
         )

@@ -1,9 +1,10 @@
 """The driver of a run: the one place that connects training to the results store.
 
-It skips trials already stored, loads the data before any training (so a missing file
-fails in a second, not after an hour), then repeatedly: has the engine batch the trials
-nobody has claimed into units of work, claims the first unit in the store, hands it to
-the executor and commits each result the moment it comes back. Several runs on one
+It skips trials already stored, has the executor load the data before any training (so
+a missing file fails in a second, not after an hour), then repeatedly: has the engine
+batch the trials nobody has claimed into units of work, claims units in the store until
+the executor has as many as it can run at once (one locally, one per worker slot on a
+Ray cluster), and commits each result the moment it comes back. Several runs on one
 results folder thus split the work; a run that finds everything left claimed by live
 runs waits for them, and takes over what a dead one leaves (its lease lapses).
 """
@@ -22,8 +23,8 @@ from actbench.errors import ActbenchError
 from actbench.results.store import Owner, ResultStore, network_filesystem
 from actbench.run.checkpoints import remove_unit_checkpoint, saved_units, write_manifest
 from actbench.run.config import RunConfig
-from actbench.run.engines import ENGINES
-from actbench.run.executors import EXECUTORS
+from actbench.run.engines import ENGINES, Engine
+from actbench.run.executors import EXECUTORS, Executor, UnitDone
 from actbench.run.leases import LEASE_S, LeaseKeeper
 from actbench.tasks import get_task
 
@@ -56,7 +57,8 @@ class RunInterrupted(ActbenchError):
 class Reporter(Protocol):
     """What the driver tells about a run as it goes (the CLI draws a progress display)."""
 
-    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome) -> None: ...
+    def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome, where: str | None) -> None:
+        """``where``: the executor's description; None when nothing is left to run."""
     def trial_started(self, trial: Trial) -> None: ...
     def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None: ...
     def trial_done(self, result: TrialResult, stored: bool) -> None: ...
@@ -76,16 +78,19 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
         done = store.stored_keys(trials)
         pending = [t for t in trials if t.key not in done]
         outcome = RunOutcome(total=len(trials), skipped=len(trials) - len(pending))
-        reporter.started(config, pending, outcome)
         if not pending:
+            reporter.started(config, pending, outcome, None)
             return outcome
         checkpoints = config.results_dir / "checkpoints" if config.checkpoint else None
         ctx = TrainContext(config.device, config.data_dir, config.verify, config.compile, checkpoints)
-        get_task(config.task).prepare(ctx)
         owner = Owner.this_process()
+        executor = None
         try:
+            executor = EXECUTORS.get(config.executor)(config, ctx, reporter.trial_started, reporter.epoch_done)
+            reporter.started(config, pending, outcome, executor.description)
+            executor.prepare(get_task(config.task))
             with LeaseKeeper(config.results_dir, owner):
-                _train_pending(config, store, pending, ctx, owner, reporter, outcome)
+                _train_pending(config, store, pending, executor, owner, reporter, outcome)
         except KeyboardInterrupt:
             raise RunInterrupted(outcome) from None
         except OSError as exc:  # a checkpoint the disk refused: stop, keep what is stored
@@ -94,6 +99,8 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
                 "stored by this run are kept. Free space (or pass --no-checkpoint) and rerun to go on"
             ) from None
         finally:
+            if executor is not None:
+                executor.close()
             store.release(owner)
             if checkpoints is not None and checkpoints.is_dir() and not any(checkpoints.iterdir()):
                 checkpoints.rmdir()  # nothing left to resume
@@ -102,30 +109,72 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
 
 
 def _train_pending(
-    config: RunConfig, store: ResultStore, pending: list[Trial], ctx: TrainContext, owner: Owner,
+    config: RunConfig, store: ResultStore, pending: list[Trial], executor: Executor, owner: Owner,
     reporter: Reporter, outcome: RunOutcome,
 ) -> None:  # fmt: skip
-    """Claim a unit, train it, commit its results; until every pending trial is stored.
-    Units that a stopped run left checkpoints of come first, re-formed as they were."""
-    engine, executor = ENGINES.get(config.engine), EXECUTORS.get(config.executor)()
+    """Keep the executor's capacity filled with claimed units and commit each result as it
+    comes back, until every pending trial is stored. Units that a stopped run left
+    checkpoints of come first, re-formed as they were."""
+    ctx, engine = executor.ctx, ENGINES.get(config.engine)
     wanted = {t.key for t in pending}
     # The saved units made of this run's trials (stored ones too: diverged population members).
     saved = [
         unit for unit in saved_units(ctx.checkpoint_dir)
         if {t.key for t in unit.trials} <= wanted | store.stored_keys(unit.trials)
     ]  # fmt: skip
+    # Submitted units -> the keys of their trials stored before they started (a resumed
+    # unit yields those again: they are not committed twice).
+    running: dict[WorkUnit, set[tuple]] = {}
     while True:
-        left = [t for t in pending if t.key not in store.stored_keys(pending)]
-        if not left:
-            return
-        free = store.unclaimed(left)
-        if not free:  # everything left is being trained by other live runs
-            reporter.waiting(store.claims())
+        while len(running) < executor.capacity():
+            claimed = _claim_unit(store, pending, running, saved, engine, executor, owner)
+            if claimed is None:
+                break
+            unit, stored_before = claimed
+            running[unit] = stored_before
+            executor.submit(unit)
+        if not running:
+            if not [t for t in pending if t.key not in store.stored_keys(pending)]:
+                return
+            reporter.waiting(store.claims())  # everything left is being trained by other live runs
             time.sleep(WAIT_S)
             continue
+        for item in executor.collect():
+            if isinstance(item, UnitDone):
+                _remove_checkpoints(ctx, item.unit)
+                running.pop(item.unit, None)
+                continue
+            if any(item.trial.key in before for before in running.values()):
+                continue  # a resumed unit yields again what was stored before it stopped
+            stored = store.add(item)
+            if stored:
+                outcome.stored += 1
+                outcome.diverged += item.status == "diverged"
+                outcome.failed += item.status == "failed"
+            else:
+                outcome.stored_elsewhere += 1
+            reporter.trial_done(item, stored)
+
+
+def _claim_unit(
+    store: ResultStore, pending: list[Trial], running: dict[WorkUnit, set[tuple]], saved: list[WorkUnit],
+    engine: Engine, executor: Executor, owner: Owner,
+) -> tuple[WorkUnit, set[tuple]] | None:  # fmt: skip
+    """The next unit to submit, claimed in the store with the keys of its trials already
+    stored; None when every trial left is stored, running here or claimed by another run."""
+    ctx = executor.ctx
+    while True:
+        busy = {t.key for unit in running for t in unit.trials}
+        free = store.unclaimed([t for t in pending if t.key not in busy])
+        if not free:
+            return None
         free_keys = {t.key for t in free}
         resumable = [u for u in saved if {t.key for t in u.trials} & free_keys]
-        unit = resumable[0] if resumable else engine.plan(free, ctx, config.memory_budget)[0]
+        if resumable:
+            unit = resumable[0]
+        else:
+            idle = executor.capacity() - len(running)
+            unit = engine.plan(free, ctx, executor.memory_budget(), workers=idle)[0]
         stored_before = store.stored_keys(unit.trials)
         if not store.claim([t for t in unit.trials if t.key not in stored_before], owner, LEASE_S):
             continue  # another run claimed part of it first: plan again
@@ -133,19 +182,7 @@ def _train_pending(
             saved.remove(unit)
         elif ctx.checkpoint_dir is not None:
             write_manifest(ctx.checkpoint_dir, unit)
-        for result in executor.run([unit], ctx, reporter.trial_started, reporter.epoch_done):
-            if result.trial.key in stored_before:
-                continue  # a resumed unit yields again what was stored before it stopped
-            stored = store.add(result)
-            if stored:
-                outcome.stored += 1
-                outcome.diverged += result.status == "diverged"
-                outcome.failed += result.status == "failed"
-            else:
-                outcome.stored_elsewhere += 1
-            reporter.trial_done(result, stored)
-        store.release(owner)
-        _remove_checkpoints(ctx, unit)
+        return unit, stored_before
 
 
 def _remove_checkpoints(ctx: TrainContext, unit: WorkUnit) -> None:

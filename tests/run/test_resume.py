@@ -15,6 +15,7 @@ from actbench.cli import app
 from actbench.run.checkpoints import saved_units
 from actbench.run.engines.population import PopulationEngine
 from actbench.run.executors import EXECUTORS
+from actbench.run.executors.local import LocalExecutor, run_unit
 
 runner = CliRunner()
 # fakes:NanAfter diverges in its first epoch: the population stores it, then trains on.
@@ -22,17 +23,17 @@ ARGS = ["run", "--task", "mnist-mini", "--acts", "relu,fakes:NanAfter(calls=20),
         "--epochs", "3", "--engine", "population", "-q"]  # fmt: skip
 
 
-class StopsAtEpoch2:
+class StopsAtEpoch2(LocalExecutor):
     """The local executor, stopped (as by Ctrl-C) when the unit reports its epoch 2, whose
     checkpoint is already written by then."""
 
-    def run(self, units, ctx, on_start, on_epoch):
+    def run_unit(self, unit):
         def stop_at_2(trial, metrics):
             if metrics.epoch == 2:
                 raise KeyboardInterrupt
-            on_epoch(trial, metrics)
+            self.on_epoch(trial, metrics)
 
-        yield from EXECUTORS.get("local")().run(units, ctx, on_start, stop_at_2)
+        return run_unit(unit, self.ctx, self.on_start, stop_at_2)
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(
     (unit,) = saved_units(Path("resumed/checkpoints"))
     assert len(unit.trials) == 6  # the whole population, its stored members too
 
-    def no_planning(self, trials, ctx, budget):
+    def no_planning(self, trials, ctx, budget, workers=1):
         raise AssertionError("the saved unit must be resumed, not planned afresh")
 
     monkeypatch.setattr(PopulationEngine, "plan", no_planning)

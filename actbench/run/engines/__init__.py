@@ -8,8 +8,11 @@ it units, the runner commits what comes back.
 
 An engine provides:
 
-    plan(trials: list[Trial], ctx: TrainContext, memory_budget: int | None) -> list[WorkUnit]
+    plan(trials: list[Trial], ctx: TrainContext, memory_budget: int | None, workers: int = 1) -> list[WorkUnit]
     run(unit: WorkUnit, ctx: TrainContext, on_start, on_epoch) -> Iterator[TrialResult]
+
+``plan`` makes at least ``workers`` units where there are that many trials, so that an
+executor with several idle workers can give each one a unit.
 
 ``run`` yields each trial's result the moment it ends; ``on_start(trial)`` and
 ``on_epoch(trial, metrics)`` (either may be None) follow its progress. Adding one: a
@@ -29,7 +32,9 @@ EpochCallback = Callable[[Trial, EpochMetrics], None]
 
 
 class Engine(Protocol):
-    def plan(self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None) -> list[WorkUnit]: ...
+    def plan(
+        self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None, workers: int = 1
+    ) -> list[WorkUnit]: ...
 
     def run(
         self, unit: WorkUnit, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None

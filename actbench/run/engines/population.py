@@ -30,11 +30,13 @@ def default_memory_budget(device: torch.device) -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
 
 
-def plan_chunks(trials: list[Trial], memory_budget: int) -> list[list[Trial]]:
+def plan_chunks(trials: list[Trial], memory_budget: int, workers: int = 1) -> list[list[Trial]]:
     """Trials grouped by (task, hyperparameters), each group cut into populations that fit the budget.
 
     Cuts are contiguous in the given (seed-major) order and as equal as possible: 41
-    members with room for 40 run as 21 + 20, not 40 + 1.
+    members with room for 40 run as 21 + 20, not 40 + 1. With ``workers`` above 1, a
+    group is cut into at least that many chunks (as it has trials), one per worker:
+    a chunk's members are the same experiments whichever population they train in.
     """
     groups: dict[tuple[str, str], list[Trial]] = {}
     for trial in trials:
@@ -42,7 +44,7 @@ def plan_chunks(trials: list[Trial], memory_budget: int) -> list[list[Trial]]:
     chunks = []
     for group in groups.values():
         per_member = _trainer(group[0].task).member_bytes(group[0].hparams)
-        count = math.ceil(len(group) / max(1, memory_budget // per_member))
+        count = max(math.ceil(len(group) / max(1, memory_budget // per_member)), min(workers, len(group)))
         size, extra = divmod(len(group), count)
         start = 0
         for i in range(count):
@@ -60,9 +62,11 @@ def _trainer(task_name: str):
 
 
 class PopulationEngine:
-    def plan(self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None) -> list[WorkUnit]:
+    def plan(
+        self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None, workers: int = 1
+    ) -> list[WorkUnit]:
         budget = memory_budget or default_memory_budget(ctx.device)
-        return [WorkUnit("population", tuple(chunk)) for chunk in plan_chunks(trials, budget)]
+        return [WorkUnit("population", tuple(chunk)) for chunk in plan_chunks(trials, budget, workers)]
 
     def run(
         self, unit: WorkUnit, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None

@@ -54,3 +54,28 @@ def make_result(
         code_revision=code_revision(),
         error=error,
     )
+
+
+def failed_elsewhere(
+    trial: Trial, epochs: list[EpochMetrics], wall_time_s: float, engine: str, ctx: TrainContext, error: str
+) -> TrialResult:
+    """The record of a trial whose worker died before it could make one (a Ray worker
+    killed on every attempt), made by the driver: the epochs the worker reported, the
+    device type it was given, and the host left unknown (the worker is gone)."""
+    from actbench import __version__
+
+    return TrialResult(
+        trial=trial,
+        status="failed",
+        diverged_epoch=None,
+        epochs=epochs,
+        wall_time_s=wall_time_s,
+        engine=engine,
+        device=ctx.device.type,
+        torch_version=torch.__version__,
+        actbench_version=__version__,
+        host="unknown",
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        code_revision=code_revision(),
+        error=error,
+    )

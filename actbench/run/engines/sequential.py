@@ -42,7 +42,9 @@ def run_trial(
 
 
 class SequentialEngine:
-    def plan(self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None) -> list[WorkUnit]:
+    def plan(
+        self, trials: list[Trial], ctx: TrainContext, memory_budget: int | None, workers: int = 1
+    ) -> list[WorkUnit]:
         return [WorkUnit("sequential", (trial,)) for trial in trials]
 
     def run(

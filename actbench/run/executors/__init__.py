@@ -1,37 +1,76 @@
 """The executors: where units of work run. ``local`` runs them in this process, one
-after another; a cluster executor sends them to workers. Either way the runner commits
-what comes back: executors and engines never touch the store.
+after another; ``ray`` sends them to the workers of a Ray cluster, many at once. Either
+way the runner commits what comes back: executors and engines never touch the store.
 
-An executor is a class, built as ``EXECUTORS.get(name)()`` (a cluster executor will take
-its own options, such as an address), whose instances provide:
+An executor is a class, opened once per run as ``cls(config, ctx, on_start, on_epoch)``
+(``on_start(trial)`` / ``on_epoch(trial, metrics)`` follow the work as far as it can),
+whose instances provide:
 
-    run(units: list[WorkUnit], ctx: TrainContext, on_start, on_epoch) -> Iterator[TrialResult]
+    ctx: TrainContext      the context units run with (a cluster picks the device)
+    description: str       where the units run, for the run's header line
+    capacity() -> int      how many units it runs at once now: the runner keeps that many submitted
+    memory_budget() -> int | None   bytes a population may use on one worker; None: the engine's default
+    prepare(task)          load the task's data where units will run, so a missing file fails first
+    submit(unit)           start a unit (or queue it)
+    collect() -> Iterator[TrialResult | UnitDone]
+                           waits for work to come back: each result as it arrives, then
+                           UnitDone(unit) once all of a unit's results are out (its
+                           checkpoint can go); returns after at least one item, or at once
+                           when nothing is submitted
+    close()                let go of workers and connections (after an error too)
 
-yielding each trial's result as soon as it is back (in any order), and calling
-``on_start(trial)`` / ``on_epoch(trial, metrics)`` as far as it can follow the work.
-Units are plain data (actbench.api.WorkUnit), so they can cross a process boundary.
-Adding one: a module here with its class, one ``EXECUTORS.add`` line below;
-``--executor NAME`` then selects it.
+and, on the class, ``configure(options, device) -> (options, torch.device | None)``:
+the executor's own options from the config (``address``, ``gpus_per_trial``, ...)
+checked, and the device resolved (None: decided when it connects). Units are plain
+data (actbench.api.WorkUnit), so they can cross a process boundary. Adding one: a
+module here with its class, one ``EXECUTORS.add`` line below; ``--executor NAME`` then
+selects it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from actbench.api import TrainContext, TrialResult, WorkUnit
+from actbench.api import Task, TrainContext, TrialResult, WorkUnit
 from actbench.registry import Registry
 from actbench.run.engines import EpochCallback, StartCallback
 
+if TYPE_CHECKING:
+    import torch
+
+    from actbench.run.config import RunConfig
+
+# Executor options a run config may carry (top-level keys, and the run command's flags).
+# Each executor says which it takes; giving one to an executor that does not is a UsageError.
+OPTION_KEYS = ("address", "gpus_per_trial", "cpus_per_trial", "max_retries")
+
+
+@dataclass(frozen=True)
+class UnitDone:
+    """Every result of ``unit`` has been yielded."""
+
+    unit: WorkUnit
+
 
 class Executor(Protocol):
-    def run(
-        self,
-        units: list[WorkUnit],
-        ctx: TrainContext,
-        on_start: StartCallback | None,
-        on_epoch: EpochCallback | None,
-    ) -> Iterator[TrialResult]: ...
+    ctx: TrainContext
+    description: str
+
+    @classmethod
+    def configure(cls, options: dict[str, Any], device: str) -> tuple[dict[str, Any], torch.device | None]: ...
+
+    def __init__(
+        self, config: RunConfig, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None
+    ) -> None: ...
+
+    def capacity(self) -> int: ...
+    def memory_budget(self) -> int | None: ...
+    def prepare(self, task: Task) -> None: ...
+    def submit(self, unit: WorkUnit) -> None: ...
+    def collect(self) -> Iterator[TrialResult | UnitDone]: ...
+    def close(self) -> None: ...
 
 
 EXECUTORS: Registry[type[Executor]] = Registry("executor")
