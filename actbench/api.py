@@ -111,6 +111,7 @@ class TrialResult:
     # of the package source>" for uncommitted changes, or "source:<hash>" outside git.
     code_revision: str = "unknown"
     error: str | None = None  # a failed trial's exception, one line: "RuntimeError: boom"
+    node: str | None = None  # the Ray node that trained it (its node id); None: run by the local executor
 
 
 # --- where and how a trial trains -------------------------------------------------------

@@ -8,7 +8,8 @@ History: 1, the first release (trials and per-epoch loss and accuracy); 2, two
 task-specific per-epoch columns on ``epochs``; 3, task metrics moved out of ``epochs``
 into ``metric_values`` (one row per trial, epoch and metric name, for whatever metrics
 a task declares), ``trials.code_revision``, the 'failed' status with ``trials.error``,
-and ``claims`` (which run is training which trial, under a lease).
+and ``claims`` (which run is training which trial, under a lease); 4, ``trials.node``
+(the Ray node that trained a trial).
 
 Adding a migration: a function taking the connection (inside the transaction), appended
 to MIGRATIONS with the version it brings the store to, and TABLES updated to match.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Table name -> its CREATE statement, in creation order.
 TABLES = {
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS trials (
     finished_at TEXT NOT NULL,
     code_revision TEXT,                -- the code that made it (actbench.run.provenance); NULL before schema 3
     error TEXT,                        -- why a 'failed' trial failed: the exception, one line
+    node TEXT,                         -- the Ray node id that trained it; NULL: a local run (or before schema 4)
     UNIQUE (task, activation, seed, config_hash)
 )
 """,
@@ -121,6 +123,13 @@ def _to_3(conn: sqlite3.Connection) -> None:
     _rebuild(conn, "trials", [row[1] for row in conn.execute("PRAGMA table_info(trials)")])
 
 
+def _to_4(conn: sqlite3.Connection) -> None:
+    """The node a trial ran on (Ray executor); NULL for every trial stored before. A store
+    that came through _to_3 has the column already: that rebuild uses today's TABLES."""
+    if "node" not in [row[1] for row in conn.execute("PRAGMA table_info(trials)")]:
+        conn.execute("ALTER TABLE trials ADD COLUMN node TEXT")
+
+
 # (version it brings the store to, migration), in order. Versions 1 and 2 both take _to_3:
 # what version 2 added is moved out by it again.
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(3, _to_3)]
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(3, _to_3), (4, _to_4)]

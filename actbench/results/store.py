@@ -43,7 +43,7 @@ DB_NAME = "actbench.sqlite"
 TRIAL_COLUMNS = [
     "task", "activation", "seed", "config_hash", "hparams", "status", "diverged_epoch",
     "epochs_run", "wall_time_s", "engine", "device", "torch_version", "actbench_version", "host",
-    "finished_at", "code_revision", "error",
+    "finished_at", "code_revision", "error", "node",
 ]  # fmt: skip
 EPOCH_VALUES = ["train_loss", "test_loss", "test_acc"]
 
@@ -221,6 +221,7 @@ class ResultStore:
             json.dumps(trial.hparams, sort_keys=True), result.status, result.diverged_epoch,
             len(result.epochs), result.wall_time_s, result.engine, result.device, result.torch_version,
             result.actbench_version, result.host, result.finished_at, result.code_revision, result.error,
+            result.node,
         )  # fmt: skip
         with self._transaction():
             cursor = self._conn.execute(

@@ -48,9 +48,10 @@ def test_every_value_of_a_schema_2_store_survives_the_migration(old_store):
     epochs_before = raw(old_store, "SELECT * FROM epochs ORDER BY trial_id, epoch")
     with ResultStore(old_store, create=False) as store:
         trials, epochs = store.trials(), store.epochs()
-    assert raw(old_store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["3"]
+    assert raw(old_store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["4"]
     pd.testing.assert_frame_equal(trials[trials_before.columns], trials_before)
     assert trials["code_revision"].isna().all()  # not recorded before schema 3
+    assert trials["node"].isna().all()  # nor the Ray node, before schema 4
     core = ["trial_id", "epoch", "train_loss", "test_loss", "test_acc", "activation_params"]
     pd.testing.assert_frame_equal(epochs[core], epochs_before[core])
     # The two airbench columns of schema 2 are task metrics now: every value, NULL where it was.
@@ -68,6 +69,22 @@ def test_a_migrated_store_takes_new_trials_and_reopens_without_migrating_again(o
     with ResultStore(old_store) as store:
         assert len(store.trials()) == len(raw(old_store, "SELECT id FROM trials"))
         assert store.trials()["activation"].tolist().count("silu") == 1
+
+
+def test_a_schema_3_store_gains_the_node_column_and_keeps_its_trials(tmp_path):
+    from fakes import fake_result
+
+    with ResultStore(tmp_path) as store:
+        store.add(fake_result("relu", 0, [97.0, 97.5]))
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:  # the store as schema 3 wrote it
+        conn.execute("ALTER TABLE trials DROP COLUMN node")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with ResultStore(tmp_path) as store:
+        assert store.add(fake_result("gelu", 0, [97.1, 97.6]))
+        trials = store.trials()
+    assert raw(tmp_path, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["4"]
+    assert trials["activation"].tolist() == ["relu", "gelu"]
+    assert trials["node"].isna().all()
 
 
 def compare_file(old: Path, new: Path) -> None:
