@@ -130,7 +130,22 @@ def run(
     ] = None,
     executor: Annotated[
         Optional[str],
-        typer.Option(help=f"Where the trials run: {_names(EXECUTORS.names())} (local: this process). [default: local]"),
+        typer.Option(help=f"Where the trials run: {_names(EXECUTORS.names())} (local: this process; ray: the workers of a Ray cluster, see the README). [default: local]"),
+    ] = None,
+    address: Annotated[
+        Optional[str],
+        typer.Option(help="--executor ray: the cluster to join, e.g. 10.0.0.1:6379 or auto. [default: $RAY_ADDRESS, else a new local Ray instance]"),
+    ] = None,
+    gpus_per_trial: Annotated[
+        Optional[float],
+        typer.Option(help="--executor ray: GPUs per unit of work; a fraction (0.25) packs several on a GPU. [default: 1 where the cluster has GPUs, else 0]"),
+    ] = None,
+    cpus_per_trial: Annotated[
+        Optional[float], typer.Option(help="--executor ray: CPUs per unit of work (its torch threads). [default: 1]")
+    ] = None,
+    max_retries: Annotated[
+        Optional[int],
+        typer.Option(help="--executor ray: attempts after the first when a worker dies mid-unit. [default: 2]"),
     ] = None,
     memory_budget: Annotated[
         Optional[float],
@@ -143,6 +158,10 @@ def run(
     no_checkpoint: Annotated[
         bool, typer.Option("--no-checkpoint", help="Do not save each unit's state after every epoch (a killed run then restarts its trials in flight).")
     ] = False,
+    checkpoint_dir: Annotated[
+        Optional[Path],
+        typer.Option(help="Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. [default: RESULTS/checkpoints]"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
     """Train every (activation, seed) trial not yet stored, committing each as it finishes.
@@ -176,7 +195,9 @@ def run(
         "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device,
         "data_dir": data_dir, "results_dir": results_dir, "verify": False if no_verify else None,
         "hparams": hparams or None, "engine": engine, "executor": executor, "memory_budget_gb": memory_budget,
-        "compile": compile_ or None, "checkpoint": False if no_checkpoint else None,
+        "compile": compile_ or None, "checkpoint": False if no_checkpoint else None, "checkpoint_dir": checkpoint_dir,
+        "address": address, "gpus_per_trial": gpus_per_trial, "cpus_per_trial": cpus_per_trial,
+        "max_retries": max_retries,
     }  # fmt: skip
     file_values = load_config_file(config) if config else {}
     run_config = build_run_config(file_values, cli_values)

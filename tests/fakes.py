@@ -1,8 +1,11 @@
-"""Test doubles: stored results made without training, and a plug-in activation that diverges."""
+"""Test doubles: stored results made without training, and plug-in activations that diverge, dawdle or kill their worker."""
 
 from __future__ import annotations
 
 import math
+import os
+import signal
+import time
 
 import torch
 from torch import nn
@@ -49,3 +52,31 @@ class NanAfter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.count += 1
         return torch.relu(x) if self.count <= self.calls else x * math.nan
+
+
+class Slow(nn.Module):
+    """ReLU that sleeps ``ms`` milliseconds per forward pass: epochs long enough to act mid-trial."""
+
+    def __init__(self, ms: float = 5.0):
+        super().__init__()
+        self.ms = ms
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.ms / 1000)
+        return torch.relu(x)
+
+
+class KillsWorker(nn.Module):
+    """ReLU for its first ``calls`` forward passes, then SIGKILLs its own process: a worker
+    that dies the same way on every attempt. Only for runs on Ray workers."""
+
+    def __init__(self, calls: int = 50):
+        super().__init__()
+        self.calls = calls
+        self.count = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.count += 1
+        if self.count > self.calls:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return torch.relu(x)

@@ -32,7 +32,7 @@ else:  # pragma: no cover - Python 3.10
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
     "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", *HPARAM_SHORTCUTS, *OPTION_KEYS,
+    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", "checkpoint_dir", *HPARAM_SHORTCUTS, *OPTION_KEYS,
 )  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -53,7 +53,15 @@ class RunConfig:
     executor_options: dict[str, Any]  # checked by the executor: address, gpus_per_trial, ... (see OPTION_KEYS)
     memory_budget: int | None  # bytes a population may use; None: the engine's default
     compile: bool  # torch.compile the training step
-    checkpoint: bool  # save each unit's state after every epoch, in RESULTS/checkpoints/, to resume from
+    checkpoint: bool  # save each unit's state after every epoch, to resume from
+    checkpoint_dir: Path | None  # where (None: RESULTS/checkpoints); a shared folder lets cluster retries resume
+
+    @property
+    def checkpoints(self) -> Path | None:
+        """The folder of this run's checkpoints; None: --no-checkpoint."""
+        if not self.checkpoint:
+            return None
+        return self.checkpoint_dir or self.results_dir / "checkpoints"
 
     def trials(self) -> list[Trial]:
         """Seed-major order: an interrupted run leaves complete, paired seeds behind."""
@@ -193,6 +201,7 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
         memory_budget=_memory_budget(merged.get("memory_budget_gb")),
         compile=bool(merged.get("compile", False)),
         checkpoint=bool(merged.get("checkpoint", True)),
+        checkpoint_dir=Path(merged["checkpoint_dir"]).expanduser() if merged.get("checkpoint_dir") else None,
     )
 
 

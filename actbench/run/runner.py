@@ -24,7 +24,7 @@ from actbench.results.store import Owner, ResultStore, network_filesystem
 from actbench.run.checkpoints import remove_unit_checkpoint, saved_units, write_manifest
 from actbench.run.config import RunConfig
 from actbench.run.engines import ENGINES, Engine
-from actbench.run.executors import EXECUTORS, Executor, UnitDone
+from actbench.run.executors import EXECUTORS, Executor, ExecutorSetup, UnitDone
 from actbench.run.leases import LEASE_S, LeaseKeeper
 from actbench.tasks import get_task
 
@@ -81,12 +81,13 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
         if not pending:
             reporter.started(config, pending, outcome, None)
             return outcome
-        checkpoints = config.results_dir / "checkpoints" if config.checkpoint else None
+        checkpoints = config.checkpoints
         ctx = TrainContext(config.device, config.data_dir, config.verify, config.compile, checkpoints)
         owner = Owner.this_process()
         executor = None
         try:
-            executor = EXECUTORS.get(config.executor)(config, ctx, reporter.trial_started, reporter.epoch_done)
+            setup = ExecutorSetup(ctx, config.executor_options, config.activations, config.memory_budget)
+            executor = EXECUTORS.get(config.executor)(setup, reporter.trial_started, reporter.epoch_done)
             reporter.started(config, pending, outcome, executor.description)
             executor.prepare(get_task(config.task))
             with LeaseKeeper(config.results_dir, owner):

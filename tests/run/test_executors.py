@@ -92,4 +92,4 @@ def test_a_new_executor_is_one_registry_entry_and_stores_what_local_stores(cross
 def test_an_unknown_executor_is_one_line():
     result = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu", "--executor", "slurm"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: unknown executor 'slurm'; choose from: local"
+    assert result.stderr.strip() == "error: unknown executor 'slurm'; choose from: local, ray"

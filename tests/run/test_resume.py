@@ -65,3 +65,18 @@ def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(
     assert resumed.exit_code == 0, resumed.output
     pd.testing.assert_frame_equal(exported("resumed"), exported("clean"))
     assert not Path("resumed/checkpoints").exists()  # every trial stored: nothing left to resume
+
+
+def test_checkpoints_go_where_checkpoint_dir_says_and_resume_from_there(stopping, monkeypatch):
+    assert runner.invoke(app, [*ARGS, "--results-dir", "clean"]).exit_code == 0
+    args = [*ARGS, "--results-dir", "resumed", "--checkpoint-dir", "shared/ckpt"]
+    assert runner.invoke(app, [*args, "--executor", "stops"]).exit_code == 130
+    assert len(saved_units(Path("shared/ckpt"))) == 1 and not Path("resumed/checkpoints").exists()
+
+    def no_planning(self, trials, ctx, budget, workers=1):
+        raise AssertionError("the saved unit must be resumed, not planned afresh")
+
+    monkeypatch.setattr(PopulationEngine, "plan", no_planning)
+    assert runner.invoke(app, args).exit_code == 0
+    pd.testing.assert_frame_equal(exported("resumed"), exported("clean"))
+    assert not Path("shared/ckpt").exists()  # every unit stored: nothing left to resume

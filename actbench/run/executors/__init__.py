@@ -2,9 +2,9 @@
 after another; ``ray`` sends them to the workers of a Ray cluster, many at once. Either
 way the runner commits what comes back: executors and engines never touch the store.
 
-An executor is a class, opened once per run as ``cls(config, ctx, on_start, on_epoch)``
-(``on_start(trial)`` / ``on_epoch(trial, metrics)`` follow the work as far as it can),
-whose instances provide:
+An executor is a class, opened once per run as ``cls(setup, on_start, on_epoch)``
+(an ExecutorSetup; ``on_start(trial)`` / ``on_epoch(trial, metrics)`` follow the work as
+far as it can), whose instances provide:
 
     ctx: TrainContext      the context units run with (a cluster picks the device)
     description: str       where the units run, for the run's header line
@@ -40,11 +40,21 @@ from actbench.run.engines import EpochCallback, StartCallback
 if TYPE_CHECKING:
     import torch
 
-    from actbench.run.config import RunConfig
-
 # Executor options a run config may carry (top-level keys, and the run command's flags).
 # Each executor says which it takes; giving one to an executor that does not is a UsageError.
 OPTION_KEYS = ("address", "gpus_per_trial", "cpus_per_trial", "max_retries")
+
+
+@dataclass(frozen=True)
+class ExecutorSetup:
+    """What an executor opens with: the run's context, its own options (``configure``d),
+    the run's activation specs (a cluster ships their plug-in modules) and its memory
+    budget (bytes, None: the engine's default)."""
+
+    ctx: TrainContext
+    options: dict[str, Any]
+    activations: list[str]
+    memory_budget: int | None
 
 
 @dataclass(frozen=True)
@@ -61,9 +71,7 @@ class Executor(Protocol):
     @classmethod
     def configure(cls, options: dict[str, Any], device: str) -> tuple[dict[str, Any], torch.device | None]: ...
 
-    def __init__(
-        self, config: RunConfig, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None
-    ) -> None: ...
+    def __init__(self, setup: ExecutorSetup, on_start: StartCallback | None, on_epoch: EpochCallback | None) -> None: ...
 
     def capacity(self) -> int: ...
     def memory_budget(self) -> int | None: ...
@@ -75,3 +83,4 @@ class Executor(Protocol):
 
 EXECUTORS: Registry[type[Executor]] = Registry("executor")
 EXECUTORS.add("local", "actbench.run.executors.local:LocalExecutor")
+EXECUTORS.add("ray", "actbench.run.executors.ray:RayExecutor")

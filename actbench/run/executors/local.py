@@ -18,12 +18,10 @@ from actbench.api import EpochMetrics, Task, Trial, TrainContext, TrialResult, W
 from actbench.errors import ActbenchError, UsageError, describe_exception
 from actbench.run.engines import ENGINES, EpochCallback, StartCallback
 from actbench.run.engines.results import make_result
-from actbench.run.executors import UnitDone
+from actbench.run.executors import ExecutorSetup, UnitDone
 
 if TYPE_CHECKING:
     import torch
-
-    from actbench.run.config import RunConfig
 
 
 def run_unit(
@@ -68,12 +66,10 @@ class LocalExecutor:
             raise UsageError(f"{flag} applies to --executor ray only; this run uses the local executor")
         return {}, resolve_device(device)
 
-    def __init__(
-        self, config: RunConfig, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None
-    ):
-        self.ctx, self.on_start, self.on_epoch = ctx, on_start, on_epoch
-        self.description = str(ctx.device)
-        self._budget = config.memory_budget
+    def __init__(self, setup: ExecutorSetup, on_start: StartCallback | None, on_epoch: EpochCallback | None):
+        self.ctx, self.on_start, self.on_epoch = setup.ctx, on_start, on_epoch
+        self.description = str(self.ctx.device)
+        self._budget = setup.memory_budget
         self._queue: list[WorkUnit] = []
 
     def capacity(self) -> int:
