@@ -165,8 +165,7 @@ def _claim_unit(
     stored; None when every trial left is stored, running here or claimed by another run."""
     ctx = executor.ctx
     while True:
-        busy = {t.key for unit in running for t in unit.trials}
-        free = store.unclaimed([t for t in pending if t.key not in busy])
+        free = store.unclaimed(pending)  # the units running here are claimed: not among them
         if not free:
             return None
         free_keys = {t.key for t in free}
