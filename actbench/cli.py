@@ -323,6 +323,80 @@ def report(
 
 @app.command()
 @fail_cleanly
+def plan(
+    delta: Annotated[float, typer.Option(help="The true difference to detect, in the metric's unit (accuracy: points).")],
+    sd: Annotated[
+        Optional[float], typer.Option(help="SD of the paired differences, given by hand instead of a pilot store.")
+    ] = None,
+    comparisons: Annotated[
+        Optional[int], typer.Option(help="Comparisons in the table (Holm). [default: the store's activations - 1; 1 with --sd]")
+    ] = None,
+    margin: Annotated[
+        Optional[float], typer.Option(help="Also the seeds to show equivalence within +-MARGIN (TOST) when the truth is 0.")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="The table's significance level (Holm).")] = 0.05,
+    power: Annotated[float, typer.Option(help="Power wanted.")] = 0.8,
+    task: Annotated[Optional[str], typer.Option(help="Only this task.")] = None,
+    acts: Annotated[Optional[str], typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="Pair every activation with this one. [default: relu when stored, else the first]")
+    ] = None,
+    metric: Annotated[Optional[str], typer.Option(help="The metric compared. [default: the task's headline]")] = None,
+    results_dir: ResultsDir = None,
+) -> None:
+    """How many paired seeds a comparison needs, from a pilot store or a given SD.
+
+    For each activation against the baseline: the SD of the stored paired differences
+    (with its 95% interval), the seeds the paired t-test needs to detect a difference of
+    DELTA at Holm's level with the given power (and at the interval's ends), the smallest
+    difference the pilot's own seeds detect, and with --margin the seeds TOST needs to
+    show equivalence. Exact: the noncentral t distribution, not a normal approximation.
+
+    Examples:
+
+        actbench plan --delta 0.1 --task mnist
+
+        actbench plan --delta 0.1 --margin 0.1 --task mnist --baseline gelu
+
+        actbench plan --delta 0.2 --sd 0.15 --comparisons 3
+    """
+    from actbench.report.design import PlanSettings, plan_from_values, plan_row
+    from actbench.report.tables import plan_method, plan_rows, rich_table
+
+    for name, value in (("delta", delta), ("sd", sd), ("margin", margin)):
+        if value is not None and not (0 < value < float("inf")):
+            raise UsageError(f"--{name} must be a positive number, got {value:g}")
+    for name, value in (("alpha", alpha), ("power", power)):
+        if not 0 < value < 1:
+            raise UsageError(f"--{name} must be between 0 and 1, got {value:g}")
+    if comparisons is not None and comparisons < 1:
+        raise UsageError(f"--comparisons must be at least 1, got {comparisons}")
+    if sd is not None:
+        settings = PlanSettings(delta, alpha, power, comparisons or 1, margin)
+        rows = plan_rows([plan_row("(given SD)", sd, settings)], settings)
+        out.print(rich_table(rows, f"seeds needed, SD {sd:g} given", caption=plan_method(settings, "as given")))
+        return
+    from actbench.activations import parse_activation, split_specs
+    from actbench.report.build import CompareSpec, build_reports
+    from actbench.results.store import ResultStore
+
+    activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
+    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha)
+    with ResultStore(results_dir or Path("results"), create=False) as store:
+        reports = build_reports(store, TASKS.primary(task) if task else None, activations, spec)
+    for report_ in reports:
+        others = report_.values["activation"].nunique() - 1
+        if others < 1:
+            err.print(f"{report_.title}: only {report_.baseline} has finished trials: nothing to plan", markup=False)
+            continue
+        settings = PlanSettings(delta, alpha, power, comparisons or others, margin)
+        rows = plan_rows(plan_from_values(report_.values, report_.baseline, settings), settings)
+        title = f"{report_.title}: seeds needed against {report_.baseline}"
+        out.print(rich_table(rows, title, caption=plan_method(settings, report_.compared.label), left=(0, -1)))
+
+
+@app.command()
+@fail_cleanly
 def plot(
     acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
     range_: Annotated[tuple[float, float], typer.Option("--range", help="x from LOW to HIGH.")] = (-6.0, 6.0),

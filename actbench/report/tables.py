@@ -16,6 +16,7 @@ from actbench.report import stats
 
 if TYPE_CHECKING:
     from actbench.report.build import TaskReport
+    from actbench.report.design import PlanRow, PlanSettings
 
 BEST_NOTE = (
     "best epoch = the epoch with the highest *test* accuracy: selected on the test set, "
@@ -295,3 +296,54 @@ def ranking_rich(report: TaskReport) -> Table:
     for act, rank, tied in ranking(report):
         table.add_row(f"{rank}{' (tied)' if tied else ''}", escape(act), style="dim" if tied else None)
     return table
+
+
+# --- seed planning (actbench plan) -------------------------------------------------------
+
+
+def _seeds(count: int | None) -> str:
+    from actbench.report.design import MAX_SEEDS
+
+    return f"> {MAX_SEEDS:,}" if count is None else str(count)
+
+
+def plan_rows(rows: list[PlanRow], settings: PlanSettings) -> list[dict[str, str]]:
+    """One row per activation: the pilot's SD of the paired differences with its interval,
+    the seeds to detect ±delta (and at the interval's ends), the pilot's detectable
+    difference, and with a margin the seeds to show equivalence."""
+    table = []
+    for row in rows:
+        cells = {"activation": row.activation, "pilot pairs": str(row.pilot_pairs) if row.pilot_pairs else "–"}
+        if math.isnan(row.sd):
+            cells.update({"SD of differences": "–", f"seeds for ±{settings.delta:g}": "–"})
+        else:
+            interval = "" if math.isnan(row.sd_low) else f" [{row.sd_low:.3f}, {row.sd_high:.3f}]"
+            cells["SD of differences"] = f"{row.sd:.3f}{interval}"
+            ends = f" [{_seeds(row.seeds_low)}, {_seeds(row.seeds_high)}]" if row.pilot_pairs else ""
+            cells[f"seeds for ±{settings.delta:g}"] = "–" if row.sd == 0 else f"{_seeds(row.seeds)}{ends}"
+        cells["detectable with the pilot"] = "–" if math.isnan(row.detectable) else f"±{row.detectable:.3f}"
+        if settings.margin is not None:
+            equivalent = "–" if math.isnan(row.sd) or row.sd == 0 else _seeds(row.seeds_equivalent)
+            cells[f"seeds for equivalence ±{settings.margin:g}"] = equivalent
+        cells["note"] = row.note
+        table.append(cells)
+    return table
+
+
+def plan_method(settings: PlanSettings, label: str) -> str:
+    holm = (
+        f"α = {settings.alpha:g} / {settings.comparisons} = {settings.level:.4g} (Holm's first step over "
+        f"{settings.comparisons} comparisons)" if settings.comparisons > 1 else f"α = {settings.alpha:g}"
+    )  # fmt: skip
+    text = (
+        f"Metric: {label}. Seeds: pairs (the activation and the baseline each trained on them) for the "
+        f"two-sided paired t-test at {holm} to detect a true difference of ±{settings.delta:g} with power "
+        f"{settings.power:g}, exact (noncentral t). In brackets: the 95% interval of the pilot's SD (chi²) and "
+        f"the seeds at its ends. Detectable: the smallest difference the pilot's own pairs detect with that power."
+    )
+    if settings.margin is not None:
+        text += (
+            f" Equivalence: seeds for TOST (two one-sided t-tests, each at the α above) to show the difference "
+            f"lies within ±{settings.margin:g} when it is 0, exact (integral over the SD's chi² law)."
+        )
+    return text
