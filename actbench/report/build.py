@@ -31,6 +31,7 @@ class CompareSpec:
     metric: str | None = None  # a comparable metric's name; None: the task's headline
     baseline: str | None = None  # canonical spec; None: relu when stored, else the first activation
     alpha: float = 0.05
+    margin: float | None = None  # equivalence margin (TOST), in the metric's unit; None: no equivalence test
     pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
     formats: frozenset[str] = frozenset(FORMATS.names())  # which files to write
 
@@ -44,6 +45,8 @@ class CompareSpec:
             raise UsageError(f"unknown --pairs {self.pairs!r}; choose from: {', '.join(PAIRS)}")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be between 0 and 1, got {self.alpha!r}")
+        if self.margin is not None and not 0 < self.margin < float("inf"):
+            raise UsageError(f"--margin must be a positive number, got {self.margin:g}")
 
 
 @dataclass
@@ -142,7 +145,7 @@ def build_reports(
                 compared=compared,
                 baseline=baseline,
                 values=values,
-                comparisons=stats.compare_to_baseline(values, baseline, spec.alpha) if available else [],
+                comparisons=stats.compare_to_baseline(values, baseline, spec.alpha, spec.margin) if available else [],
                 pairs=stats.compare_all_pairs(values, spec.alpha) if available and spec.pairs == "all" else [],
             )
         )

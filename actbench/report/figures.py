@@ -87,7 +87,7 @@ def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
     for row, c in enumerate(rows):
         if math.isnan(c.delta_mean):
             continue
-        colour = VERDICT_COLOURS.get(verdict(c, higher), GREY)
+        colour = VERDICT_COLOURS.get(verdict(c, higher).split(" ")[0], GREY)
         ax.errorbar(c.delta_mean, row, xerr=[[c.delta_mean - c.ci_low], [c.ci_high - c.delta_mean]],
                     fmt="o", color=colour, capsize=3, ms=5)  # fmt: skip
     ax.axvline(0, color="black", lw=0.8)

@@ -148,6 +148,10 @@ class Comparison:
     significant: bool = False  # p_holm < alpha
     test: str = ""  # "paired", "welch", "baseline" or "none"
     note: str = ""  # why a test is missing or what it fell back to
+    margin: float | None = None  # the equivalence margin asked for (--margin), in the metric's unit
+    p_tost: float = math.nan  # TOST: the larger p of the two one-sided paired t-tests against ±margin
+    p_tost_holm: float = math.nan  # p_tost after Holm's step-down over the table
+    equivalent: bool = False  # p_tost_holm < alpha: the difference is shown to lie within ±margin
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -175,14 +179,25 @@ def _bootstrap_ci(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, fl
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def compare_pair(baseline: pd.Series, other: pd.Series) -> dict:
+def tost_p(diff: np.ndarray, margin: float) -> float:
+    """TOST on paired differences: the larger p of the one-sided t-tests of mean > −margin
+    and mean < +margin (Schuirmann 1987); below alpha, the mean is shown within ±margin."""
+    n = len(diff)
+    se = diff.std(ddof=1) / math.sqrt(n)
+    above = scipy_stats.t.sf((diff.mean() + margin) / se, n - 1)
+    below = scipy_stats.t.cdf((diff.mean() - margin) / se, n - 1)
+    return float(max(above, below))
+
+
+def compare_pair(baseline: pd.Series, other: pd.Series, margin: float | None = None) -> dict:
     """Test ``other`` against ``baseline``, both indexed by seed (finished trials only).
 
     Same seed sets: paired t-test and Wilcoxon signed-rank on the per-seed differences,
     bootstrap interval of their mean. Different seed sets: Welch's t-test and a bootstrap
     of the difference of means, said so in ``note``. Values are taken in seed order, so
     the bootstrap's resamples, hence its interval, depend on the seeds' values alone, not
-    on the order the store returned them in.
+    on the order the store returned them in. With ``margin``, paired differences also get
+    TOST's p-value against ±margin (unpaired ones do not: the note says so).
     """
     baseline, other = baseline.sort_index(), other.sort_index()
     n = min(len(baseline), len(other))
@@ -196,12 +211,14 @@ def compare_pair(baseline: pd.Series, other: pd.Series) -> dict:
                     "note": "identical differences on every seed: no test"}  # fmt: skip
         out["ci_low"], out["ci_high"] = _bootstrap_ci((diff,), lambda d, axis: d.mean(axis=axis))
         out["p_ttest"] = float(scipy_stats.ttest_1samp(diff, 0.0).pvalue)
+        if margin is not None:
+            out["p_tost"] = tost_p(diff, margin)
         if np.any(diff != 0):
             out["p_wilcoxon"] = float(scipy_stats.wilcoxon(diff).pvalue)
         return out
     a, b = other.to_numpy(dtype=float), baseline.to_numpy(dtype=float)
-    out = {"test": "welch", "delta_mean": float(a.mean() - b.mean()),
-           "note": "seed sets differ: unpaired, Welch's t-test"}  # fmt: skip
+    note = "seed sets differ: unpaired, Welch's t-test" + ("; no TOST" if margin is not None else "")
+    out = {"test": "welch", "delta_mean": float(a.mean() - b.mean()), "note": note}
     out["ci_low"], out["ci_high"] = _bootstrap_ci(
         (a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis)
     )
@@ -209,11 +226,14 @@ def compare_pair(baseline: pd.Series, other: pd.Series) -> dict:
     return out
 
 
-def compare_to_baseline(values: pd.DataFrame, baseline: str, alpha: float) -> list[Comparison]:
+def compare_to_baseline(
+    values: pd.DataFrame, baseline: str, alpha: float, margin: float | None = None
+) -> list[Comparison]:
     """``values``: columns activation, seed, value (finished trials of one task and config).
 
     One Comparison per activation, in the order given, the baseline first among equals;
-    p_holm adjusts the t-test p-values of all the comparisons together.
+    p_holm adjusts the t-test p-values of all the comparisons together, p_tost_holm the
+    TOST p-values (with ``margin``).
     """
     by_act = {act: group.set_index("seed")["value"] for act, group in values.groupby("activation", sort=False)}
     base = by_act[baseline]
@@ -221,24 +241,30 @@ def compare_to_baseline(values: pd.DataFrame, baseline: str, alpha: float) -> li
     for act, series in by_act.items():
         spread = {"activation": act, "n": len(series), "mean": float(series.mean()),
                   "std": float(series.std(ddof=1)) if len(series) > 1 else math.nan}  # fmt: skip
-        tested = {"test": "baseline"} if act == baseline else compare_pair(base, series)
+        tested = {"test": "baseline"} if act == baseline else compare_pair(base, series, margin)
         rows.append({**spread, **tested})
     adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
+    equivalence = holm([row.get("p_tost", math.nan) for row in rows])
     return [
-        Comparison(**row, p_holm=p, significant=bool(p < alpha))  # NaN < alpha is False
-        for row, p in zip(rows, adjusted)
+        Comparison(**row, p_holm=p, significant=bool(p < alpha),  # NaN < alpha is False
+                   margin=margin, p_tost_holm=q, equivalent=bool(q < alpha))  # fmt: skip
+        for row, p, q in zip(rows, adjusted, equivalence)
     ]
 
 
 def verdict(c: Comparison, higher_is_better: bool) -> str:
-    """better / worse (significant after Holm), tied (tested, not significant), or why untested."""
+    """better / worse (significant after Holm); equivalent (±margin) (TOST significant after
+    Holm, with a margin); inconclusive (tested, neither shown: absence of evidence, not
+    evidence of no difference); or why untested."""
     if c.test == "baseline":
         return "baseline"
     if c.test == "none" or math.isnan(c.p_holm):
         return c.note or "no test"
-    if not c.significant:
-        return "tied"
-    return "better" if (c.delta_mean > 0) == higher_is_better else "worse"
+    if c.significant:
+        return "better" if (c.delta_mean > 0) == higher_is_better else "worse"
+    if c.equivalent:
+        return f"equivalent (±{c.margin:g})"
+    return "inconclusive"
 
 
 def comparisons_frame(comparisons: list[Comparison]) -> pd.DataFrame:

@@ -145,7 +145,8 @@ def to_latex(report: TaskReport) -> str:
     return "\n".join(lines)
 
 
-ROW_STYLES = {"better": "bold green", "worse": "bold red", "tied": "dim"}  # verdicts of a comparison
+# Verdicts of a comparison, by their first word ("equivalent (±0.1)" is "equivalent").
+ROW_STYLES = {"better": "bold green", "worse": "bold red", "equivalent": "cyan", "inconclusive": "dim"}
 
 
 def rich_table(
@@ -159,7 +160,8 @@ def rich_table(
     for i, column in enumerate(rows[0]):
         table.add_column(escape(column), justify="left" if i in left or i - count in left else "right")
     for row in rows:
-        table.add_row(*map(escape, row.values()), style=ROW_STYLES.get(row[style_by]) if style_by else None)
+        style = ROW_STYLES.get(row[style_by].split(" ")[0]) if style_by else None
+        table.add_row(*map(escape, row.values()), style=style)
     return table
 
 
@@ -179,8 +181,20 @@ def method_text(report: TaskReport) -> str:
         f"BCa bootstrap interval ({stats.BOOTSTRAP_RESAMPLES:,} resamples over seeds, seed "
         f"{stats.BOOTSTRAP_SEED}); p-values of the paired t-test and the Wilcoxon signed-rank "
         f"test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
-        f"better/worse = p (Holm) < {report.spec.alpha:g}, tied otherwise. Activations whose "
-        f"seeds differ from the baseline's are compared unpaired (Welch's t-test), as noted."
+        f"better/worse = p (Holm) < {report.spec.alpha:g}{_equivalence_rule(report)}; inconclusive otherwise: "
+        f"neither shown, which is not evidence of no difference (actbench plan says how many seeds would "
+        f"decide it). Activations whose seeds differ from the baseline's are compared unpaired (Welch's "
+        f"t-test), as noted."
+    )
+
+
+def _equivalence_rule(report: TaskReport) -> str:
+    margin = report.spec.margin
+    if margin is None:
+        return ""
+    return (
+        f"; equivalent (±{margin:g}) = TOST (two one-sided paired t-tests against ±{margin:g}, Schuirmann 1987), "
+        f"Holm's step-down over the table, p (TOST, Holm) < {report.spec.alpha:g}"
     )
 
 
@@ -209,7 +223,9 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
         rows.append({
             "activation": c.activation, "n": str(c.n), "mean ± std": spread,
             f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
-            "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm), "verdict": stats.verdict(c, higher),
+            "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm),
+            **({"p (TOST, Holm)": _p(c.p_tost_holm)} if report.spec.margin is not None else {}),
+            "verdict": stats.verdict(c, higher),
         })  # fmt: skip
     return rows
 

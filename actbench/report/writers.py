@@ -40,6 +40,8 @@ def _summary_json(report: TaskReport) -> str:
 
 def _comparison_frame(report: TaskReport) -> pd.DataFrame:
     frame = stats.comparisons_frame(report.comparisons)
+    if report.spec.margin is None:  # no equivalence test asked for: its columns would be empty
+        frame = frame.drop(columns=["margin", "p_tost", "p_tost_holm", "equivalent"])
     frame["verdict"] = [stats.verdict(c, report.compared.higher_is_better) for c in report.comparisons]
     return frame
 

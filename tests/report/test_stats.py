@@ -120,13 +120,13 @@ def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
     store_with(Path("results"), {
         "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
         "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 on every seed: better
-        "silu": [[90.0, 97.0 + d] for d in (0.2, 0.1, 0.0, 0.3, -0.1)],  # mixed signs: tied
+        "silu": [[90.0, 97.0 + d] for d in (0.2, 0.1, 0.0, 0.3, -0.1)],  # mixed signs: inconclusive
         "tanh": [[90.0, 95.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # -2 on every seed: worse
     })  # fmt: skip
     result = runner.invoke(app, ["report"])
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
-    assert compare["verdict"].to_dict() == {"relu": "baseline", "gelu": "better", "silu": "tied", "tanh": "worse"}
+    assert compare["verdict"].to_dict() == {"relu": "baseline", "gelu": "better", "silu": "inconclusive", "tanh": "worse"}
     assert compare.loc["gelu", "delta_mean"] == pytest.approx(0.52)
     assert list(compare.columns[:13]) == ["n", "mean", "std", "delta_mean", "ci_low", "ci_high", "p_ttest",
                                           "p_wilcoxon", "p_holm", "significant", "test", "note", "verdict"]  # fmt: skip
@@ -139,7 +139,7 @@ def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
     assert saved["rows"][0]["p_ttest"] is None
     markdown = Path("results/mnist-mini/compare.md").read_text()
     assert "| gelu | 5 | 97.62 ± 0.17 | +0.52 [" in markdown and "Holm's step-down" in markdown
-    assert "against relu" in result.stdout and "tied" in result.stdout
+    assert "against relu" in result.stdout and "inconclusive" in result.stdout
 
 
 def test_report_options_baseline_metric_alpha_and_uneven_n():
@@ -291,3 +291,38 @@ def test_report_on_a_real_tiny_run_tests_every_activation_against_relu():
     assert tested[["p_ttest", "p_wilcoxon", "p_holm", "ci_low", "ci_high"]].notna().all().all()
     assert (tested["ci_low"] <= tested["delta_mean"]).all() and (tested["delta_mean"] <= tested["ci_high"]).all()
     assert len(pd.read_csv("results/mnist-mini/pairs.csv")) == 3
+
+
+def test_tost_is_statsmodels_and_a_hand_computed_case():
+    from statsmodels.stats.weightstats import ttost_paired
+
+    diff = np.array([0.1, -0.05, 0.2, 0.0, 0.05])
+    # By hand: mean 0.06, s = 0.0962, se = 0.0430; t vs -0.3: 8.37, vs +0.3: -5.58; df 4.
+    mean, se = diff.mean(), diff.std(ddof=1) / math.sqrt(5)
+    by_hand = max(scipy_stats.t.sf((mean + 0.3) / se, 4), scipy_stats.t.cdf((mean - 0.3) / se, 4))
+    assert stats.tost_p(diff, 0.3) == pytest.approx(by_hand)
+    assert (mean, se) == (pytest.approx(0.06), pytest.approx(0.04301, abs=1e-5))
+    rng = np.random.default_rng(0)
+    for margin in (0.05, 0.2, 1.0):
+        a, b = rng.normal(97, 0.3, 8), rng.normal(97, 0.3, 8)
+        assert stats.tost_p(a - b, margin) == pytest.approx(ttost_paired(a, b, -margin, margin)[0], rel=1e-9)
+
+
+def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
+    store_with(Path("results"), {
+        "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
+        "gelu": [[90.0, 97.0 + d] for d in (0.15, 0.27, -0.08, 0.16, 0.01)],  # within ±0.05 of relu per seed
+        "silu": [[90.0, 97.0 + d] for d in (0.9, -0.8, 0.7, -0.6, 0.0)],  # too noisy to show either
+        "tanh": [[90.0, 98.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # +1: better
+    })  # fmt: skip
+    result = runner.invoke(app, ["report", "--margin", "0.5"])
+    assert result.exit_code == 0, result.output
+    compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
+    assert compare["verdict"].to_dict() == {
+        "relu": "baseline", "gelu": "equivalent (±0.5)", "silu": "inconclusive", "tanh": "better"
+    }  # fmt: skip
+    assert compare.loc["gelu", "p_tost_holm"] < 0.05 < compare.loc["silu", "p_tost_holm"]
+    markdown = Path("results/mnist-mini/compare.md").read_text()
+    assert "| p (TOST, Holm) |" in markdown and "TOST (two one-sided paired t-tests against ±0.5" in markdown
+    plain = runner.invoke(app, ["report"])
+    assert "equivalent" not in plain.stdout and "p_tost" not in Path("results/mnist-mini/compare.csv").read_text()
