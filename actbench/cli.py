@@ -162,6 +162,22 @@ def run(
         Optional[Path],
         typer.Option(help="Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. [default: RESULTS/checkpoints]"),
     ] = None,
+    until_decided: Annotated[
+        bool,
+        typer.Option("--until-decided", help="Add seeds in blocks until each activation is better, worse or equivalent (--margin) against --baseline, or --max-repeats is reached; see the README."),
+    ] = False,
+    max_repeats: Annotated[Optional[int], typer.Option(help="--until-decided: seeds 0..N-1 at most.")] = None,
+    look_every: Annotated[Optional[int], typer.Option(help="--until-decided: seeds added between looks. [default: 5]")] = None,
+    margin: Annotated[
+        Optional[float], typer.Option(help="--until-decided: equivalence margin, in the metric's unit (accuracy: points).")
+    ] = None,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="--until-decided: compare with this activation. [default: relu if listed, else the first]")
+    ] = None,
+    metric: Annotated[Optional[str], typer.Option(help="--until-decided: the metric compared. [default: the task's headline]")] = None,
+    alpha: Annotated[
+        Optional[float], typer.Option(help="--until-decided: error rate of the whole table. [default: 0.05]")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
     """Train every (activation, seed) trial not yet stored, committing each as it finishes.
@@ -200,10 +216,26 @@ def run(
         "max_retries": max_retries,
     }  # fmt: skip
     file_values = load_config_file(config) if config else {}
+    sequential = {"--max-repeats": max_repeats, "--look-every": look_every, "--margin": margin,
+                  "--baseline": baseline, "--metric": metric, "--alpha": alpha}  # fmt: skip
+    if not until_decided:
+        given = [flag for flag, value in sequential.items() if value is not None]
+        if given:
+            raise UsageError(f"{given[0]} applies to --until-decided only")
+    elif max_repeats is None:
+        raise UsageError("--until-decided needs --max-repeats N, the most seeds it may use")
+    elif repeats is not None or seeds is not None:
+        raise UsageError("--until-decided chooses the seeds itself: give --max-repeats, not --repeats or --seeds")
+    else:
+        cli_values["repeats"] = max_repeats  # checks every trial it may train, up front
     run_config = build_run_config(file_values, cli_values)
+    rule = _stopping_rule(run_config, look_every, margin, baseline, metric, alpha) if until_decided else None
     reporter = QuietReporter() if quiet else RichReporter(err)
     try:
-        outcome = execute(run_config, reporter)
+        if rule is not None:
+            outcome = _run_until_decided(run_config, rule, reporter)
+        else:
+            outcome = execute(run_config, reporter)
     finally:
         reporter.close()
     if not quiet:
@@ -216,6 +248,33 @@ def run(
             + ("" if run_config.results_dir == Path("results") else f" --results-dir {run_config.results_dir}"),
             markup=False,
         )
+
+
+def _stopping_rule(run_config, look_every, margin, baseline, metric, alpha):
+    """--until-decided's rule, checked against the run before anything trains."""
+    from actbench.activations import parse_activation
+    from actbench.run.until_decided import StoppingRule, check_rule
+
+    acts = run_config.activations
+    base = parse_activation(baseline).canonical if baseline else ("relu" if "relu" in acts else acts[0])
+    rule = StoppingRule(len(run_config.seeds), look_every or 5, base, metric, margin, 0.05 if alpha is None else alpha)
+    check_rule(run_config, rule)
+    return rule
+
+
+def _run_until_decided(run_config, rule, reporter):
+    """--until-decided: the looks' runs, then the decisions table; the looks' outcome."""
+    from actbench.report.tables import rich_table
+    from actbench.run.until_decided import check_rule, decisions_rows, design_for, rule_text, run_until_decided
+
+    outcome, decisions, path = run_until_decided(run_config, rule, reporter)
+    reporter.close()
+    design = design_for(run_config, rule)
+    caption = rule_text(rule, design, check_rule(run_config, rule), len(run_config.activations) - 1)
+    title = f"{run_config.task}: against {rule.baseline}"
+    out.print(rich_table(decisions_rows(decisions, design), title, caption=caption))
+    err.print(f"wrote {path} and {path.with_suffix('.json').name}", markup=False)
+    return outcome
 
 
 @app.command()
@@ -274,6 +333,10 @@ def report(
         typer.Option(help=f"{_names(known_metrics())}: best_acc is selected on the test set, late_mean the mean over the last half of the epochs; a task's own metrics are listed by 'actbench tasks NAME'. [default: the task's headline]"),
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
+    margin: Annotated[
+        Optional[float],
+        typer.Option(help="Equivalence margin in the metric's unit: an activation within +-MARGIN of the baseline by TOST is 'equivalent (+-MARGIN)'."),
+    ] = None,
     pairs: Annotated[
         str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")
     ] = "baseline",
@@ -309,7 +372,8 @@ def report(
     task_name = TASKS.primary(task) if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
     names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else REPORT_FORMATS.names()
-    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha, pairs, frozenset(names))
+    base = parse_activation(baseline).canonical if baseline else None
+    spec = CompareSpec(metric, base, alpha, margin, pairs, frozenset(names))
     for task_report, files in make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir):
         out.print(to_rich(task_report))
         if task_report.comparisons:

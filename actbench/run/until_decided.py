@@ -1,0 +1,188 @@
+"""``actbench run --until-decided``: seeds in blocks, a look after each, until every
+activation is decided against the baseline or the seed budget is spent.
+
+Look k trains seeds 0..n_k − 1 of the baseline (every comparison pairs with it) and of
+the activations still undecided, then compares each of those with the baseline on its
+pairs so far with the group-sequential design of actbench.report.sequential: better,
+worse, or equivalent within ±margin, else on to the next block; undecided after the
+last look is inconclusive. Everything is read back from the store, so a rerun of the
+same command trains nothing it has and reaches the same decisions at the same looks.
+The decisions are written beside the report (RESULTS/TASK/decisions-HASH.md, .json).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from actbench.api import Metric
+from actbench.errors import UsageError
+from actbench.report import stats
+from actbench.report.metrics import comparable_metrics
+from actbench.report.sequential import MIN_PAIRS, Design, look_schedule, verdicts
+from actbench.results.store import ResultStore
+from actbench.run.config import RunConfig
+from actbench.run.runner import Reporter, RunOutcome, execute
+from actbench.tasks import get_task
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    max_repeats: int  # seeds 0..max_repeats − 1 at most
+    look_every: int  # seeds added between looks
+    baseline: str  # canonical spec, one of the run's activations
+    metric: str | None = None  # None: the task's headline
+    margin: float | None = None  # equivalence margin, in the metric's unit
+    alpha: float = 0.05  # for the whole table: each comparison at alpha / comparisons
+
+
+@dataclass(frozen=True)
+class Decision:
+    activation: str
+    verdict: str  # better, worse, equivalent, inconclusive
+    look: int | None  # 1-based look it was decided at; None: inconclusive
+    pairs: int  # paired seeds it was decided on (or had at the end)
+    delta_mean: float  # activation − baseline
+    low: float  # the repeated confidence interval at that look (covers at every look at once)
+    high: float
+
+
+def check_rule(config: RunConfig, rule: StoppingRule) -> Metric:
+    """The rule against the run; the metric compared."""
+    if rule.baseline not in config.activations:
+        raise UsageError(f"--baseline {rule.baseline} is not among the run's activations: {', '.join(config.activations)}")
+    if len(config.activations) < 2:
+        raise UsageError("--until-decided needs at least one activation besides the baseline")
+    if rule.max_repeats < MIN_PAIRS:
+        raise UsageError(f"--max-repeats must be at least {MIN_PAIRS}, got {rule.max_repeats}")
+    if not 1 <= rule.look_every <= rule.max_repeats:
+        raise UsageError(f"--look-every must be between 1 and --max-repeats ({rule.max_repeats}), got {rule.look_every}")
+    if rule.margin is not None and not 0 < rule.margin < math.inf:
+        raise UsageError(f"--margin must be a positive number, got {rule.margin:g}")
+    if not 0 < rule.alpha < 1:
+        raise UsageError(f"--alpha must be between 0 and 1, got {rule.alpha:g}")
+    task = get_task(config.task)
+    comparable = comparable_metrics(task.metrics)
+    name = rule.metric or task.headline
+    if name not in comparable:
+        raise UsageError(f"task {task.name} records no metric {name!r}; compare one of: {', '.join(comparable)}")
+    return comparable[name]
+
+
+def design_for(config: RunConfig, rule: StoppingRule) -> Design:
+    comparisons = len(config.activations) - 1
+    return Design(rule.alpha / comparisons, tuple(look_schedule(rule.look_every, rule.max_repeats)), rule.margin)
+
+
+def run_until_decided(config: RunConfig, rule: StoppingRule, reporter: Reporter) -> tuple[RunOutcome, list[Decision], Path]:
+    """Train look by look; the looks' runs as one outcome (over the distinct trials they
+    asked for), the decisions, and the file they were written to (markdown; a JSON twin
+    beside it)."""
+    metric = check_rule(config, rule)
+    design = design_for(config, rule)
+    open_ = [a for a in config.activations if a != rule.baseline]
+    decided: dict[str, Decision] = {}
+    asked: set[tuple] = set()
+    outcome = RunOutcome(total=0, skipped=0)
+    for look, n in enumerate(design.looks):
+        this_look = replace(config, activations=[rule.baseline, *open_], seeds=list(range(n)))
+        asked |= {t.key for t in this_look.trials()}
+        ran = execute(this_look, reporter)
+        for field in ("stored", "diverged", "failed", "stored_elsewhere", "by_others"):
+            setattr(outcome, field, getattr(outcome, field) + getattr(ran, field))
+        values = finished_values(config, metric)
+        for act in list(open_):
+            decision = decide(values, act, rule.baseline, n, look, design, metric.higher_is_better)
+            if decision.verdict != "inconclusive":
+                decided[act] = decision
+                open_.remove(act)
+        if not open_:
+            break
+    last = len(design.looks) - 1
+    for act in open_:
+        decided[act] = decide(values, act, rule.baseline, design.looks[-1], last, design, metric.higher_is_better)
+    decisions = [decided[a] for a in config.activations if a != rule.baseline]
+    outcome.total = len(asked)
+    outcome.skipped = outcome.total - outcome.stored - outcome.stored_elsewhere - outcome.by_others
+    return outcome, decisions, write_decisions(config, rule, design, metric, decisions)
+
+
+def finished_values(config: RunConfig, metric: Metric) -> pd.DataFrame:
+    """activation, seed, value of the run's finished (ok) trials in the store."""
+    config_hash = config.trials()[0].config_hash
+    with ResultStore(config.results_dir, create=False) as store:
+        epochs = store.epochs()
+    rows = epochs[(epochs["task"] == config.task) & (epochs["config_hash"] == config_hash)]
+    trials = stats.per_trial(rows, get_task(config.task).metrics)
+    finished = trials[trials["status"] == "ok"]
+    return finished.rename(columns={metric.name: "value"})[["activation", "seed", "value"]]
+
+
+def decide(
+    values: pd.DataFrame, activation: str, baseline: str, seeds: int, look: int, design: Design, higher_is_better: bool
+) -> Decision:
+    """``activation`` against ``baseline`` on their pairs among seeds 0..seeds − 1, at ``look``."""
+    def by_seed(act: str) -> pd.Series:
+        mine = values[(values["activation"] == act) & (values["seed"] < seeds)]
+        return mine.set_index("seed")["value"]
+
+    base, other = by_seed(baseline), by_seed(activation)
+    common = other.index.intersection(base.index)
+    diff = (other[common] - base[common]).to_numpy(dtype=float)
+    if len(diff) < MIN_PAIRS:
+        mean = float(diff.mean()) if len(diff) else math.nan
+        return Decision(activation, "inconclusive", None, len(diff), mean, math.nan, math.nan)
+    low, high, verdict = verdicts(
+        np.array([diff.mean()]), np.array([diff.std(ddof=1)]), np.array([len(diff)]),
+        np.array([design.boundaries[look]]), design.margin, higher_is_better,
+    )  # fmt: skip
+    found = str(verdict[0]) or "inconclusive"
+    return Decision(activation, found, look + 1 if found != "inconclusive" else None, len(diff),
+                    float(diff.mean()), float(low[0]), float(high[0]))  # fmt: skip
+
+
+def rule_text(rule: StoppingRule, design: Design, metric: Metric, comparisons: int) -> str:
+    margin = f", or equivalent when it lies inside ±{rule.margin:g}" if rule.margin is not None else ""
+    return (
+        f"Metric: {metric.label}. Seeds in blocks of {rule.look_every} up to {rule.max_repeats}, looks at "
+        f"{', '.join(map(str, design.looks))} pairs. Group-sequential design: Lan-DeMets O'Brien-Fleming-type "
+        f"spending of α = {rule.alpha:g} / {comparisons} = {design.alpha:.4g} per comparison (Bonferroni over "
+        f"{comparisons}), boundaries on the paired t statistic; an activation is better or worse when its "
+        f"repeated confidence interval (Jennison & Turnbull 1989), shown, excludes 0{margin}. The intervals "
+        f"cover the true difference at every look at once, so each comparison's error is at most "
+        f"{design.alpha:.4g}. Inconclusive: undecided after the last look (see actbench plan)."
+    )
+
+
+def decisions_rows(decisions: list[Decision], design: Design) -> list[dict[str, str]]:
+    rows = []
+    level = f"repeated {100 * (1 - design.alpha):.4g}% interval"
+    for d in decisions:
+        interval = "–" if math.isnan(d.low) else f"[{d.low:+.3f}, {d.high:+.3f}]"
+        look = f"{d.look} of {len(design.looks)}" if d.look else "–"
+        rows.append({"activation": d.activation, "decision": d.verdict, "look": look, "pairs": str(d.pairs),
+                     "Δ mean": "–" if math.isnan(d.delta_mean) else f"{d.delta_mean:+.3f}",
+                     level: interval})  # fmt: skip
+    return rows
+
+
+def write_decisions(config: RunConfig, rule: StoppingRule, design: Design, metric: Metric,
+                    decisions: list[Decision]) -> Path:  # fmt: skip
+    from actbench.report.tables import markdown_table
+
+    folder = config.results_dir / config.task
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"decisions-{config.trials()[0].config_hash[:8]}"
+    comparisons = len(config.activations) - 1
+    table = "\n".join(markdown_table(decisions_rows(decisions, design)))
+    text = f"## {config.task}: against {rule.baseline}\n\n{table}\n"
+    stem.with_suffix(".md").write_text(text + "\n" + rule_text(rule, design, metric, comparisons) + "\n")
+    payload = {"rule": asdict(rule), "looks": list(design.looks), "boundaries": list(design.boundaries),
+               "alpha_per_comparison": design.alpha, "decisions": [asdict(d) for d in decisions]}  # fmt: skip
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    return stem.with_suffix(".md")

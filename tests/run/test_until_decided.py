@@ -1,0 +1,92 @@
+"""run --until-decided: the looks, the decisions read back from the store, their file, the
+rerun that reaches the same decisions, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from actbench.cli import app
+from actbench.report.sequential import Design
+from actbench.run.until_decided import decide
+
+runner = CliRunner()
+
+
+def synthetic(shift: dict[str, float], seeds: int, sd: float = 0.3) -> pd.DataFrame:
+    """Per-seed values: the baseline around 97, each activation shifted, noise per seed."""
+    rng = np.random.default_rng(4)
+    base = 97 + rng.normal(0, 0.5, seeds)
+    rows = [("relu", s, v) for s, v in enumerate(base)]
+    for act, delta in shift.items():
+        rows += [(act, s, v + delta + rng.normal(0, sd)) for s, v in enumerate(base)]
+    return pd.DataFrame(rows, columns=["activation", "seed", "value"])
+
+
+def test_a_clear_difference_is_decided_at_an_early_look_and_a_small_one_is_not():
+    design = Design(0.025, (4, 8, 12), margin=None)
+    values = synthetic({"identity": -2.5, "gelu": 0.1}, 12)
+    early = decide(values, "identity", "relu", 8, 1, design, higher_is_better=True)
+    assert (early.verdict, early.look, early.pairs) == ("worse", 2, 8)
+    assert early.low < early.delta_mean < early.high < 0
+    close = decide(values, "gelu", "relu", 12, 2, design, higher_is_better=True)
+    assert (close.verdict, close.look) == ("inconclusive", None) and close.low < 0 < close.high
+
+
+def test_only_the_pairs_among_the_looks_seeds_count():
+    design = Design(0.025, (4, 8, 12))
+    values = synthetic({"gelu": 0.0}, 12)
+    values = values[~((values["activation"] == "gelu") & (values["seed"] == 2))]  # a failed trial
+    assert decide(values, "gelu", "relu", 4, 0, design, True).pairs == 3
+    few = decide(values[values["seed"] < 3], "gelu", "relu", 4, 0, design, True)
+    assert (few.verdict, few.pairs, math.isnan(few.low)) == ("inconclusive", 2, True)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--until-decided"], "--until-decided needs --max-repeats N, the most seeds it may use"),
+        (["--until-decided", "--max-repeats", "6", "--repeats", "2"],
+         "--until-decided chooses the seeds itself: give --max-repeats, not --repeats or --seeds"),
+        (["--margin", "0.5"], "--margin applies to --until-decided only"),
+        (["--until-decided", "--max-repeats", "6", "--baseline", "silu"],
+         "--baseline silu is not among the run's activations: relu, gelu"),
+        (["--until-decided", "--max-repeats", "2"], "--max-repeats must be at least 3, got 2"),
+        (["--until-decided", "--max-repeats", "6", "--look-every", "7"],
+         "--look-every must be between 1 and --max-repeats (6), got 7"),
+        (["--until-decided", "--max-repeats", "6", "--metric", "tta_acc"],
+         "task mnist-mini records no metric 'tta_acc'; compare one of: final_acc, best_acc, late_mean, final_loss"),
+    ],
+)  # fmt: skip
+def test_bad_stopping_rules_are_one_line_before_anything_trains(args, message):
+    result = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu,gelu", *args])
+    assert (result.exit_code, result.stderr.strip()) == (2, f"error: {message}")
+    assert not Path("results").exists()
+
+
+@pytest.mark.slow
+def test_identity_stops_early_against_relu_while_gelu_gets_every_seed():
+    args = ["run", "--task", "mnist-mini", "--acts", "relu,identity,gelu", "--epochs", "3", "--until-decided",
+            "--max-repeats", "12", "--look-every", "4", "-q"]  # fmt: skip
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    (written,) = Path("results/mnist-mini").glob("decisions-*.json")
+    decisions = {d["activation"]: d for d in json.loads(written.read_text())["decisions"]}
+    assert decisions["identity"]["verdict"] == "worse" and decisions["identity"]["look"] < 3
+    assert decisions["gelu"]["pairs"] == 12  # not decided early: it had every seed
+    from actbench.results.store import ResultStore
+
+    with ResultStore(Path("results"), create=False) as store:
+        counts = store.trials().groupby("activation")["seed"].nunique().to_dict()
+    identity_seeds = 4 * decisions["identity"]["look"]
+    assert counts == {"relu": 12, "gelu": 12, "identity": identity_seeds}  # the baseline keeps every seed
+    again = runner.invoke(app, args[:-1])  # without -q: it says what it trained
+    assert again.exit_code == 0
+    assert json.loads(written.read_text())["decisions"] == list(decisions.values())  # the same decisions
+    assert "done: 0 trial(s) stored" in again.stderr
