@@ -381,6 +381,10 @@ def report(
         if task_report.pairs:
             out.print(pairs_rich(task_report))
             out.print(ranking_rich(task_report))
+        decided = (results_dir or Path("results")) / task_report.task / f"decisions-{task_report.config_hash[:8]}.md"
+        if decided.exists():  # a run --until-decided: its decisions, with intervals adjusted for its looks
+            out.print(f"\nrun --until-decided ({decided}); its intervals are adjusted for the looks, the table "
+                      f"above's are not:\n\n{decided.read_text()}", markup=False)  # fmt: skip
         for path in files:
             err.print(f"wrote {path}", markup=False)
 

@@ -145,6 +145,7 @@ def to_latex(report: TaskReport) -> str:
     return "\n".join(lines)
 
 
+PLAN_POWER = 0.8  # the power the comparison table's "seeds to decide" plans for (actbench plan's default)
 # Verdicts of a comparison, by their first word ("equivalent (±0.1)" is "equivalent").
 ROW_STYLES = {"better": "bold green", "worse": "bold red", "equivalent": "cyan", "inconclusive": "dim"}
 
@@ -194,7 +195,9 @@ def _equivalence_rule(report: TaskReport) -> str:
         return ""
     return (
         f"; equivalent (±{margin:g}) = TOST (two one-sided paired t-tests against ±{margin:g}, Schuirmann 1987), "
-        f"Holm's step-down over the table, p (TOST, Holm) < {report.spec.alpha:g}"
+        f"Holm's step-down over the table, p (TOST, Holm) < {report.spec.alpha:g}; seeds to decide (inconclusive "
+        f"rows) = paired seeds to detect ±{margin:g} / to show equivalence within ±{margin:g}, with power "
+        f"{PLAN_POWER:g} at Holm's first step, from the row's own differences (actbench plan)"
     )
 
 
@@ -224,10 +227,29 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
             "activation": c.activation, "n": str(c.n), "mean ± std": spread,
             f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
             "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm),
-            **({"p (TOST, Holm)": _p(c.p_tost_holm)} if report.spec.margin is not None else {}),
+            **({"p (TOST, Holm)": _p(c.p_tost_holm), "seeds to decide": _seeds_to_decide(report, c)}
+               if report.spec.margin is not None else {}),
             "verdict": stats.verdict(c, higher),
         })  # fmt: skip
     return rows
+
+
+def _seeds_to_decide(report: TaskReport, c: stats.Comparison) -> str:
+    """For an inconclusive row: the paired seeds actbench plan says would detect ±margin,
+    and show equivalence within ±margin, at Holm's first step with power 0.8, from this
+    comparison's own paired differences."""
+    from actbench.report.design import MIN_PAIRS, seeds_for_difference, seeds_for_equivalence
+
+    if stats.verdict(c, report.compared.higher_is_better) != "inconclusive" or c.test != "paired":
+        return ""
+    by_act = report.values.set_index(["activation", "seed"])["value"]
+    diff = (by_act[c.activation] - by_act[report.baseline].reindex(by_act[c.activation].index)).dropna()
+    if len(diff) < MIN_PAIRS:
+        return ""
+    level = report.spec.alpha / max(1, len(report.comparisons) - 1)
+    sd, margin = float(diff.std(ddof=1)), report.spec.margin
+    found = [seeds_for_difference(margin, sd, level, PLAN_POWER), seeds_for_equivalence(margin, sd, level, PLAN_POWER)]
+    return " / ".join(_seeds(n) for n in found)
 
 
 def comparison_markdown(report: TaskReport) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported by the caller: this module is read for --help too
 LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc"]
 TRAILING = [
     "status", "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
-    "torch_version", "actbench_version", "finished_at", "code_revision", "error",
+    "torch_version", "actbench_version", "finished_at", "code_revision", "error", "host", "node",
 ]  # fmt: skip
 
 

@@ -323,6 +323,15 @@ def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
     }  # fmt: skip
     assert compare.loc["gelu", "p_tost_holm"] < 0.05 < compare.loc["silu", "p_tost_holm"]
     markdown = Path("results/mnist-mini/compare.md").read_text()
-    assert "| p (TOST, Holm) |" in markdown and "TOST (two one-sided paired t-tests against ±0.5" in markdown
+    assert "| p (TOST, Holm) | seeds to decide | verdict |" in markdown
+    assert "TOST (two one-sided paired t-tests against ±0.5" in markdown
+    # silu's row: the seeds plan gives from its own differences, at Holm's first step (0.05 / 3).
+    from actbench.report.design import seeds_for_difference, seeds_for_equivalence
+
+    diffs = np.array([0.9, -0.8, 0.7, -0.6, 0.0]) - np.array([0.1, 0.3, -0.1, 0.2, 0.0])
+    sd = float(diffs.std(ddof=1))
+    expected = f"{seeds_for_difference(0.5, sd, 0.05 / 3, 0.8)} / {seeds_for_equivalence(0.5, sd, 0.05 / 3, 0.8)}"
+    silu_row = next(line for line in markdown.splitlines() if line.startswith("| silu "))
+    assert silu_row.endswith(f"| {expected} | inconclusive |")
     plain = runner.invoke(app, ["report"])
     assert "equivalent" not in plain.stdout and "p_tost" not in Path("results/mnist-mini/compare.csv").read_text()

@@ -133,6 +133,8 @@ def test_trials_spread_over_both_nodes_with_the_numbers_of_a_local_run(cluster, 
     actbench(*run, "--results-dir", "ray", "--executor", "ray", "--address", address, cwd=tmp_path, extra_path=elsewhere)
     pd.testing.assert_frame_equal(exported(tmp_path / "ray"), exported(tmp_path / "local"))
     assert {node for (node,) in stored(tmp_path / "ray", "node")} == nodes  # both nodes trained
+    export = actbench("export", "--results-dir", "ray", cwd=tmp_path).stdout
+    assert set(pd.read_csv(io.StringIO(export))["node"]) == nodes  # and the export says which
     assert {node for (node,) in stored(tmp_path / "local", "node")} == {None}
 
 

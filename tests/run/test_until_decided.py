@@ -90,3 +90,5 @@ def test_identity_stops_early_against_relu_while_gelu_gets_every_seed():
     assert again.exit_code == 0
     assert json.loads(written.read_text())["decisions"] == list(decisions.values())  # the same decisions
     assert "done: 0 trial(s) stored" in again.stderr
+    report = runner.invoke(app, ["report", "--format", "md"])
+    assert "run --until-decided" in report.stdout and "| identity | worse | " in report.stdout
