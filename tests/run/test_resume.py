@@ -67,6 +67,7 @@ def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(
     assert not Path("resumed/checkpoints").exists()  # every trial stored: nothing left to resume
 
 
+@pytest.mark.slow  # three runs; the resume itself is covered above
 def test_checkpoints_go_where_checkpoint_dir_says_and_resume_from_there(stopping, monkeypatch):
     assert runner.invoke(app, [*ARGS, "--results-dir", "clean"]).exit_code == 0
     args = [*ARGS, "--results-dir", "resumed", "--checkpoint-dir", "shared/ckpt"]
