@@ -59,10 +59,6 @@ def _train_remotely(
     return train_unit(unit, ctx, checkpoint_marker, threads, events, ray.get_runtime_context().get_node_id())
 
 
-def _probe_memory(device_type: str, share: float) -> int:
-    return memory_budget(device_type, share)
-
-
 def _positive(name: str, value: Any, whole: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise UsageError(f"--{name.replace('_', '-')} must be a number >= 0, got {value!r}")
@@ -168,6 +164,7 @@ class RayExecutor:
             raise
 
     def _open(self, setup: ExecutorSetup) -> None:
+        import torch
         from ray.util.queue import Queue
 
         ray, options, ctx = self._ray, setup.options, setup.ctx
@@ -177,7 +174,7 @@ class RayExecutor:
             gpus = 1.0 if total.get("GPU", 0) > 0 else 0.0
         self.cpus, self.gpus = float(options.get("cpus_per_trial", 1.0)), float(gpus)
         self.max_retries = int(options.get("max_retries", MAX_RETRIES))
-        device = ctx.device if ctx.device is not None else _torch_device("cuda" if self.gpus else "cpu")
+        device = ctx.device if ctx.device is not None else torch.device("cuda" if self.gpus else "cpu")
         # Absolute paths: a worker's working folder is not the driver's.
         data_dir, checkpoints = (None if p is None else Path(p).resolve() for p in (ctx.data_dir, ctx.checkpoint_dir))
         self.ctx = TrainContext(device, data_dir, ctx.verify, ctx.compile, checkpoints)
@@ -221,7 +218,7 @@ class RayExecutor:
         the engine's default there, times the unit's share of the GPU or the node's CPUs."""
         if self._budget is None:
             share = min(self.gpus, 1.0) if self.gpus else self.cpus / max(self._node_cpus(), self.cpus)
-            probe = self._ray.remote(_probe_memory).options(num_cpus=self.cpus, num_gpus=self.gpus)
+            probe = self._ray.remote(memory_budget).options(num_cpus=self.cpus, num_gpus=self.gpus)
             self._budget = self._ray.get(probe.remote(self.ctx.device.type, share))
         return self._budget
 
@@ -348,9 +345,3 @@ class RayExecutor:
         if self._marker is not None:
             (Path(self.ctx.checkpoint_dir) / self._marker).unlink(missing_ok=True)
         self._ray.shutdown()
-
-
-def _torch_device(name: str) -> torch.device:
-    import torch
-
-    return torch.device(name)
