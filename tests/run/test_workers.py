@@ -40,7 +40,8 @@ def stored(results: Path) -> list[tuple]:
 ALL = sorted((act, seed) for act in ACTS for seed in SEEDS)
 
 
-@pytest.mark.parametrize("workers", [2, 3])
+# Three workers in the default suite; two, the same path with less contention, with the slow tests.
+@pytest.mark.parametrize("workers", [pytest.param(2, marks=pytest.mark.slow), 3])
 def test_workers_on_one_folder_train_every_trial_exactly_once(tmp_path, workers):
     results = tmp_path / "results"
     processes = [worker(results, "--epochs", "2") for _ in range(workers)]
