@@ -33,9 +33,12 @@ def make_result(
     engine: str,
     ctx: TrainContext,
     error: str | None = None,
+    where: tuple[str, str] | None = None,
 ) -> TrialResult:
     """The record of a trial that ended: ok, diverged (its last epoch's loss is not
-    finite) or, given ``error``, failed after the epochs it finished."""
+    finite) or, given ``error``, failed after the epochs it finished. ``where``: (device,
+    host) when the record is made away from the machine that trained it (a Ray driver
+    recording a worker that died); by default this process's device and host."""
     from actbench import __version__
 
     diverged = bool(epochs) and not epochs[-1].finite
@@ -46,36 +49,12 @@ def make_result(
         epochs=epochs,
         wall_time_s=wall_time_s,
         engine=engine,
-        device=describe_device(ctx.device),
+        device=where[0] if where else describe_device(ctx.device),
         torch_version=torch.__version__,
         actbench_version=__version__,
-        host=platform.node(),
+        host=where[1] if where else platform.node(),
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         code_revision=code_revision(),
         error=error,
     )
 
-
-def failed_elsewhere(
-    trial: Trial, epochs: list[EpochMetrics], wall_time_s: float, engine: str, ctx: TrainContext, error: str
-) -> TrialResult:
-    """The record of a trial whose worker died before it could make one (a Ray worker
-    killed on every attempt), made by the driver: the epochs the worker reported, the
-    device type it was given, and the host left unknown (the worker is gone)."""
-    from actbench import __version__
-
-    return TrialResult(
-        trial=trial,
-        status="failed",
-        diverged_epoch=None,
-        epochs=epochs,
-        wall_time_s=wall_time_s,
-        engine=engine,
-        device=ctx.device.type,
-        torch_version=torch.__version__,
-        actbench_version=__version__,
-        host="unknown",
-        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        code_revision=code_revision(),
-        error=error,
-    )

@@ -283,13 +283,15 @@ class RayExecutor:
                 self._parent[child] = unit
                 self.submit(child)
             return
-        from actbench.run.engines.results import failed_elsewhere
+        from actbench.run.engines.results import make_result
 
         (trial,) = unit.trials
         attempts = self.max_retries + 1
         error = f"the worker died on each of {attempts} attempt(s): {describe_exception(exc, limit=160)}"
         seconds = time.perf_counter() - self._submitted[unit]
-        yield failed_elsewhere(trial, self._epochs.get(trial.key, []), seconds, unit.engine, self.ctx, error)
+        epochs = self._epochs.get(trial.key, [])
+        # The worker is gone: the device type it was given, its host unknown.
+        yield make_result(trial, epochs, seconds, unit.engine, self.ctx, error, where=(self.ctx.device.type, "unknown"))
         yield from self._done(unit)
 
     def _done(self, unit: WorkUnit) -> Iterator[UnitDone]:
