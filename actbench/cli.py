@@ -265,16 +265,15 @@ def _stopping_rule(run_config, look_every, margin, baseline, metric, alpha):
 def _run_until_decided(run_config, rule, reporter):
     """--until-decided: the looks' runs, then the decisions table; the looks' outcome."""
     from actbench.report.tables import rich_table
-    from actbench.run.until_decided import check_rule, decisions_rows, design_for, rule_text, run_until_decided
+    from actbench.run.until_decided import decisions_rows, rule_text, run_until_decided
 
-    outcome, decisions, path = run_until_decided(run_config, rule, reporter)
+    done = run_until_decided(run_config, rule, reporter)
     reporter.close()
-    design = design_for(run_config, rule)
-    caption = rule_text(rule, design, check_rule(run_config, rule), len(run_config.activations) - 1)
+    caption = rule_text(rule, done.design, done.metric, len(run_config.activations) - 1)
     title = f"{run_config.task}: against {rule.baseline}"
-    out.print(rich_table(decisions_rows(decisions, design), title, caption=caption))
-    err.print(f"wrote {path} and {path.with_suffix('.json').name}", markup=False)
-    return outcome
+    out.print(rich_table(decisions_rows(done.decisions, done.design), title, caption=caption))
+    err.print(f"wrote {done.path} and {done.path.with_suffix('.json').name}", markup=False)
+    return done.outcome
 
 
 @app.command()

@@ -216,6 +216,7 @@ def _p(value: float) -> str:
 def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
     higher = report.compared.higher_is_better
     digits = 4 if report.metric == "final_loss" else 2
+    plans = _plans(report)
     rows = []
     for c in report.comparisons:
         spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
@@ -227,29 +228,32 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
             "activation": c.activation, "n": str(c.n), "mean ± std": spread,
             f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
             "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm),
-            **({"p (TOST, Holm)": _p(c.p_tost_holm), "seeds to decide": _seeds_to_decide(report, c)}
+            **({"p (TOST, Holm)": _p(c.p_tost_holm), "seeds to decide": _seeds_to_decide(c, plans, higher)}
                if report.spec.margin is not None else {}),
             "verdict": stats.verdict(c, higher),
         })  # fmt: skip
     return rows
 
 
-def _seeds_to_decide(report: TaskReport, c: stats.Comparison) -> str:
-    """For an inconclusive row: the paired seeds actbench plan says would detect ±margin,
-    and show equivalence within ±margin, at Holm's first step with power 0.8, from this
-    comparison's own paired differences."""
-    from actbench.report.design import MIN_PAIRS, seeds_for_difference, seeds_for_equivalence
+def _plans(report: TaskReport) -> dict[str, PlanRow]:
+    """With --margin: actbench plan's rows for this table, by activation: the paired seeds
+    to detect ±margin and to show equivalence within ±margin, at Holm's first step with
+    power PLAN_POWER, from each activation's own differences. Empty without a margin."""
+    from actbench.report.design import PlanSettings, plan_from_values
 
-    if stats.verdict(c, report.compared.higher_is_better) != "inconclusive" or c.test != "paired":
+    margin = report.spec.margin
+    if margin is None or len(report.comparisons) < 2:
+        return {}
+    settings = PlanSettings(margin, report.spec.alpha, PLAN_POWER, len(report.comparisons) - 1, margin)
+    return {row.activation: row for row in plan_from_values(report.values, report.baseline, settings)}
+
+
+def _seeds_to_decide(c: stats.Comparison, plans: dict[str, PlanRow], higher_is_better: bool) -> str:
+    """For an inconclusive paired row: "detect / equivalence" seeds from its plan."""
+    plan = plans.get(c.activation)
+    if plan is None or c.test != "paired" or stats.verdict(c, higher_is_better) != "inconclusive" or math.isnan(plan.sd):
         return ""
-    by_act = report.values.set_index(["activation", "seed"])["value"]
-    diff = (by_act[c.activation] - by_act[report.baseline].reindex(by_act[c.activation].index)).dropna()
-    if len(diff) < MIN_PAIRS:
-        return ""
-    level = report.spec.alpha / max(1, len(report.comparisons) - 1)
-    sd, margin = float(diff.std(ddof=1)), report.spec.margin
-    found = [seeds_for_difference(margin, sd, level, PLAN_POWER), seeds_for_equivalence(margin, sd, level, PLAN_POWER)]
-    return " / ".join(_seeds(n) for n in found)
+    return f"{_seeds(plan.seeds)} / {_seeds(plan.seeds_equivalent)}"
 
 
 def comparison_markdown(report: TaskReport) -> str:

@@ -74,19 +74,26 @@ def check_rule(config: RunConfig, rule: StoppingRule) -> Metric:
     return comparable[name]
 
 
-def design_for(config: RunConfig, rule: StoppingRule) -> Design:
-    comparisons = len(config.activations) - 1
-    return Design(rule.alpha / comparisons, tuple(look_schedule(rule.look_every, rule.max_repeats)), rule.margin)
+@dataclass
+class Decided:
+    """What run_until_decided did: the looks' runs as one outcome (over the distinct trials
+    they asked for), the decisions, the design and metric they were made with, and the
+    file they were written to (markdown; a JSON twin beside it)."""
+
+    outcome: RunOutcome
+    decisions: list[Decision]
+    design: Design
+    metric: Metric
+    path: Path
 
 
-def run_until_decided(config: RunConfig, rule: StoppingRule, reporter: Reporter) -> tuple[RunOutcome, list[Decision], Path]:
-    """Train look by look; the looks' runs as one outcome (over the distinct trials they
-    asked for), the decisions, and the file they were written to (markdown; a JSON twin
-    beside it)."""
+def run_until_decided(config: RunConfig, rule: StoppingRule, reporter: Reporter) -> Decided:
+    """Train look by look, deciding after each (see the module docstring)."""
     metric = check_rule(config, rule)
-    design = design_for(config, rule)
+    comparisons = len(config.activations) - 1  # Bonferroni: each at alpha / comparisons
+    design = Design(rule.alpha / comparisons, tuple(look_schedule(rule.look_every, rule.max_repeats)), rule.margin)
     open_ = [a for a in config.activations if a != rule.baseline]
-    decided: dict[str, Decision] = {}
+    decided: dict[str, Decision] = {}  # the decisions made, then the last look's for those still open
     asked: set[tuple] = set()
     outcome = RunOutcome(total=0, skipped=0)
     for look, n in enumerate(design.looks):
@@ -97,19 +104,15 @@ def run_until_decided(config: RunConfig, rule: StoppingRule, reporter: Reporter)
             setattr(outcome, field, getattr(outcome, field) + getattr(ran, field))
         values = finished_values(config, metric)
         for act in list(open_):
-            decision = decide(values, act, rule.baseline, n, look, design, metric.higher_is_better)
-            if decision.verdict != "inconclusive":
-                decided[act] = decision
+            decided[act] = decide(values, act, rule.baseline, n, look, design, metric.higher_is_better)
+            if decided[act].verdict != "inconclusive":
                 open_.remove(act)
         if not open_:
             break
-    last = len(design.looks) - 1
-    for act in open_:
-        decided[act] = decide(values, act, rule.baseline, design.looks[-1], last, design, metric.higher_is_better)
     decisions = [decided[a] for a in config.activations if a != rule.baseline]
     outcome.total = len(asked)
     outcome.skipped = outcome.total - outcome.stored - outcome.stored_elsewhere - outcome.by_others
-    return outcome, decisions, write_decisions(config, rule, design, metric, decisions)
+    return Decided(outcome, decisions, design, metric, write_decisions(config, rule, design, metric, decisions))
 
 
 def finished_values(config: RunConfig, metric: Metric) -> pd.DataFrame:
