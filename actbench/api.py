@@ -192,8 +192,9 @@ class Task(Protocol):
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """The defaults with ``overrides`` applied, validated; raises UsageError."""
 
-    def prepare(self, ctx: TrainContext) -> None:
-        """Load (and if needed download) the data, so that failures happen before any training."""
+    def prepare(self, ctx: TrainContext, hparams: dict[str, Any]) -> None:
+        """Load (and if needed download) the data the trials of ``hparams`` read (the split they
+        are measured on, e.g.), so that failures happen before any training."""
 
     def train(
         self,

@@ -81,7 +81,7 @@ def mlp_rows(args, folder: Path) -> list[tuple]:
     task = get_task("mnist" if real else "mnist-mini")
     ctx = TrainContext(torch.device("cpu"), args.data_dir)
     hp = task.resolve_hparams({"epochs": 2})
-    scale = 1.0 if real else MNIST_TRAIN / len(task.data(ctx).train_x)
+    scale = 1.0 if real else MNIST_TRAIN / len(task.data(ctx, {}).train_x)
     note = "" if real else f" (mnist-mini epoch x {scale:.0f})"
     rows = []
     trial = Measured(folder / "trial.pt")

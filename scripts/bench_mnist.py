@@ -112,7 +112,7 @@ def main() -> None:
     data_dir = MNIST_MINI_DIR if args.task == "mnist-mini" else args.data_dir
     ctx = TrainContext(device=torch.device("cpu"), data_dir=data_dir)
     task = get_task(args.task)
-    data = task.data(ctx)
+    data = task.data(ctx, {})
     hp = task.resolve_hparams({"epochs": 1})
     flops = flops_per_model_epoch(task.layer_sizes(hp), len(data.train_x), len(data.test_x))
 

@@ -46,8 +46,10 @@ class ImageData:
     # (CIFAR-10: 32x32); uint8, contiguous.
     train_images: torch.Tensor
     train_labels: torch.Tensor  # (N,) int64, values in 0..9
-    test_images: torch.Tensor  # (M, H, W) or (M, 3, H, W) uint8, like train_images
-    test_labels: torch.Tensor  # (M,) int64, values in 0..9
+    # (M, H, W) or (M, 3, H, W) uint8, like train_images; None where the test files were
+    # not asked for (a run measured on a validation split never reads them).
+    test_images: torch.Tensor | None
+    test_labels: torch.Tensor | None  # (M,) int64, values in 0..9
     source: str  # dataset name, e.g. "mnist", "cifar10"
     title: str = ""  # e.g. "MNIST", "CIFAR-10"
     # Where each file was read from: role (MNIST-style, see ROLES) or batch file name

@@ -89,7 +89,7 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
             setup = ExecutorSetup(ctx, config.executor_options, config.activations, config.memory_budget)
             executor = EXECUTORS.get(config.executor)(setup, reporter.trial_started, reporter.epoch_done)
             reporter.started(config, pending, outcome, executor.description)
-            executor.prepare(get_task(config.task))
+            executor.prepare(get_task(config.task), pending[0].hparams)  # data-related settings are shared by all
             with LeaseKeeper(config.results_dir, owner):
                 _train_pending(config, store, pending, executor, owner, reporter, outcome)
         except KeyboardInterrupt:

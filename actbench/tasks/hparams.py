@@ -13,26 +13,38 @@ Check = tuple[Callable[[Any], bool], str]
 
 
 def resolve_hparams(
-    task: str, defaults: dict[str, Any], overrides: dict[str, Any], checks: dict[str, Check]
+    task: str,
+    defaults: dict[str, Any],
+    overrides: dict[str, Any],
+    checks: dict[str, Check],
+    later: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``defaults`` updated by ``overrides``, each value coerced to its default's type and checked.
 
+    ``later``: hyperparameters added after trials were stored, with their defaults. One is
+    in the result only where it differs from its default, so that a trial stored before it
+    existed keeps its config hash (the hash of the resolved dict) and still resumes and
+    pairs; code reads it as ``hp.get(key, later[key])``.
+
     The result is what a trial stores, so it must be plain JSON data (tuples become lists).
     """
-    unknown = sorted(set(overrides) - set(defaults))
+    later = later or {}
+    known = {**defaults, **later}
+    unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise UsageError(
             f"task {task} has no hyperparameter {', '.join(map(repr, unknown))}; "
-            f"its hyperparameters are: {', '.join(sorted(defaults))}"
+            f"its hyperparameters are: {', '.join(sorted(known))}"
         )
     resolved = {}
-    for key, default in defaults.items():
+    for key, default in known.items():
         value = _coerce(task, key, overrides.get(key, default), default)
         if key in checks:
             ok, requirement = checks[key]
             if not ok(value):
                 raise UsageError(f"{key} must be {requirement}, got {value!r}")
-        resolved[key] = value
+        if key not in later or value != default:
+            resolved[key] = value
     return resolved
 
 

@@ -145,7 +145,7 @@ def test_a_worker_without_the_data_names_its_node_and_where_it_looked(monkeypatc
     def missing(ctx):
         raise DataError("MNIST files not found: train-images-idx3-ubyte.gz (looked in /cache).")
 
-    monkeypatch.setattr(type(task), "prepare", lambda self, ctx: missing(ctx))
+    monkeypatch.setattr(type(task), "prepare", lambda self, ctx, hparams: missing(ctx))
     ctx = TrainContext(torch.device("cpu"), Path("/no/such/folder"))
     with pytest.raises(DataError) as info:
         train_unit(WorkUnit("sequential", mini_trials(["relu"])), ctx, None, 1, Inbox(), "0123456789")

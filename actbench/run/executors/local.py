@@ -78,8 +78,8 @@ class LocalExecutor:
     def memory_budget(self) -> int | None:
         return self._budget  # None: the engine's default for this machine's device
 
-    def prepare(self, task: Task) -> None:
-        task.prepare(self.ctx)
+    def prepare(self, task: Task, hparams: dict[str, Any]) -> None:
+        task.prepare(self.ctx, hparams)
 
     def submit(self, unit: WorkUnit) -> None:
         self._queue.append(unit)

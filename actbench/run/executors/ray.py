@@ -227,7 +227,7 @@ class RayExecutor:
 
     # -- work ----------------------------------------------------------------------------
 
-    def prepare(self, task: Task) -> None:
+    def prepare(self, task: Task, hparams: dict[str, Any]) -> None:
         """Nothing here: each worker loads the data where it runs (worker.py), and a
         missing file ends the run from the first unit."""
 

@@ -97,7 +97,8 @@ def train_unit(
     torch.set_num_threads(threads)
     ctx, source = worker_context(ctx, checkpoint_marker)
     try:
-        get_task(unit.trials[0].task).prepare(ctx)  # loads once per worker process, then cached
+        first = unit.trials[0]
+        get_task(first.task).prepare(ctx, first.hparams)  # loads once per worker process, then cached
     except DataError as exc:
         raise DataError(
             f"on Ray node {platform.node()} ({node[:8]}), data from {source}: {exc} On a cluster, give --data-dir "

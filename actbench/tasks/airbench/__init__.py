@@ -43,7 +43,7 @@ class AirbenchTask:
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
         return resolve_hparams(self.name, self.hyperparams, overrides, CHECKS)
 
-    def prepare(self, ctx: TrainContext) -> None:
+    def prepare(self, ctx: TrainContext, hparams: dict[str, Any]) -> None:
         from actbench.tasks.airbench.train import device_cifar
 
         device_cifar(ctx.data_dir, ctx.verify, ctx.device)

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
 from actbench.tasks.hparams import resolve_hparams
-from actbench.tasks.mlp.recipe import CHECKS, CLASSES, HYPERPARAMS, IN_FEATURES, MNIST_NORM, Normalisation
+from actbench.tasks.mlp.recipe import (
+    CHECKS,
+    CLASSES,
+    HYPERPARAMS,
+    IN_FEATURES,
+    LATER_HYPERPARAMS,
+    MNIST_NORM,
+    Normalisation,
+)
 
 if TYPE_CHECKING:
     from actbench.tasks.mlp.model import DeviceData
@@ -40,7 +48,7 @@ class MLPPopulation:
         from actbench.tasks.mlp.population import EVAL_ROWS, Member, train_population
 
         for member, metrics in train_population(
-            self.task.data(ctx), self.task.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS, checkpoint
+            self.task.data(ctx, hp), self.task.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS, checkpoint
         ):
             yield (member.activation, member.seed), metrics
 
@@ -60,28 +68,30 @@ class MLPTask:
 
     @property
     def hyperparams(self) -> dict[str, Any]:
-        return {key: list(v) if isinstance(v, list) else v for key, v in HYPERPARAMS.items()}
+        return {key: list(v) if isinstance(v, list) else v for key, v in {**HYPERPARAMS, **LATER_HYPERPARAMS}.items()}
 
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        return resolve_hparams(self.name, self.hyperparams, overrides, CHECKS)
+        defaults = {key: list(v) if isinstance(v, list) else v for key, v in HYPERPARAMS.items()}
+        return resolve_hparams(self.name, defaults, overrides, CHECKS, LATER_HYPERPARAMS)
 
     def layer_sizes(self, hp: dict[str, Any]) -> list[int]:
         return [IN_FEATURES, *hp["hidden"], CLASSES]
 
-    def data(self, ctx: TrainContext) -> DeviceData:
+    def data(self, ctx: TrainContext, hp: dict[str, Any]) -> DeviceData:
         from actbench.tasks.mlp.model import device_data
 
-        return device_data(self.dataset, self.norm, ctx.data_dir, ctx.verify, ctx.device)
+        split = hp.get("split", LATER_HYPERPARAMS["split"])
+        return device_data(self.dataset, self.norm, ctx.data_dir, ctx.verify, ctx.device, split)
 
-    def prepare(self, ctx: TrainContext) -> None:
-        self.data(ctx)
+    def prepare(self, ctx: TrainContext, hparams: dict[str, Any]) -> None:
+        self.data(ctx, hparams)
 
     def train(
         self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
     ) -> Iterator[EpochMetrics]:
         from actbench.tasks.mlp.model import train_trial
 
-        return train_trial(self.data(ctx), self.layer_sizes(hp), activation, seed, hp, ctx, checkpoint)
+        return train_trial(self.data(ctx, hp), self.layer_sizes(hp), activation, seed, hp, ctx, checkpoint)
 
 
 TASKS = (

@@ -33,7 +33,10 @@ from actbench.datasets.files import (
 )
 from actbench.errors import DataError, UsageError
 
-__all__ = ["DATASET_NAMES", "MNIST_MINI", "MNIST_MINI_DIR", "ROLES", "SOURCES", "DatasetSource", "load_dataset", "read_idx"]
+__all__ = [
+    "DATASET_NAMES", "MNIST_MINI", "MNIST_MINI_DIR", "ROLES", "SOURCES", "DatasetSource", "load_dataset", "read_idx",
+    "validation_split",
+]  # fmt: skip
 
 # The four files every MNIST-style dataset consists of, in the order they are read.
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
@@ -181,6 +184,17 @@ def read_idx(path: Path) -> np.ndarray:
     return _parse_idx(_decompress(read_bytes(path), path), path)
 
 
+def validation_split(n: int, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train rows, validation rows) of a training set of ``n`` images, each ascending: a
+    ``fraction`` of the rows (rounded) held out by one permutation of a fixed seed, so the
+    split is the same for every activation, seed and run and never touches the test files."""
+    from actbench.seeding import generator
+
+    order = torch.randperm(n, generator=generator(0, "validation_split"))  # (n,)
+    held_out = round(n * fraction)
+    return order[held_out:].sort().values, order[:held_out].sort().values
+
+
 # ---------------------------------------------------------------------------------------
 # Locating, verifying, downloading (through actbench.datasets)
 # ---------------------------------------------------------------------------------------
@@ -214,13 +228,17 @@ def load_dataset(
     *,
     verify: bool = True,
     download: bool = True,
+    test: bool = True,
 ) -> ImageData:
     """Load a whole dataset into CPU tensors.
 
     name: "mnist", "fashion-mnist" or "mnist-mini" (the packaged subset; it ignores
     data_dir and never downloads). data_dir: defaults to default_data_dir().
     verify: check each file's MD5 (downloads are always checked); False warns.
-    download: fetch missing files from the mirrors into data_dir/<folder>/raw/."""
+    download: fetch missing files from the mirrors into data_dir/<folder>/raw/.
+    test: also the test files; False neither looks for, downloads nor reads them
+    (test_images and test_labels are None)."""
+    roles = ROLES if test else ROLES[:2]
     if name == MNIST_MINI.name:
         source, dirs, packaged = MNIST_MINI, (MNIST_MINI_DIR,), True
     elif name in SOURCES:
@@ -230,8 +248,8 @@ def load_dataset(
     else:
         raise UsageError(f"unknown dataset {name!r}; choose from {', '.join(DATASET_NAMES)}")
 
-    paths = {role: locate(source.files[role][0], dirs) for role in ROLES}
-    missing = [role for role in ROLES if paths[role] is None]
+    paths = {role: locate(source.files[role][0], dirs) for role in roles}
+    missing = [role for role in roles if paths[role] is None]
     if missing:
         failures: list[str] = []
         if packaged:
@@ -255,14 +273,14 @@ def load_dataset(
         warn_unverified(source.title)
 
     arrays: dict[str, np.ndarray] = {}
-    for role in ROLES:
+    for role in roles:
         path = paths[role]
         raw = read_bytes(path)  # read once: hashed and parsed from the same bytes
         if verify:
             check_md5(raw, path, source.files[role][1], packaged=packaged)
         arrays[role] = _parse_idx(_decompress(raw, path), path)
 
-    for split in ("train", "test"):
+    for split in ("train", "test") if test else ("train",):
         img_role, lab_role = f"{split}_images", f"{split}_labels"
         _check_images(arrays[img_role], paths[img_role])
         _check_labels(arrays[lab_role], paths[lab_role], arrays[img_role].shape[0], paths[img_role])
@@ -270,8 +288,8 @@ def load_dataset(
     return ImageData(
         train_images=torch.from_numpy(arrays["train_images"]),  # (N, 28, 28) uint8
         train_labels=torch.from_numpy(arrays["train_labels"].astype(np.int64)),  # (N,)
-        test_images=torch.from_numpy(arrays["test_images"]),
-        test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        test_images=torch.from_numpy(arrays["test_images"]) if test else None,
+        test_labels=torch.from_numpy(arrays["test_labels"].astype(np.int64)) if test else None,
         source=source.name,
         title=source.title,
         paths={role: Path(p) for role, p in paths.items()},

@@ -27,7 +27,8 @@ from actbench.activations import get_activation
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.seeding import generator, stream_seed
 from actbench.tasks.activation_params import activation_parameters, is_activation_param
-from actbench.tasks.mlp.data import load_dataset
+from actbench.tasks.mlp.data import load_dataset, validation_split
+from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS, VALIDATION_FRACTION
 
 if TYPE_CHECKING:
     from actbench.tasks.mlp.recipe import Normalisation
@@ -47,15 +48,23 @@ class DeviceData:
 
 @lru_cache(maxsize=2)
 def device_data(
-    dataset: str, norm: Normalisation, data_dir: Path | None, verify: bool, device: torch.device
+    dataset: str, norm: Normalisation, data_dir: Path | None, verify: bool, device: torch.device, split: str = "test"
 ) -> DeviceData:
-    """Load ``dataset`` once per process and keep it on ``device`` (MNIST: 188 MB as float32)."""
-    raw = load_dataset(dataset, data_dir, verify=verify)
+    """Load ``dataset`` once per process and keep it on ``device`` (MNIST: 188 MB as float32).
+
+    ``split``: "test", trained on the training files and measured on the test files; or
+    "validation", trained on the training files less the held-out validation rows
+    (``validation_split``), measured on those, the test files never read."""
+    raw = load_dataset(dataset, data_dir, verify=verify, test=split == "test")
 
     def prepare(images: torch.Tensor) -> torch.Tensor:
         flat = images.reshape(len(images), -1).to(device=device, dtype=torch.float32)
         return (flat / 255.0 - norm.mean) / norm.std
 
+    if split == "validation":
+        train_rows, held_out = validation_split(len(raw.train_images), VALIDATION_FRACTION)
+        x, y = prepare(raw.train_images), raw.train_labels.to(device)
+        return DeviceData(x[train_rows.to(device)], y[train_rows.to(device)], x[held_out.to(device)], y[held_out.to(device)])
     return DeviceData(
         train_x=prepare(raw.train_images),
         train_y=raw.train_labels.to(device),
@@ -64,13 +73,21 @@ def device_data(
     )
 
 
-def init_linear_(layer: nn.Linear, gen: torch.Generator) -> None:
-    """PyTorch's default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight then bias,
-    drawn from ``gen`` so the weights depend on the seed alone (not on the activation)."""
-    bound = 1.0 / math.sqrt(layer.in_features)
+def init_linear_(layer: nn.Linear, gen: torch.Generator, scheme: str = "torch") -> None:
+    """The ``init`` hyperparameter's scheme (recipe.LATER_HYPERPARAMS), drawn from ``gen`` so
+    the weights depend on the seed alone (not on the activation). "torch": PyTorch's
+    default Linear init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight then bias; "lecun":
+    weight N(0, 1/fan_in), bias 0; "he": weight N(0, 2/fan_in), bias 0."""
+    fan_in = layer.in_features
     with torch.no_grad():
-        for tensor in (layer.weight, layer.bias):  # weight in torch's (out, in) layout
-            tensor.copy_(torch.empty(tensor.shape).uniform_(-bound, bound, generator=gen))
+        if scheme == "torch":
+            bound = 1.0 / math.sqrt(fan_in)
+            for tensor in (layer.weight, layer.bias):  # weight in torch's (out, in) layout
+                tensor.copy_(torch.empty(tensor.shape).uniform_(-bound, bound, generator=gen))
+            return
+        gain = {"lecun": 1.0, "he": 2.0}[scheme]
+        layer.weight.copy_(torch.empty(layer.weight.shape).normal_(0.0, math.sqrt(gain / fan_in), generator=gen))
+        layer.bias.zero_()
 
 
 def epoch_order(gen: torch.Generator, n: int) -> torch.Tensor:
@@ -78,9 +95,10 @@ def epoch_order(gen: torch.Generator, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def build_mlp(sizes: list[int], activation: str, seed: int) -> nn.Sequential:
+def build_mlp(sizes: list[int], activation: str, seed: int, init: str = "torch") -> nn.Sequential:
     """fc1, act1, fc2, act2, ..., fcL: one activation module per hidden layer, each with its own
-    learnable parameters (one RaLU alpha per module, as in the reference module)."""
+    learnable parameters (one RaLU alpha per module, as in the reference module); linear
+    layers initialised by the ``init`` scheme (``init_linear_``)."""
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     init_gen = generator(seed, "init")
     # Plug-in activations may draw random numbers at construction: give them their own stream
@@ -89,7 +107,7 @@ def build_mlp(sizes: list[int], activation: str, seed: int) -> nn.Sequential:
         torch.manual_seed(stream_seed(seed, "activation"))
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             linear = nn.Linear(fan_in, fan_out)
-            init_linear_(linear, init_gen)
+            init_linear_(linear, init_gen, init)
             layers[f"fc{i}"] = linear
             if i < len(sizes) - 1:
                 layers[f"act{i}"] = get_activation(activation)
@@ -165,7 +183,7 @@ def train_trial(
     """One trial: the MLP of ``sizes`` with ``activation``, trained from ``seed``'s streams,
     yielding its metrics after every epoch; from ``checkpoint``'s state if it has one,
     saving it there after every finite epoch."""
-    model = build_mlp(sizes, activation, seed).to(ctx.device)
+    model = build_mlp(sizes, activation, seed, hp.get("init", LATER_HYPERPARAMS["init"])).to(ctx.device)
     optimizer = make_optimizer(model, hp)
     step_model = torch.compile(model) if ctx.compile else model
     order_gen = generator(seed, "data_order")

@@ -50,6 +50,7 @@ from actbench.seeding import generator
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.tasks.activation_params import activation_parameters
 from actbench.tasks.mlp.model import DeviceData, adamw, build_mlp, epoch_order
+from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS
 
 FLOAT_BYTES = 4
 ADAM_COPIES = 4  # parameter, gradient, exp_avg, exp_avg_sq
@@ -84,9 +85,9 @@ class ActivationGroup:
 class Population:
     """K member MLPs with stacked parameters, and the members' own activation modules."""
 
-    def __init__(self, sizes: list[int], members: list[Member], device: torch.device):
+    def __init__(self, sizes: list[int], members: list[Member], device: torch.device, init: str = "torch"):
         self.members = members
-        models = [build_mlp(sizes, m.activation, m.seed).to(device) for m in members]
+        models = [build_mlp(sizes, m.activation, m.seed, init).to(device) for m in members]
         self.layers = len(sizes) - 1
         # Weight (K, in, out): torch's Linear stores (out, in); transposed so that x @ W
         # is a plain batched matmul. Bias (K, 1, out) broadcasts over the batch.
@@ -286,7 +287,7 @@ def train_population(
     yielded: list[tuple[Member, EpochMetrics]] = []
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
-        pop = Population(sizes, in_order, ctx.device)
+        pop = Population(sizes, in_order, ctx.device, hp.get("init", LATER_HYPERPARAMS["init"]))
         optimizer = make_population_optimizer(pop, hp)
         start_epoch = 1
     else:

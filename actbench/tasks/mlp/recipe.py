@@ -15,7 +15,28 @@ HYPERPARAMS: dict[str, Any] = {
     "hidden": [128, 64],  # hidden layer widths; the activation follows each hidden layer
 }
 
+# Added after the first stores were written: a trial records one of these only where it
+# differs from the default here, so earlier trials keep their config hash
+# (actbench.tasks.hparams.resolve_hparams).
+LATER_HYPERPARAMS: dict[str, Any] = {
+    # Linear layers' initialisation: "torch", PyTorch's default (weights and biases
+    # U(+-1/sqrt(fan_in))); "lecun", weights N(0, 1/fan_in) and zero biases, what SELU's
+    # self-normalisation assumes; "he", weights N(0, 2/fan_in) and zero biases, for ReLU.
+    "init": "torch",
+    # Where the metrics after each epoch are measured: "test", the test files; or
+    # "validation", a fixed VALIDATION_FRACTION of the training files held out from
+    # training (the test files are then never read). Tuning uses "validation".
+    "split": "test",
+}
+INITS = ("torch", "lecun", "he")
+SPLITS = ("test", "validation")
+# The validation split: this fraction of the training set, drawn once by a permutation of
+# a fixed seed, the same for every activation, seed and run (MNIST: 6000 of 60000 images).
+VALIDATION_FRACTION = 0.1
+
 CHECKS = {
+    "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
+    "split": (lambda v: v in SPLITS, f"one of {', '.join(SPLITS)}"),
     "epochs": (lambda v: v >= 1, ">= 1"),
     "batch_size": (lambda v: v >= 1, ">= 1"),
     "lr": (lambda v: v > 0 and math.isfinite(v), "a positive number"),

@@ -30,7 +30,7 @@ NAN_CALLS = 20  # NaN from an activation module's 21st call: 16 steps and 1 eval
 @lru_cache(maxsize=1)
 def small_data() -> DeviceData:
     """The first 1024 training and 500 test images of mnist-mini: 16 steps of 64 an epoch."""
-    data = get_task("mnist-mini").data(CPU)
+    data = get_task("mnist-mini").data(CPU, {})
     return DeviceData(data.train_x[:1024], data.train_y[:1024], data.test_x[:500], data.test_y[:500])
 
 

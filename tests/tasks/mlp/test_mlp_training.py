@@ -113,7 +113,9 @@ def test_divergence_stops_the_trial_and_is_marked():
         ({"lr": -1.0}, "lr must be a positive number, got -1.0"),
         ({"hidden": []}, "hidden must be a non-empty list like [128, 64], got []"),
         ({"momentum": 0.9}, "task mnist has no hyperparameter 'momentum'; its hyperparameters are: "
-                            "batch_size, epochs, hidden, lr, weight_decay"),
+                            "batch_size, epochs, hidden, init, lr, split, weight_decay"),
+        ({"init": "xavier"}, "init must be one of torch, lecun, he, got 'xavier'"),
+        ({"split": "train"}, "split must be one of test, validation, got 'train'"),
     ],
 )
 def test_bad_hyperparameters_are_usage_errors(overrides, message):
