@@ -60,6 +60,10 @@ class EpochMetrics:
     # The task's declared metrics (Task.metrics) recorded at this epoch, by name; a
     # final_only metric appears after the last epoch only.
     extra: dict[str, float] = field(default_factory=dict)
+    # Training seconds from the trial's start to the end of this epoch, its evaluation
+    # included (population members: their share of the population's); stamped by the
+    # engine (EngineCheckpoint.stamp), None until then.
+    elapsed_s: float | None = None
 
     @property
     def finite(self) -> bool:

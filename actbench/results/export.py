@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # imported by the caller: this module is read for --help too
 
     from actbench.results.store import ResultStore
 
-LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc"]
+LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "elapsed_s"]
 TRAILING = [
     "status", "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
     "torch_version", "actbench_version", "finished_at", "code_revision", "error", "host", "node",

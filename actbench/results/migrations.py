@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Table name -> its CREATE statement, in creation order.
 TABLES = {
@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS epochs (
     test_loss REAL,
     test_acc REAL,                     -- percent
     activation_params TEXT NOT NULL,   -- JSON: learnable activation parameters after this epoch
+    elapsed_s REAL,                    -- training seconds from the trial's start to this epoch's end
+                                       -- (its evaluation included; population: the member's share); NULL before schema 5
     PRIMARY KEY (trial_id, epoch)
 )
 """,
@@ -130,6 +132,13 @@ def _to_4(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE trials ADD COLUMN node TEXT")
 
 
+def _to_5(conn: sqlite3.Connection) -> None:
+    """The training seconds at each epoch's end, for the time to a target accuracy; NULL
+    for every epoch stored before (the report then says the time is not known)."""
+    if "elapsed_s" not in [row[1] for row in conn.execute("PRAGMA table_info(epochs)")]:
+        conn.execute("ALTER TABLE epochs ADD COLUMN elapsed_s REAL")
+
+
 # (version it brings the store to, migration), in order. Versions 1 and 2 both take _to_3:
 # what version 2 added is moved out by it again.
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(3, _to_3), (4, _to_4)]
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(3, _to_3), (4, _to_4), (5, _to_5)]

@@ -236,10 +236,11 @@ class ResultStore:
                 return False
             trial_id = cursor.lastrowid
             self._conn.executemany(
-                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO epochs (trial_id, epoch, train_loss, test_loss, test_acc, activation_params, elapsed_s) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (trial_id, m.epoch, *(_finite_or_none(getattr(m, v)) for v in EPOCH_VALUES),
-                     json.dumps(m.activation_params))  # fmt: skip
+                     json.dumps(m.activation_params), m.elapsed_s)  # fmt: skip
                     for m in result.epochs
                 ],
             )
@@ -327,7 +328,7 @@ class ResultStore:
         metric stored (NaN where that trial or epoch has none); NaN where a value was not finite."""
         epochs = pd.read_sql_query(
             "SELECT t.id AS trial_id, t.task, t.activation, t.seed, t.config_hash, t.status, "
-            "e.epoch, e.train_loss, e.test_loss, e.test_acc, e.activation_params "
+            "e.epoch, e.train_loss, e.test_loss, e.test_acc, e.activation_params, e.elapsed_s "
             "FROM epochs e JOIN trials t ON t.id = e.trial_id ORDER BY t.id, e.epoch",
             self._conn,
         )

@@ -27,6 +27,7 @@ code. Tensors are loaded onto the CPU; the task moves them where it trains.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -37,7 +38,7 @@ from typing import Any, BinaryIO, Callable
 
 import torch
 
-from actbench.api import Checkpoint, TrainContext, Trial, WorkUnit
+from actbench.api import Checkpoint, EpochMetrics, TrainContext, Trial, WorkUnit
 from actbench.errors import describe_exception
 
 FORMAT = 1  # the envelope's layout: {"format", "revision", "state"}
@@ -181,20 +182,35 @@ class EngineCheckpoint:
         self.inner = inner
         self.clock = clock  # seconds this process has trained the unit
         self.seconds_before = 0.0  # seconds of training in earlier processes, from the loaded state
+        self.at_epoch: dict[tuple[str, int, int], float] = {}  # (activation, seed, epoch) -> unit seconds
 
     def load(self) -> dict[str, Any] | None:
         saved = self.inner.load()
         if saved is None:
             return None
         self.seconds_before = float(saved["seconds"])
+        # A checkpoint from before epochs were timed has none: those epochs are stamped
+        # with the time they are yielded again, the seconds trained before.
+        self.at_epoch = {(act, seed, epoch): s for act, seed, epoch, s in saved.get("epoch_seconds", [])}
         return saved["task"]
 
     def save(self, state: dict[str, Any]) -> None:
-        self.inner.save({"task": state, "seconds": self.seconds_before + self.clock()})
+        stamps = [[*key, s] for key, s in self.at_epoch.items()]
+        self.inner.save({"task": state, "seconds": self.seconds_before + self.clock(), "epoch_seconds": stamps})
 
     def seconds(self) -> float:
         """The unit's training time so far, over every process that trained it."""
         return self.seconds_before + self.clock()
+
+    def stamp(self, trial: Trial, metrics: EpochMetrics, share: int = 1) -> EpochMetrics:
+        """``metrics`` with ``elapsed_s``: the unit's seconds when the trial's epoch was first
+        yielded, over ``share`` (the members trained together). Kept across a resume: an
+        epoch yielded again from a checkpoint keeps its first time. A task saves before it
+        yields, so the epoch saved last is stamped again on resume: with the seconds
+        trained before plus the restore's."""
+        key = (trial.activation, trial.seed, metrics.epoch)
+        seconds = self.at_epoch.setdefault(key, self.seconds())
+        return dataclasses.replace(metrics, elapsed_s=seconds / share)
 
 
 def replace_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:

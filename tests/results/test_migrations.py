@@ -3,7 +3,9 @@ opens with this release, keeps every value, and reports the same tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
 import shutil
 import sqlite3
@@ -58,10 +60,11 @@ def test_every_value_of_a_schema_2_store_survives_the_migration(old_store):
     epochs_before = raw(old_store, "SELECT * FROM epochs ORDER BY trial_id, epoch")
     with ResultStore(old_store, create=False) as store:
         trials, epochs = store.trials(), store.epochs()
-    assert raw(old_store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["4"]
+    assert raw(old_store, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["5"]
     pd.testing.assert_frame_equal(trials[trials_before.columns], trials_before)
     assert trials["code_revision"].isna().all()  # not recorded before schema 3
     assert trials["node"].isna().all()  # nor the Ray node, before schema 4
+    assert epochs["elapsed_s"].isna().all()  # nor the seconds at each epoch, before schema 5
     core = ["trial_id", "epoch", "train_loss", "test_loss", "test_acc", "activation_params"]
     pd.testing.assert_frame_equal(epochs[core], epochs_before[core])
     # The two airbench columns of schema 2 are task metrics now: every value, NULL where it was.
@@ -92,9 +95,27 @@ def test_a_schema_3_store_gains_the_node_column_and_keeps_its_trials(tmp_path):
     with ResultStore(tmp_path) as store:
         assert store.add(fake_result("gelu", 0, [97.1, 97.6]))
         trials = store.trials()
-    assert raw(tmp_path, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["4"]
+    assert raw(tmp_path, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["5"]
     assert trials["activation"].tolist() == ["relu", "gelu"]
     assert trials["node"].isna().all()
+
+
+def test_a_schema_4_store_gains_the_epoch_seconds_and_keeps_its_epochs(tmp_path):
+    from fakes import fake_result
+
+    with ResultStore(tmp_path) as store:
+        store.add(fake_result("relu", 0, [97.0, 97.5]))
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:  # the store as schema 4 wrote it
+        conn.execute("ALTER TABLE epochs DROP COLUMN elapsed_s")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    timed = fake_result("gelu", 0, [97.1, 97.6])
+    timed.epochs[:] = [dataclasses.replace(m, elapsed_s=1.5 * m.epoch) for m in timed.epochs]
+    with ResultStore(tmp_path) as store:
+        assert store.add(timed)
+        epochs = store.epochs()
+    assert raw(tmp_path, "SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == ["5"]
+    assert epochs["test_acc"].tolist() == [97.0, 97.5, 97.1, 97.6]
+    assert epochs["elapsed_s"].tolist() == pytest.approx([math.nan, math.nan, 1.5, 3.0], nan_ok=True)
 
 
 def compare_file(old: Path, new: Path) -> None:

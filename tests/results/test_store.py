@@ -69,7 +69,7 @@ def test_a_database_of_another_schema_version_is_refused(tmp_path):
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError) as info:
         ResultStore(tmp_path)
-    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 4"
+    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 5"
 
 
 # The first release's tables, as it created them (schema 1).
@@ -103,7 +103,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path):
     assert epochs[["epoch", "train_loss", "test_loss", "test_acc"]].values.tolist() == [[1, 0.5, 0.4, 90.0], [2, 0.3, 0.2, 91.0]]
     assert trials["code_revision"].isna().all()  # not recorded before schema 3
     version = sqlite3.connect(tmp_path / DB_NAME).execute("SELECT value FROM meta WHERE key = 'schema_version'")
-    assert version.fetchone() == ("4",)
+    assert version.fetchone() == ("5",)
 
 
 def _write_all(folder, seeds):

@@ -86,6 +86,7 @@ class PopulationEngine:
         timed = EngineCheckpoint(unit_checkpoint(ctx, unit), lambda: elapsed(start, ctx))
         for key, metrics in _trainer(chunk[0].task).train(list(by_member), chunk[0].hparams, ctx, timed):
             trial = by_member[key]
+            metrics = timed.stamp(trial, metrics, share=len(chunk))
             epochs[key].append(metrics)
             if on_epoch:
                 on_epoch(trial, metrics)

@@ -33,6 +33,7 @@ def run_trial(
         checkpoint = unit_checkpoint(ctx, WorkUnit("sequential", (trial,)))
     timed = EngineCheckpoint(checkpoint, lambda: elapsed(start, ctx))
     for metrics in task.train(trial.activation, trial.seed, trial.hparams, ctx, timed):
+        metrics = timed.stamp(trial, metrics)
         epochs.append(metrics)
         if on_epoch:
             on_epoch(trial, metrics)
