@@ -20,6 +20,7 @@ from actbench.report.formats import FORMATS  # noqa: E402
 from actbench.report.stats import verdict  # noqa: E402
 
 if TYPE_CHECKING:
+    from actbench.report.across import AcrossResult
     from actbench.report.build import TaskReport
 
 # Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
@@ -151,3 +152,31 @@ def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return save_figure(fig, stem, report.spec.formats)
+
+
+def plot_across(result: AcrossResult, stem: Path, formats: frozenset[str]) -> list[Path]:
+    """Forest plot across tasks: each activation's P(beats the baseline on a random task and
+    seed) with its 95% stratified-bootstrap interval, 0.5 (no better, no worse) dashed."""
+    rows = [row for row in result.rows if row.activation != result.baseline]
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(rows) + 1.6), dpi=150)
+    for y, row in enumerate(rows):
+        if not math.isnan(row.p_improve):
+            ax.errorbar(row.p_improve, y, xerr=[[row.p_improve - row.low], [row.high - row.p_improve]],
+                        fmt="o", color=PALETTE[0], capsize=3, ms=5)  # fmt: skip
+    ax.axvline(0.5, color="black", ls="--", lw=0.8)
+    total = len(result.strata)
+    labels = [
+        f"{row.activation} (" + ("not ranked" if row.rank is None else f"rank {row.rank_low}–{row.rank_high}")
+        + ("" if row.tasks == total else f"; {row.tasks} of {total} tasks") + ")"
+        for row in rows
+    ]  # fmt: skip
+    ax.set_yticks(range(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)  # 0..1, with room for a point or a cap at either end
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlabel(f"P(A beats {result.baseline} on a random task and seed)")
+    ax.set_title(f"across {total} tasks: P(beats {result.baseline}) and rank, 95% stratified bootstrap CIs",
+                 fontsize=10)  # fmt: skip
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return save_figure(fig, stem, formats)
