@@ -276,7 +276,7 @@ def test_report_format_and_out_choose_the_files_and_their_folder():
     assert not Path("results/mnist-mini").exists()
     bad = runner.invoke(app, ["report", "--format", "md,pdf"])
     assert bad.exit_code == 2
-    assert bad.stderr.strip() == "error: unknown format 'pdf'; choose from: csv, json, md, png, svg, tex"
+    assert bad.stderr.strip() == "error: unknown format 'pdf'; choose from: csv, html, json, md, png, svg, tex"
 
 
 def test_report_on_a_real_tiny_run_tests_every_activation_against_relu():
