@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from actbench.report.cost import cost_points  # noqa: E402
 from actbench.report.formats import FORMATS  # noqa: E402
 from actbench.report.stats import verdict  # noqa: E402
 
@@ -129,25 +130,39 @@ def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
     return save_figure(fig, stem, report.spec.formats)
 
 
+def _draw_front(ax, points) -> None:
+    """The Pareto front of ``points`` (cost.cost_points rows) as a step line through its
+    means, fastest first: read left to right, the best mean metric a budget of that many
+    seconds per trial buys; each front point ringed."""
+    front = points[points["on_front"]].sort_values(["seconds_mean", "value_mean"], kind="stable")
+    ax.plot(front["seconds_mean"], front["value_mean"], drawstyle="steps-post", color="black", lw=1, zorder=1,
+            marker="o", ms=12, mfc="none", mec="black", mew=1.2, label="Pareto front (not dominated)")  # fmt: skip
+
+
 def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
-    """Each finished trial's metric against its wall time: what an activation costs for what it gives."""
+    """Each finished trial's metric against its seconds (training + evaluation), each
+    activation's mean, and the Pareto front of those means: what an activation costs for what it gives."""
     label = report.compared.label
+    points = cost_points(report.values, report.compared.higher_is_better)
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-    for i, (activation, trials) in enumerate(report.values.groupby("activation", sort=False)):
+    for i, mean in enumerate(points.itertuples()):
         colour = PALETTE[i % len(PALETTE)]
+        trials = report.values[report.values["activation"] == mean.activation]
         ax.scatter(trials["wall_time_s"], trials["value"], s=14, color=colour, alpha=0.6, lw=0)
-        ax.scatter(trials["wall_time_s"].mean(), trials["value"].mean(), s=60, color=colour, marker="D",
-                   edgecolor="black", lw=0.6, label=f"{activation} (n={len(trials)}), mean")  # fmt: skip
+        ax.scatter(mean.seconds_mean, mean.value_mean, s=60, color=colour, marker="D", edgecolor="black",
+                   lw=0.6, zorder=2, label=f"{mean.activation} (n={mean.n}), mean")  # fmt: skip
+    _draw_front(ax, points)
     # From zero: equal costs look equal, not spread out by an offset axis.
     ax.set_xlim(0, 1.15 * report.values["wall_time_s"].max())
     ax.ticklabel_format(axis="x", useOffset=False)
-    ax.set_xlabel("wall time per trial (s)")
+    ax.set_xlabel("seconds per trial (training + evaluation)")
     ax.set_ylabel(label)
-    title = f"{report.task}: benefit against cost, one point per trial"
+    title = f"{report.task}: {label} against seconds per trial\n"
+    title += "one point per trial; diamonds: the means; ringed: the Pareto front of the means"
     if (report.values["engine"] == "population").any():
         # A population's members finish together: each gets an equal share of its time.
         title += "\n(population members: an equal share of their population's time)"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()

@@ -1,0 +1,170 @@
+"""What an activation costs: the epochs and seconds each trial took to reach a target
+metric, summarised per activation, and the activations on the time–metric Pareto front.
+
+Seconds are the store's ``elapsed_s``: training seconds from the trial's start to the
+end of an epoch, its evaluation included (a population member: its share). A store
+written before those were recorded has NaN there; the seconds are then estimated as
+the trial's wall time × epoch / epochs run (every epoch taken as equally long) and
+flagged ``estimated``.
+
+A mean time to target is taken over the trials that reached the target only: it is a
+conditional mean, and means nothing without the "k of n reached" beside it (a slow
+activation that reaches the target once in ten looks as fast as its one lucky seed).
+Its 95% interval is Student's t over those trials: with the 3 to 10 seeds of a typical
+run a percentile bootstrap is too narrow, and the t-interval needs no resampling seed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from actbench.errors import UsageError
+
+# Trials that trained and count towards "k of n": finished, or diverged (having reached
+# the target, or not, before their weights went non-finite). Failed ones raised an
+# error: their epochs say nothing about the activation, so they are left out.
+COUNTED = ("ok", "diverged")
+LEVEL = 0.95  # of the t-intervals
+
+PER_TRIAL_COLUMNS = ["trial_id", "activation", "seed", "reached", "epochs_to_target", "seconds_to_target", "estimated"]
+
+
+def time_to_target(
+    epochs: pd.DataFrame, trials: pd.DataFrame, target: float, metric: str = "test_acc", higher_is_better: bool = True
+) -> pd.DataFrame:
+    """One row per ok or diverged trial of ``trials``, in their order (PER_TRIAL_COLUMNS).
+
+    ``epochs``: ResultStore.epochs() rows; ``trials``: ResultStore.trials() rows (id,
+    activation, seed, status, diverged_epoch, epochs_run, wall_time_s) of the same store.
+    ``target`` is in ``metric``'s unit (test_acc: percent). A trial reaches it at the
+    first epoch whose metric is at least the target (at most, where lower is better;
+    equal counts). A diverged trial's last epoch, the one whose values went non-finite,
+    never counts: it reached the target only if it did so before diverging.
+    """
+    if not math.isfinite(target):
+        raise UsageError(f"the target must be a finite number, got {target!r}")
+    if metric not in epochs.columns:
+        raise UsageError(f"no per-epoch metric {metric!r} stored; the epochs have: {', '.join(epochs.columns)}")
+    counted = trials[trials["status"].isin(COUNTED)]
+    rows = epochs.merge(
+        counted[["id", "diverged_epoch", "epochs_run", "wall_time_s"]], left_on="trial_id", right_on="id"
+    )
+    # A column SQLite returned all NULL comes back as None objects: as floats, NaN.
+    rows = rows.astype({"diverged_epoch": float, "elapsed_s": float, metric: float})
+    before_diverging = rows["diverged_epoch"].isna() | (rows["epoch"] < rows["diverged_epoch"])
+    reached = (rows[metric] >= target) if higher_is_better else (rows[metric] <= target)  # NaN: False
+    first = rows[reached & before_diverging].sort_values(["trial_id", "epoch"]).groupby("trial_id").head(1)
+    first = first.set_index("trial_id")
+    estimate = first["wall_time_s"] * first["epoch"] / first["epochs_run"]
+    out = counted[["id", "activation", "seed"]].rename(columns={"id": "trial_id"})
+    ids = out["trial_id"]
+    out["reached"] = ids.isin(first.index)
+    out["epochs_to_target"] = ids.map(first["epoch"]).astype(float)
+    out["seconds_to_target"] = ids.map(first["elapsed_s"].fillna(estimate)).astype(float)
+    out["estimated"] = ids.isin(first.index[first["elapsed_s"].isna()])
+    return out.reset_index(drop=True)[PER_TRIAL_COLUMNS]
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float]:
+    """The LEVEL t-interval of the mean of ``values``; NaN below two values."""
+    if len(values) < 2:
+        return math.nan, math.nan
+    half = scipy_stats.t.ppf((1 + LEVEL) / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def summarise_time_to_target(per_trial: pd.DataFrame, activations_order: Sequence[str]) -> pd.DataFrame:
+    """One row per activation, those of ``activations_order`` first in that order (the
+    report's), then any others as they come: trials (n), reached (k), and for epochs and
+    seconds to the target the mean, its 95% t-interval (NaN below two trials) and the
+    median, all over the k trials that reached it (NaN where k = 0); ``estimated``: some
+    of those seconds are estimates from the trial's wall time."""
+    rows = []
+    for activation in dict.fromkeys([*activations_order, *per_trial["activation"]]):
+        group = per_trial[per_trial["activation"] == activation]
+        hit = group[group["reached"]]
+        row = {"activation": activation, "trials": len(group), "reached": len(hit)}
+        for name in ("epochs", "seconds"):
+            values = hit[f"{name}_to_target"].to_numpy(dtype=float)
+            low, high = _t_interval(values)
+            mean, median = (values.mean(), np.median(values)) if len(values) else (math.nan, math.nan)
+            row.update({f"{name}_mean": mean, f"{name}_low": low, f"{name}_high": high, f"{name}_median": median})
+        row["estimated"] = bool(hit["estimated"].any())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_front(seconds: Sequence[float], values: Sequence[float], higher_is_better: bool) -> list[bool]:
+    """Per point (mean seconds per trial, mean metric): whether it is on the Pareto front,
+    i.e. no other point is at least as good on both (as fast or faster, as good or better)
+    and strictly better on one. Equal points do not dominate each other, so both stay on
+    it. A point with a NaN is never on the front and dominates nothing."""
+    sign = 1.0 if higher_is_better else -1.0
+    points = [(float(s), sign * float(v)) for s, v in zip(seconds, values)]
+    finite = [math.isfinite(s) and math.isfinite(v) for s, v in points]
+
+    def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return a[0] <= b[0] and a[1] >= b[1] and (a[0] < b[0] or a[1] > b[1])
+
+    return [
+        finite[i] and not any(finite[j] and dominates(points[j], p) for j in range(len(points)))
+        for i, p in enumerate(points)
+    ]
+
+
+def cost_points(values: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
+    """One row per activation of ``values`` (TaskReport.values: finished trials' activation,
+    value, wall_time_s), in its order: n, mean seconds per trial, mean metric, and
+    ``on_front``: on the Pareto front of those two means."""
+    means = values.groupby("activation", sort=False).agg(
+        n=("value", "size"), seconds_mean=("wall_time_s", "mean"), value_mean=("value", "mean")
+    )
+    means["on_front"] = pareto_front(means["seconds_mean"], means["value_mean"], higher_is_better)
+    return means.reset_index()
+
+
+PARETO_NOTE = (
+    "Pareto front: the activations no other beats on both mean seconds per trial (training + evaluation) "
+    "and the mean metric, i.e. none is at least as good on both and strictly better on one; means over "
+    "the finished trials."
+)
+
+
+def _interval_cell(mean: float, low: float, high: float) -> str:
+    return f"{mean:.1f} (n=1, no CI)" if math.isnan(low) else f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+
+
+def target_rows(summary: pd.DataFrame, target: float, unit: str = "%") -> list[dict[str, str]]:
+    """summarise_time_to_target as table cells: "k of n" reached, then epochs and seconds to
+    the target as "mean [95% CI]" ("not reached" where no trial did; "(estimated)" after
+    seconds that are partly wall-time estimates)."""
+    goal = f"{target:g}{unit}"
+    rows = []
+    for row in summary.to_dict(orient="records"):
+        cells = {"activation": row["activation"], f"reached {goal}": f"{row['reached']} of {row['trials']}"}
+        if row["reached"] == 0:
+            cells[f"epochs to {goal}"] = cells[f"seconds to {goal}"] = "not reached"
+        else:
+            cells[f"epochs to {goal}"] = _interval_cell(row["epochs_mean"], row["epochs_low"], row["epochs_high"])
+            seconds = _interval_cell(row["seconds_mean"], row["seconds_low"], row["seconds_high"])
+            cells[f"seconds to {goal}"] = seconds + (" (estimated)" if row["estimated"] else "")
+        rows.append(cells)
+    return rows
+
+
+def target_note(target: float, unit: str = "%") -> str:
+    """The sentence under a target_rows table."""
+    goal = f"{target:g}{unit}"
+    return (
+        f"Time to {goal}: the first epoch whose metric reached {goal} (equal counts), and the training seconds "
+        f"(evaluation included) from the trial's start to that epoch's end. Means [95% t-interval] are over the "
+        f"trials that reached it only, a conditional mean: read them beside k of n. n counts finished and diverged "
+        f"trials (a diverged trial counts as reaching it only before diverging); failed ones are left out. "
+        f"(estimated): stored before per-epoch seconds were recorded, so estimated as the trial's wall time × "
+        f"epoch / epochs run."
+    )
