@@ -85,8 +85,13 @@ class Trial:
     @property
     def config_hash(self) -> str:
         """16 hex digits naming the task's full hyperparameter set (seed and activation excluded)."""
-        blob = json.dumps({"task": self.task, "hparams": self.hparams}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _hparams_hash(self.task, self.hparams)
+
+    @property
+    def protocol(self) -> str:
+        """16 hex digits naming the experiment the trial is part of: its config hash, or for a
+        tuned trial the hash without the settings tuned per activation (``protocol_hash``)."""
+        return protocol_hash(self.task, self.hparams)
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -94,6 +99,26 @@ class Trial:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# The hyperparameter a tuned trial carries beside the task's: {"by": the tuning's id,
+# "keys": the hyperparameters chosen per activation} (actbench.tune writes the config).
+TUNED_KEY = "tuned"
+
+
+def _hparams_hash(task: str, hparams: dict[str, Any]) -> str:
+    blob = json.dumps({"task": task, "hparams": hparams}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def protocol_hash(task: str, hparams: dict[str, Any]) -> str:
+    """The config hash of ``hparams`` without the settings tuned per activation: the
+    activations of one tuned run, each with its own learning rate, are one experiment to
+    compare; an untuned trial's protocol is its config hash."""
+    tuned = hparams.get(TUNED_KEY)
+    if not tuned:
+        return _hparams_hash(task, hparams)
+    return _hparams_hash(task, {k: v for k, v in hparams.items() if k not in tuned["keys"]})
 
 
 @dataclass(frozen=True)

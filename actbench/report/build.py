@@ -3,7 +3,9 @@
 Reporting never trains. This module reads the store and computes with
 ``actbench.report.stats``; ``tables`` and ``figures`` render what it builds, ``writers``
 writes the files. A task stored under several hyperparameter sets gets one report per
-set, named by its config hash, so that different protocols are never averaged together.
+set, named by its protocol hash, so that different protocols are never averaged together;
+a tuned run (each activation at its own chosen settings) is one protocol. Trials measured
+on the validation split are actbench tune's, reported by it, and left out here.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from actbench.api import Metric
+from actbench.api import TUNED_KEY, Metric, protocol_hash
 from actbench.errors import UsageError
-from actbench.report import stats
+from actbench.report import cost, stats
 from actbench.report.formats import FORMATS
 from actbench.report.metrics import comparable_metrics, known_metrics
 from actbench.results.store import ResultStore
@@ -33,7 +35,15 @@ class CompareSpec:
     alpha: float = 0.05
     margin: float | None = None  # equivalence margin (TOST), in the metric's unit; None: no equivalence test
     pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
-    formats: frozenset[str] = frozenset(FORMATS.names())  # which files to write
+    formats: frozenset[str] = frozenset(FORMATS.names()) - {"html"}  # which files to write; the page when asked
+    # Test accuracy (%) to reach, by task ("*": every task without its own): the epochs and
+    # seconds each trial took to get there (actbench.report.cost); None: not asked for.
+    targets: dict[str, float] | None = None
+
+    def target(self, task: str) -> float | None:
+        if not self.targets:
+            return None
+        return self.targets.get(task, self.targets.get("*"))
 
     def __post_init__(self) -> None:
         if not self.formats:
@@ -49,13 +59,22 @@ class CompareSpec:
             raise UsageError(f"--margin must be a positive number, got {self.margin:g}")
 
 
+@dataclass(frozen=True)
+class Tuned:
+    """A tuned run's settings: what actbench tune chose per activation, on its validation split."""
+
+    by: str  # the tuning's id (RESULTS/TASK/tune-ID.md)
+    keys: tuple[str, ...]  # the hyperparameters chosen per activation
+    settings: dict[str, dict]  # activation -> {key: value}
+
+
 @dataclass
 class TaskReport:
-    """The report of one task under one hyperparameter set."""
+    """The report of one task under one protocol: a hyperparameter set, or a tuned run."""
 
     task: str
-    config_hash: str
-    hparams: dict
+    config_hash: str  # the protocol's hash (actbench.api.protocol_hash): the config hash unless tuned
+    hparams: dict  # shared by every activation (a tuned run's per-activation settings are in ``tuned``)
     task_metrics: tuple[Metric, ...]  # what the task records beyond loss and accuracy
     summary: pd.DataFrame  # stats.summarise rows of this task and config
     curves: pd.DataFrame  # stats.mean_curves rows of this task and config
@@ -65,10 +84,15 @@ class TaskReport:
     values: pd.DataFrame  # per finished trial: activation, seed, value (the metric), wall_time_s, engine
     comparisons: list[stats.Comparison]
     pairs: list[stats.PairComparison]  # every pair, with --pairs all; else empty
+    trial_ids: list[int]  # the store's trials this report shows
+    tuned: Tuned | None = None
+    # cost.summarise_time_to_target per activation, when spec.target(task) is set
+    time_to_target: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:
-        return f"{self.task} [{self.config_hash[:8]}]"
+        label = f", tuned: {'/'.join(self.tuned.keys)} per activation" if self.tuned else ""
+        return f"{self.task} [{self.config_hash[:8]}{label}]"
 
     @property
     def metric(self) -> str:
@@ -102,12 +126,31 @@ def _compared(spec: CompareSpec, task: str, task_metrics: tuple[Metric, ...], he
     return comparable[name]
 
 
+def _tuned(group: pd.DataFrame) -> tuple[dict, Tuned | None]:
+    """(the shared hyperparameters, the tuned settings or None) of one protocol's trials."""
+    per_activation = {act: json.loads(h) for act, h in zip(group["activation"], group["hparams"])}
+    first = next(iter(per_activation.values()))
+    if TUNED_KEY not in first:
+        return first, None
+    keys = tuple(first[TUNED_KEY]["keys"])
+    shared = {k: v for k, v in first.items() if k not in keys and k != TUNED_KEY}
+    settings = {act: {k: hp[k] for k in keys if k in hp} for act, hp in per_activation.items()}
+    return shared, Tuned(first[TUNED_KEY]["by"], keys, settings)
+
+
+def tuning_trials(trials: pd.DataFrame) -> pd.Series:
+    """True for the trials measured on a validation split: actbench tune's, not a comparison's."""
+    return trials["hparams"].map(lambda h: json.loads(h).get("split") == "validation")
+
+
 def build_reports(
     store: ResultStore, task: str | None, activations: list[str] | None, spec: CompareSpec
 ) -> list[TaskReport]:
-    """Summaries and comparisons of the stored trials, one per (task, config), filtered by
-    task and activations."""
+    """Summaries and comparisons of the stored trials, one per (task, protocol), filtered by
+    task and activations; the tuning trials are left out (``tuning_trials``)."""
     trials, epochs = store.trials(), store.epochs()
+    tuning = tuning_trials(trials)
+    trials = trials[~tuning]
     if task is not None:
         trials, epochs = trials[trials["task"] == task], epochs[epochs["task"] == task]
     if activations is not None:
@@ -115,9 +158,11 @@ def build_reports(
         epochs = epochs[epochs["activation"].isin(activations)]
     if trials.empty:
         what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
-        raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}")
+        tuned = " (only tuning trials, measured on the validation split: see actbench tune's reports)" if tuning.any() else ""
+        raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}{tuned}")
+    trials = trials.assign(protocol=[protocol_hash(t, json.loads(h)) for t, h in zip(trials["task"], trials["hparams"])])
     reports = []
-    for (task_name, config_hash), group in trials.groupby(["task", "config_hash"], sort=False):
+    for (task_name, protocol), group in trials.groupby(["task", "protocol"], sort=False):
         task_metrics, headline = _task_declaration(task_name)
         rows = epochs[epochs["trial_id"].isin(group["id"])]
         # Per-trial metrics and mean curves once, for the summary and the comparisons alike.
@@ -132,12 +177,18 @@ def build_reports(
         order = {act: i for i, act in enumerate(summary["activation"])}  # the summary's order
         values = values.sort_values("activation", key=lambda a: a.map(order), kind="stable")
         available = list(dict.fromkeys(values["activation"]))
-        baseline = _baseline(spec, available, f"{task_name} [{config_hash[:8]}]") if available else ""
+        baseline = _baseline(spec, available, f"{task_name} [{protocol[:8]}]") if available else ""
+        shared, tuned = _tuned(group)
+        target = spec.target(task_name)
+        to_target = None
+        if target is not None:
+            per_trial = cost.time_to_target(rows, group, target)
+            to_target = cost.summarise_time_to_target(per_trial, list(summary["activation"]))
         reports.append(
             TaskReport(
                 task=task_name,
-                config_hash=config_hash,
-                hparams=json.loads(group["hparams"].iloc[0]),
+                config_hash=protocol,
+                hparams=shared,
                 task_metrics=task_metrics,
                 summary=summary,
                 curves=curves,
@@ -147,6 +198,9 @@ def build_reports(
                 values=values,
                 comparisons=stats.compare_to_baseline(values, baseline, spec.alpha, spec.margin) if available else [],
                 pairs=stats.compare_all_pairs(values, spec.alpha) if available and spec.pairs == "all" else [],
+                trial_ids=group["id"].tolist(),
+                tuned=tuned,
+                time_to_target=to_target,
             )
         )
     return reports

@@ -155,14 +155,19 @@ def render_page(title: str, sections: Sequence[Section], provenance: dict[str, s
 # --- a task's report as sections ----------------------------------------------------------
 
 
-def _svg(plot: Callable[[TaskReport, Path], list[Path]], report: TaskReport) -> str:
-    """A figure of figures.py drawn as SVG text, in memory: its files go to a temporary folder."""
-    svg_only = replace(report, spec=replace(report.spec, formats=frozenset({"svg"})))
+def svg_text(draw: Callable[[Path], list[Path]]) -> str:
+    """The figure ``draw(stem)`` writes as SVG, as text, drawn in a temporary folder."""
     with tempfile.TemporaryDirectory() as folder:
         # Text as <text>, not glyph outlines: the page stays searchable and a fraction of the size.
         with plt.rc_context({"svg.fonttype": "none"}):
-            (path,) = plot(svg_only, Path(folder) / "figure")
+            (path,) = draw(Path(folder) / "figure")
         return path.read_text(encoding="utf-8")
+
+
+def _svg(plot: Callable[[TaskReport, Path], list[Path]], report: TaskReport) -> str:
+    """A figure of figures.py drawn as SVG text, in memory."""
+    svg_only = replace(report, spec=replace(report.spec, formats=frozenset({"svg"})))
+    return svg_text(lambda stem: plot(svg_only, stem))
 
 
 def _figures(report: TaskReport) -> list[Figure]:
@@ -172,7 +177,8 @@ def _figures(report: TaskReport) -> list[Figure]:
     figures = [Figure(_svg(plot_curves, report), curves)]
     if report.comparisons:
         figures.append(Figure(_svg(plot_seeds, report), f"{label} of every seed per activation; bar: the mean."))
-        figures.append(Figure(_svg(plot_cost, report), f"{label} against wall time, one point per trial."))
+        cost = f"{label} against seconds per trial (training + evaluation), one point per trial; ringed: the Pareto front."
+        figures.append(Figure(_svg(plot_cost, report), cost))
         if len(report.comparisons) > 1:
             differences = f"Paired difference to {report.baseline} with its 95% bootstrap interval."
             figures.append(Figure(_svg(plot_differences, report), differences))
@@ -182,7 +188,7 @@ def _figures(report: TaskReport) -> list[Figure]:
 def task_sections(report: TaskReport) -> list[Section]:
     """A report's parts, as its markdown files show them: summary, comparison, pairs, figures."""
     sections = [Section("Summary", [
-        Note(f"Hyperparameters: {tables.hparams_line(report.hparams)} (config {report.config_hash})."),
+        Note(tables.protocol_line(report)),
         Table(tables.display_rows(report)),
         *map(Note, tables.table_notes(report)),
     ])]  # fmt: skip
@@ -199,6 +205,8 @@ def task_sections(report: TaskReport) -> list[Section]:
         sections.append(Section("Every pair", [
             Table(tables.pairs_matrix(report)), Table(ranks, left=(1,)), Note(tables.pairs_method(report)),
         ]))  # fmt: skip
+    if report.time_to_target is not None:
+        sections.append(Section("Cost", [Table(tables.target_rows(report)), *map(Note, tables.cost_notes(report))]))
     sections.append(Section("Figures", _figures(report)))
     return sections
 
@@ -227,13 +235,11 @@ def provenance(trials: pd.DataFrame) -> dict[str, str]:
 
 
 def _reported_trials(results_dir: Path, reports: Sequence[TaskReport]) -> pd.DataFrame:
-    """The store's trials that the reports show: their task, config and activations."""
-    keys = pd.concat(
-        [pd.DataFrame({"task": r.task, "config_hash": r.config_hash, "activation": r.summary["activation"]})
-         for r in reports]  # fmt: skip
-    )
+    """The store's trials that the reports show."""
+    ids = {i for r in reports for i in r.trial_ids}
     with ResultStore(results_dir, create=False) as store:
-        return store.trials().merge(keys, on=["task", "config_hash", "activation"])
+        trials = store.trials()
+    return trials[trials["id"].isin(ids)]
 
 
 def write_html_report(

@@ -12,7 +12,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from actbench.report import stats
+from actbench.report import cost, stats
 
 if TYPE_CHECKING:
     from actbench.report.build import TaskReport
@@ -78,6 +78,16 @@ def hparams_line(hparams: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in hparams.items())
 
 
+def protocol_line(report: TaskReport) -> str:
+    """The hyperparameters a report's trials share and, for a tuned run, each activation's own."""
+    line = f"Hyperparameters: {hparams_line(report.hparams)} (config {report.config_hash})."
+    if report.tuned is None:
+        return line
+    chosen = "; ".join(f"{act} {hparams_line(values)}" for act, values in report.tuned.settings.items())
+    return (f"{line} Tuned per activation by actbench tune ({report.tuned.by}), chosen on its validation "
+            f"split: {chosen}.")  # fmt: skip
+
+
 def markdown_table(rows: list[dict[str, str]], left: tuple[int, ...] = (0,)) -> list[str]:
     """Lines of a markdown table from rows of equal keys; columns in ``left`` left-aligned,
     the others right-aligned (numbers)."""
@@ -94,13 +104,34 @@ def to_markdown(report: TaskReport) -> str:
     lines = [
         f"## {report.task}",
         "",
-        f"Hyperparameters: {hparams_line(report.hparams)} (config {report.config_hash}).",
+        protocol_line(report),
         "",
         *markdown_table(display_rows(report)),
         "",
         *(line for note in table_notes(report) for line in (note, "")),
     ]
+    if report.time_to_target is not None:
+        lines += ["### Cost", "", *markdown_table(target_rows(report)), "", *(line for n in cost_notes(report) for line in (n, ""))]
     return "\n".join(lines)
+
+
+def target_rows(report: TaskReport) -> list[dict[str, str]]:
+    return cost.target_rows(report.time_to_target, report.spec.target(report.task))
+
+
+def pareto_line(report: TaskReport) -> str:
+    points = cost.cost_points(report.values, report.compared.higher_is_better)
+    front = ", ".join(points.loc[points["on_front"], "activation"]) or "none (no finished trials)"
+    return f"On the {report.compared.label} / seconds-per-trial Pareto front: {front}."
+
+
+def cost_notes(report: TaskReport) -> list[str]:
+    """The sentences under the cost table: the Pareto front, then how both are defined."""
+    return [pareto_line(report), cost.target_note(report.spec.target(report.task)), cost.PARETO_NOTE]
+
+
+def cost_rich(report: TaskReport) -> Table:
+    return rich_table(target_rows(report), f"{report.title}: cost", caption="\n".join(cost_notes(report)))
 
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
@@ -156,7 +187,7 @@ def rich_table(
     """The rich twin of markdown_table: columns in ``left`` left-aligned, the rest right;
     with ``style_by``, each row styled by its value in that column (see ROW_STYLES)."""
     # Titles and cells are text, not rich markup: a config hash like [e1b2c3d4] is not a style.
-    table = Table(title=escape(title), caption=caption)
+    table = Table(title=escape(title), caption=escape(caption) if caption else None)
     count = len(rows[0])
     for i, column in enumerate(rows[0]):
         table.add_column(escape(column), justify="left" if i in left or i - count in left else "right")
@@ -168,7 +199,7 @@ def rich_table(
 
 def to_rich(report: TaskReport) -> Table:
     return rich_table(display_rows(report), f"{report.title}  {hparams_line(report.hparams)}",
-                      caption="\n".join(table_notes(report)))  # fmt: skip
+                      caption="\n".join([*table_notes(report), *([protocol_line(report)] if report.tuned else [])]))  # fmt: skip
 
 
 

@@ -16,7 +16,7 @@ import torch
 
 from actbench.activations import parse_activation, split_specs
 from actbench.activations.probe import probe_activation
-from actbench.api import Trial
+from actbench.api import TUNED_KEY, Trial
 from actbench.errors import UsageError
 from actbench.run.engines import ENGINES
 from actbench.run.executors import EXECUTORS, OPTION_KEYS
@@ -32,8 +32,12 @@ else:  # pragma: no cover - Python 3.10
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
     "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", "checkpoint_dir", *HPARAM_SHORTCUTS, *OPTION_KEYS,
+    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", "checkpoint_dir", "tuned", *HPARAM_SHORTCUTS,
+    *OPTION_KEYS,
 )  # fmt: skip
+# Hyperparameters every activation must share in a tuned run: the budget (epochs) and what
+# the metrics are measured on.
+UNTUNABLE = ("epochs", "split")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -43,7 +47,10 @@ class RunConfig:
     task: str
     activations: list[str]  # canonical specs, in the order given
     seeds: list[int]
-    hparams: dict[str, Any]  # the task's full, resolved hyperparameters
+    hparams: dict[str, Any]  # the task's full, resolved hyperparameters, shared by every activation
+    # Each activation's hyperparameters: ``hparams``, or in a tuned run (a config file's
+    # [tuned] table, written by actbench tune) with its chosen settings and the tuned marker.
+    activation_hparams: dict[str, dict[str, Any]]
     device: torch.device | None  # None: the executor picks it when it connects (Ray: cuda where the cluster has GPUs)
     data_dir: Path | None  # None: $ACTBENCH_DATA or the user cache (see actbench.datasets.files)
     results_dir: Path
@@ -66,10 +73,15 @@ class RunConfig:
     def trials(self) -> list[Trial]:
         """Seed-major order: an interrupted run leaves complete, paired seeds behind."""
         return [
-            Trial(self.task, act, seed, self.hparams)
+            Trial(self.task, act, seed, self.activation_hparams[act])
             for seed in self.seeds
             for act in self.activations
         ]
+
+    @property
+    def protocol(self) -> str:
+        """The experiment's hash (actbench.api.protocol_hash): the same for every activation."""
+        return Trial(self.task, self.activations[0], 0, self.activation_hparams[self.activations[0]]).protocol
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -90,6 +102,12 @@ def load_config_file(path: Path) -> dict[str, Any]:
         )
     if "hparams" in values and not isinstance(values["hparams"], dict):
         raise UsageError(f"{path}: 'hparams' must be a table ([hparams])")
+    tuned = values.get("tuned")
+    if tuned is not None and not (
+        isinstance(tuned, dict) and isinstance(tuned.get("by"), str) and isinstance(tuned.get("settings"), dict)
+        and all(isinstance(v, dict) for v in tuned["settings"].values())
+    ):  # fmt: skip
+        raise UsageError(f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of activation = {{key = value}}")
     return values
 
 
@@ -180,7 +198,8 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
     task = get_task(str(merged.get("task", "mnist")))
     activations = _activations(merged.get("acts", []))
     seeds = _seeds(cli_values, "command line") or _seeds(file_values, "config file") or [0]
-    hparams = task.resolve_hparams({**_hparam_overrides(file_values), **_hparam_overrides(cli_values)})
+    overrides = {**_hparam_overrides(file_values), **_hparam_overrides(cli_values)}
+    hparams = task.resolve_hparams(overrides)
     data_dir = merged.get("data_dir")
     executor = EXECUTORS.primary(str(merged.get("executor", "local")))
     options, device = EXECUTORS.get(executor).configure(
@@ -191,6 +210,7 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
         activations=activations,
         seeds=seeds,
         hparams=hparams,
+        activation_hparams=_activation_hparams(task, activations, overrides, hparams, file_values.get("tuned")),
         device=device,
         data_dir=Path(data_dir).expanduser() if data_dir else None,
         results_dir=Path(merged.get("results_dir") or "results").expanduser(),
@@ -203,6 +223,31 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
         checkpoint=bool(merged.get("checkpoint", True)),
         checkpoint_dir=Path(merged["checkpoint_dir"]).expanduser() if merged.get("checkpoint_dir") else None,
     )
+
+
+def _activation_hparams(
+    task, activations: list[str], overrides: dict[str, Any], hparams: dict[str, Any], tuned: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """Each activation's hyperparameters: the shared ones, or with a [tuned] table its chosen
+    settings over them (the command line's overrides still win for the rest) and the
+    tuned marker (actbench.api.TUNED_KEY), which keeps the run one experiment to compare."""
+    if not tuned:
+        return {act: hparams for act in activations}
+    settings = {parse_activation(spec).canonical: values for spec, values in tuned["settings"].items()}
+    missing = [act for act in activations if act not in settings]
+    if missing:
+        raise UsageError(
+            f"the tuned settings ({tuned['by']}) have none for {', '.join(missing)}; "
+            f"they have: {', '.join(settings)}; tune it too or leave it out of acts"
+        )
+    keys = sorted({key for act in activations for key in settings[act]})
+    fixed = [key for key in keys if key in UNTUNABLE or key == TUNED_KEY]
+    if fixed:
+        raise UsageError(f"{', '.join(fixed)} cannot be tuned per activation: every activation gets the same")
+    return {
+        act: {**task.resolve_hparams({**overrides, **settings[act]}), TUNED_KEY: {"by": tuned["by"], "keys": keys}}
+        for act in activations
+    }
 
 
 def resolve_engine(name: str, task: str) -> str:

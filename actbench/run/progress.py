@@ -114,7 +114,8 @@ class RichReporter(QuietReporter):
         elif result.status == "diverged":
             outcome = f"[red]diverged at epoch {result.diverged_epoch}[/red]"
         else:
-            outcome = f"test acc {result.epochs[-1].test_acc:.2f}%"
+            measured_on = "validation" if trial.hparams.get("split") == "validation" else "test"
+            outcome = f"{measured_on} acc {result.epochs[-1].test_acc:.2f}%"
         note = "" if stored else " (already stored by another process; kept that one)"
         self.progress.console.print(
             f"{escape(trial.activation)} seed {trial.seed}: {outcome} in {result.wall_time_s:.1f} s{note}",

@@ -117,10 +117,10 @@ def run_until_decided(config: RunConfig, rule: StoppingRule, reporter: Reporter)
 
 def finished_values(config: RunConfig, metric: Metric) -> pd.DataFrame:
     """activation, seed, value of the run's finished (ok) trials in the store."""
-    config_hash = config.trials()[0].config_hash
+    hashes = {trial.config_hash for trial in config.trials()}  # one per activation in a tuned run
     with ResultStore(config.results_dir, create=False) as store:
         epochs = store.epochs()
-    rows = epochs[(epochs["task"] == config.task) & (epochs["config_hash"] == config_hash)]
+    rows = epochs[(epochs["task"] == config.task) & epochs["config_hash"].isin(hashes)]
     trials = stats.per_trial(rows, get_task(config.task).metrics)
     finished = trials[trials["status"] == "ok"]
     return finished.rename(columns={metric.name: "value"})[["activation", "seed", "value"]]
@@ -180,7 +180,7 @@ def write_decisions(config: RunConfig, rule: StoppingRule, design: Design, metri
 
     folder = config.results_dir / config.task
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"decisions-{config.trials()[0].config_hash[:8]}"
+    stem = folder / f"decisions-{config.protocol[:8]}"  # the name of the run's report (build.py)
     comparisons = len(config.activations) - 1
     table = "\n".join(markdown_table(decisions_rows(decisions, design)))
     text = f"## {config.task}: against {rule.baseline}\n\n{table}\n"

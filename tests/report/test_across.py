@@ -284,7 +284,7 @@ def test_mean_ranks_sum_to_the_ranks_of_k_activations(tasks):
 def report(task: str, config_hash: str, table: dict[str, dict[int, float]], metric: Metric = ACC,
            baseline: str = "relu") -> TaskReport:
     empty = pd.DataFrame()
-    return TaskReport(task, config_hash, {}, (), empty, empty, CompareSpec(), metric, baseline, values(table), [], [])
+    return TaskReport(task, config_hash, {}, (), empty, empty, CompareSpec(), metric, baseline, values(table), [], [], [])
 
 
 def test_reports_become_strata_named_by_task_or_by_protocol():
