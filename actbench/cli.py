@@ -278,6 +278,76 @@ def _run_until_decided(run_config, rule, reporter):
 
 @app.command()
 @fail_cleanly
+def tune(
+    acts: Annotated[str, typer.Option(help="Comma-separated activation specs to tune, e.g. relu,selu,gelu.")],
+    grid: Annotated[
+        list[str], typer.Option(help="A hyperparameter and its values, e.g. lr=3e-4,1e-3,3e-3 or init=torch,lecun. Repeatable: every combination is tried.")
+    ],
+    task: Annotated[str, typer.Option(help="Task to tune on; it needs a validation split (the MLP tasks).")] = "mnist",
+    repeats: Annotated[int, typer.Option(help="Seeds per setting (1000..1000+N-1, disjoint from a comparison's).")] = 3,
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs per trial, the same for every setting. [default: the task's]")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Any other task hyperparameter, shared by every setting, as key=value. Repeatable.")
+    ] = None,
+    metric: Annotated[Optional[str], typer.Option(help="The validation metric a setting is chosen by. [default: the task's headline]")] = None,
+    final_repeats: Annotated[int, typer.Option(help="Seeds the written run config asks for, for the comparison on the test set.")] = 10,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="Dataset folder; its test files are not needed.")] = None,
+    engine: Annotated[Optional[str], typer.Option(help=f"auto or {_names(ENGINES.names())}. [default: auto]")] = None,
+    results_dir: ResultsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+) -> None:
+    """Tune every activation with the same budget, on a validation split; write the tuned run config.
+
+    Each activation trains at every setting of the grid over the same seeds, scored on a
+    validation split carved from the training set (a fixed 10%, the same for every
+    activation and seed; the test set is never read), and keeps its best. Writes into
+    `RESULTS_DIR/TASK/`: tune-ID.toml, the run config of the comparison with each
+    activation's chosen settings; tune-ID.md/.json, every setting's score; and
+    sensitivity-ID.png/.svg. Tuning trials are stored and resumed like any others.
+
+    Examples:
+
+        actbench tune --task mnist-mini --acts relu,selu,gelu,srelu --grid lr=3e-4,1e-3,3e-3 --epochs 5
+
+        actbench run --config results/mnist-mini/tune-ID.toml
+
+        actbench tune --task mnist --acts relu,selu --grid lr=1e-3,3e-3 --grid init=torch,lecun
+    """
+    from actbench.activations import split_specs
+    from actbench.report.tables import rich_table
+    from actbench.run.config import build_run_config, parse_assignment
+    from actbench.run.progress import QuietReporter, RichReporter
+    from actbench.tune.grid import parse_grid
+    from actbench.tune.outputs import method_text, score_rows, write_outputs
+    from actbench.tune.tuning import TUNE_SEED_START, make_tuning, run_tuning, scores, validation_label
+
+    if repeats < 1 or final_repeats < 1:
+        raise UsageError(f"--{'repeats' if repeats < 1 else 'final-repeats'} must be a positive integer")
+    hparams = dict(parse_assignment(item) for item in set_ or [])
+    cli_values = {
+        "task": task, "acts": split_specs(acts), "seeds": list(range(TUNE_SEED_START, TUNE_SEED_START + repeats)),
+        "epochs": epochs, "device": device, "data_dir": data_dir, "results_dir": results_dir, "hparams": hparams or None,
+        "engine": engine,
+    }  # fmt: skip
+    tuning = make_tuning(build_run_config({}, cli_values), parse_grid(grid), metric)
+    reporter = QuietReporter() if quiet else RichReporter(err)
+    try:
+        run_tuning(tuning, reporter)
+    finally:
+        reporter.close()
+    frame = scores(tuning)
+    files = write_outputs(tuning, frame, final_repeats)
+    if not quiet:
+        title = f"{tuning.base.task}: tuning {tuning.id}, {validation_label(tuning.metric)}"
+        out.print(rich_table(score_rows(tuning, frame), title, caption=method_text(tuning), left=(0, 1)))
+        for path in files:
+            err.print(f"wrote {path}", markup=False)
+        err.print(f"next: actbench run --config {files[0]}", markup=False)
+
+
+@app.command()
+@fail_cleanly
 def status(
     config: Annotated[Optional[Path], typer.Option(help="A run config: also list its trials still pending.")] = None,
     task: Annotated[Optional[str], typer.Option(help="With --acts: the run's task, as for 'actbench run'.")] = None,
@@ -339,8 +409,15 @@ def report(
     pairs: Annotated[
         str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")
     ] = "baseline",
+    target: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Test accuracy (%) to reach: the epochs and seconds each trial took to get there. VALUE for every task, or TASK=VALUE (repeatable), e.g. --target mnist=97.5 --target cifar10-airbench94=94"),
+    ] = None,
+    across_tasks: Annotated[
+        bool, typer.Option("--across-tasks", help="Also combine the tasks: each activation's probability of beating the baseline on a random (task, seed), and its mean rank, with stratified-bootstrap intervals.")
+    ] = False,
     format_: Annotated[
-        Optional[str], typer.Option("--format", help=f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())}. [default: all]")
+        Optional[str], typer.Option("--format", help=f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())} (html: one self-contained page of everything). [default: all but html]")
     ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")] = None,
     results_dir: ResultsDir = None,
@@ -365,27 +442,58 @@ def report(
     """
     from actbench.activations import parse_activation, split_specs
     from actbench.report.build import CompareSpec
-    from actbench.report.tables import comparison_rich, pairs_rich, ranking_rich, to_rich
+    from actbench.report.across import across_method, across_rows
+    from actbench.report.side_by_side import side_by_side_note, side_by_side_rows
+    from actbench.report.tables import comparison_rich, cost_rich, pairs_rich, ranking_rich, rich_table, to_rich
     from actbench.report.writers import make_reports
 
     task_name = TASKS.primary(task) if task else None
     activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else REPORT_FORMATS.names()
+    names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else None
     base = parse_activation(baseline).canonical if baseline else None
-    spec = CompareSpec(metric, base, alpha, margin, pairs, frozenset(names))
-    for task_report, files in make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir):
+    spec = CompareSpec(metric, base, alpha, margin, pairs, targets=_targets(target or []),
+                       **({"formats": frozenset(names)} if names is not None else {}))  # fmt: skip
+    written = make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir, across_tasks)
+    for task_report, files in written.reports:
         out.print(to_rich(task_report))
         if task_report.comparisons:
             out.print(comparison_rich(task_report))
         if task_report.pairs:
             out.print(pairs_rich(task_report))
             out.print(ranking_rich(task_report))
+        if task_report.time_to_target is not None:
+            out.print(cost_rich(task_report))
         decided = (results_dir or Path("results")) / task_report.task / f"decisions-{task_report.config_hash[:8]}.md"
         if decided.exists():  # a run --until-decided: its decisions, with intervals adjusted for its looks
             out.print(f"\nrun --until-decided ({decided}); its intervals are adjusted for the looks, the table "
                       f"above's are not:\n\n{decided.read_text()}", markup=False)  # fmt: skip
         for path in files:
             err.print(f"wrote {path}", markup=False)
+    for default, tuned, path in written.side_by_side:
+        out.print(rich_table(side_by_side_rows(default, tuned), f"{tuned.task}: default and tuned",
+                             caption=side_by_side_note(default, tuned), left=(0, 2, 3, 5)))  # fmt: skip
+        err.print(f"wrote {path}", markup=False)
+    if written.across is not None:
+        title = f"across {len(written.across.strata)} tasks: against {written.across.baseline}"
+        out.print(rich_table(across_rows(written.across), title, caption=across_method(written.across), left=(0, -1)))
+    for path in written.folder_files:
+        err.print(f"wrote {path}", markup=False)
+
+
+def _targets(items: list[str]) -> dict[str, float] | None:
+    """--target VALUE (every task) and TASK=VALUE items, as CompareSpec.targets."""
+    targets: dict[str, float] = {}
+    for item in items:
+        name, sep, raw = item.rpartition("=")
+        key = TASKS.primary(name.strip()) if sep else "*"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UsageError(f"--target expects VALUE or TASK=VALUE with VALUE a number, got {item!r}") from None
+        if not 0 <= value <= 100:
+            raise UsageError(f"--target is a test accuracy in percent, 0 to 100, got {value:g}")
+        targets[key] = value
+    return targets or None
 
 
 @app.command()

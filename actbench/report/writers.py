@@ -13,9 +13,20 @@ from pathlib import Path
 import pandas as pd
 
 from actbench.report import stats
+from actbench.report.across import (
+    AcrossResult,
+    across_frame,
+    across_from_reports,
+    across_json,
+    across_markdown,
+    across_method,
+    across_rows,
+)
 from actbench.report.build import CompareSpec, TaskReport, build_reports
-from actbench.report.figures import FigureFormat, plot_cost, plot_curves, plot_differences, plot_seeds
+from actbench.report.figures import FigureFormat, plot_across, plot_cost, plot_curves, plot_differences, plot_seeds
 from actbench.report.formats import FORMATS
+from actbench.report.html import PageFormat
+from actbench.report.side_by_side import default_and_tuned, side_by_side_markdown, side_by_side_note, side_by_side_rows
 from actbench.report.tables import comparison_markdown, pairs_markdown, ranking, to_latex, to_markdown
 from actbench.results.store import ResultStore
 
@@ -119,15 +130,71 @@ def write_report(report: TaskReport, folder: Path, several_configs: bool) -> lis
     return files
 
 
+@dataclass
+class Written:
+    """What make_reports wrote: each report's files, then the files of the whole folder."""
+
+    reports: list[tuple[TaskReport, list[Path]]]
+    side_by_side: list[tuple[TaskReport, TaskReport, Path]]  # (default, tuned, its markdown file)
+    across: AcrossResult | None  # with across_tasks
+    folder_files: list[Path]  # across-tasks tables and figure, the html page
+
+
+def _write_across(result: AcrossResult, folder: Path, formats: frozenset[str]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = {"md": across_markdown(result), "csv": _csv(across_frame(result)), "json": across_json(result)}
+    files = []
+    for extension, text in texts.items():
+        if extension in formats:
+            files.append(folder / f"across-tasks.{extension}")
+            files[-1].write_text(text)
+    return files + plot_across(result, folder / "across-tasks", formats)
+
+
+def _html_sections(pairs: list[tuple[TaskReport, TaskReport, Path]], across: AcrossResult | None) -> list:
+    """The page's parts beyond each report's own: the side-by-side tables, the across-tasks table."""
+    from actbench.report.html import Figure, Note, Section, Table, svg_text
+
+    sections = [
+        Section(f"{tuned.task}: default and tuned", [Table(side_by_side_rows(default, tuned), left=(0, 2, 3, 5)),
+                                                      Note(side_by_side_note(default, tuned))])
+        for default, tuned, _ in pairs
+    ]  # fmt: skip
+    if across is not None:
+        figure = svg_text(lambda stem: plot_across(across, stem, frozenset({"svg"})))
+        sections.append(Section(f"Across {len(across.strata)} tasks: against {across.baseline}", [
+            Table(across_rows(across), left=(0, -1)), Note(across_method(across)), Figure(figure),
+        ]))  # fmt: skip
+    return sections
+
+
 def make_reports(
-    results_dir: Path, task: str | None, activations: list[str] | None, spec: CompareSpec, out: Path | None = None
-) -> list[tuple[TaskReport, list[Path]]]:
-    """Build and write the reports: into ``out/<task>/`` when given, else ``results_dir/<task>/``;
-    each report with the files written for it."""
+    results_dir: Path,
+    task: str | None,
+    activations: list[str] | None,
+    spec: CompareSpec,
+    out: Path | None = None,
+    across_tasks: bool = False,
+) -> Written:
+    """Build and write the reports: into ``out/<task>/`` when given, else ``results_dir/<task>/``,
+    each report with the files written for it; a task's default and tuned comparisons side
+    by side; with ``across_tasks``, every task's comparison combined (actbench.report.across)
+    into ``out/``; the html page of them all when asked for."""
     with ResultStore(results_dir, create=False) as store:
         reports = build_reports(store, task, activations, spec)
-    written = []
+    across = across_from_reports(reports) if across_tasks else None  # its errors before any file is written
+    folder = out or results_dir
+    written = Written([], [], across, [])
     for report in reports:
         several = sum(r.task == report.task for r in reports) > 1
-        written.append((report, write_report(report, (out or results_dir) / report.task, several)))
+        written.reports.append((report, write_report(report, folder / report.task, several)))
+    for default, tuned in default_and_tuned(reports):
+        path = folder / tuned.task / f"tuned-{tuned.config_hash[:8]}.md"
+        path.write_text(side_by_side_markdown(default, tuned))
+        written.side_by_side.append((default, tuned, path))
+    if across is not None:
+        written.folder_files += _write_across(across, folder, spec.formats)
+    for page in (FORMATS.get(name) for name in FORMATS.names() if name in spec.formats):
+        if isinstance(page, PageFormat):
+            written.folder_files.append(page.write(results_dir, reports, out, _html_sections(written.side_by_side, across)))
     return written

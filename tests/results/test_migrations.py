@@ -162,7 +162,7 @@ def compare_file(old: Path, new: Path) -> None:
 def test_the_report_of_a_schema_2_store_is_the_one_that_release_wrote(old_store, tmp_path, folder, task, spec):
     written = make_reports(old_store, task, None, spec, out=tmp_path / folder)
     expected = sorted(p.relative_to(FIXTURE / folder) for p in (FIXTURE / folder).rglob("*.*"))
-    got = sorted(p.relative_to(tmp_path / folder) for _, files in written for p in files)
+    got = sorted(p.relative_to(tmp_path / folder) for _, files in written.reports for p in files)
     assert got == expected
     for relative in expected:
         compare_file(FIXTURE / folder / relative, tmp_path / folder / relative)
