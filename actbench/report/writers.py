@@ -151,9 +151,12 @@ def _write_across(result: AcrossResult, folder: Path, formats: frozenset[str]) -
     return files + plot_across(result, folder / "across-tasks", formats)
 
 
-def _html_sections(pairs: list[tuple[TaskReport, TaskReport, Path]], across: AcrossResult | None) -> list:
-    """The page's parts beyond each report's own: the side-by-side tables, the across-tasks table."""
-    from actbench.report.html import Figure, Note, Section, Table, svg_text
+def _html_sections(
+    results_dir: Path, pairs: list[tuple[TaskReport, TaskReport, Path]], across: AcrossResult | None
+) -> list:
+    """The page's parts beyond each report's own: the side-by-side tables, the across-tasks
+    table, and the run configs actbench tune wrote into the folder."""
+    from actbench.report.html import Figure, Note, Pre, Section, Table, svg_text
 
     sections = [
         Section(f"{tuned.task}: default and tuned", [Table(side_by_side_rows(default, tuned), left=(0, 2, 3, 5)),
@@ -165,6 +168,10 @@ def _html_sections(pairs: list[tuple[TaskReport, TaskReport, Path]], across: Acr
         sections.append(Section(f"Across {len(across.strata)} tasks: against {across.baseline}", [
             Table(across_rows(across), left=(0, -1)), Note(across_method(across)), Figure(figure),
         ]))  # fmt: skip
+    configs = sorted(Path(results_dir).glob("*/tune-*.toml"))
+    if configs:
+        blocks = [block for path in configs for block in (Note(str(path.relative_to(results_dir))), Pre(path.read_text()))]
+        sections.append(Section("Run configs written by actbench tune", blocks))
     return sections
 
 
@@ -178,11 +185,15 @@ def make_reports(
 ) -> Written:
     """Build and write the reports: into ``out/<task>/`` when given, else ``results_dir/<task>/``,
     each report with the files written for it; a task's default and tuned comparisons side
-    by side; with ``across_tasks``, every task's comparison combined (actbench.report.across)
-    into ``out/``; the html page of them all when asked for."""
+    by side; with ``across_tasks``, every task's default comparison (tuned ones only where
+    there is no other) combined (actbench.report.across) into ``out/``; the html page of
+    them all when asked for."""
     with ResultStore(results_dir, create=False) as store:
         reports = build_reports(store, task, activations, spec)
-    across = across_from_reports(reports) if across_tasks else None  # its errors before any file is written
+    # Across tasks: the default comparisons; a tuned one would weigh its task twice (a
+    # results folder of tuned runs only combines those).
+    untuned = [r for r in reports if r.tuned is None] or reports
+    across = across_from_reports(untuned) if across_tasks else None  # its errors before any file is written
     folder = out or results_dir
     written = Written([], [], across, [])
     for report in reports:
@@ -196,5 +207,6 @@ def make_reports(
         written.folder_files += _write_across(across, folder, spec.formats)
     for page in (FORMATS.get(name) for name in FORMATS.names() if name in spec.formats):
         if isinstance(page, PageFormat):
-            written.folder_files.append(page.write(results_dir, reports, out, _html_sections(written.side_by_side, across)))
+            extra = _html_sections(results_dir, written.side_by_side, across)
+            written.folder_files.append(page.write(results_dir, reports, out, extra))
     return written
