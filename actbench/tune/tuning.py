@@ -69,7 +69,7 @@ def make_tuning(base: RunConfig, grid: dict[str, list[Any]], metric: str | None)
     """The tuning of ``base``'s activations over ``grid``, every setting checked before anything trains."""
     task = get_task(base.task)
     if "split" not in task.hyperparams:
-        raise UsageError(f"task {base.task} has no validation split to tune on; tune one of the MLP tasks")
+        raise UsageError(f"task {base.task} has no validation split to tune on")
     if base.hparams.get("split", "test") != "test":
         raise UsageError("tune measures on the validation split itself: do not set split")
     comparable = comparable_metrics(task.metrics)

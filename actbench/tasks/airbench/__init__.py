@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
-from actbench.tasks.airbench.recipe import CHECKS, HYPERPARAMS_94, HYPERPARAMS_95, HYPERPARAMS_96, TIMED_S, TTA_ACC
+from actbench.tasks.airbench.recipe import (
+    CHECKS,
+    HYPERPARAMS_94,
+    HYPERPARAMS_95,
+    HYPERPARAMS_96,
+    LATER_HYPERPARAMS,
+    TIMED_S,
+    TTA_ACC,
+)
 from actbench.tasks.hparams import resolve_hparams
 
 @dataclass(frozen=True)
@@ -38,15 +46,16 @@ class AirbenchTask:
 
     @property
     def hyperparams(self) -> dict[str, Any]:
-        return {key: list(v) if isinstance(v, list) else v for key, v in self.defaults.items()}
+        return {key: list(v) if isinstance(v, list) else v for key, v in {**self.defaults, **LATER_HYPERPARAMS}.items()}
 
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        return resolve_hparams(self.name, self.hyperparams, overrides, CHECKS)
+        defaults = {key: list(v) if isinstance(v, list) else v for key, v in self.defaults.items()}
+        return resolve_hparams(self.name, defaults, overrides, CHECKS, LATER_HYPERPARAMS)
 
     def prepare(self, ctx: TrainContext, hparams: dict[str, Any]) -> None:
         from actbench.tasks.airbench.train import device_cifar
 
-        device_cifar(ctx.data_dir, ctx.verify, ctx.device)
+        device_cifar(ctx.data_dir, ctx.verify, ctx.device, hparams.get("split", LATER_HYPERPARAMS["split"]))
 
     def train(
         self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None

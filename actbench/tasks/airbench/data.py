@@ -286,8 +286,8 @@ def _write_atomic(dest: Path, payload: bytes) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def _locate_batches(dirs: Sequence[Path]) -> dict[str, Path | None]:
-    return {name: locate(name, dirs) for name in BATCHES}
+def _locate_batches(dirs: Sequence[Path], names: Sequence[str] = BATCHES) -> dict[str, Path | None]:
+    return {name: locate(name, dirs) for name in names}
 
 
 def _join(arrays: dict[str, np.ndarray], names: Sequence[str]) -> torch.Tensor:
@@ -296,7 +296,7 @@ def _join(arrays: dict[str, np.ndarray], names: Sequence[str]) -> torch.Tensor:
 
 
 def load_cifar10(
-    data_dir: Path | None = None, *, verify: bool = True, download: bool = True
+    data_dir: Path | None = None, *, verify: bool = True, download: bool = True, test: bool = True
 ) -> ImageData:
     """Load the whole of CIFAR-10 into CPU tensors: images (N, 3, 32, 32) uint8, NCHW,
     contiguous, channels R, G, B; labels (N,) int64 in 0..9.
@@ -306,12 +306,14 @@ def load_cifar10(
     verify: check each batch's MD5, and the archive's before extracting it (downloads
     are always checked); False warns with a DataWarning.
     download: fetch the archive into data_dir when neither the batches nor the archive
-    are there. Raises DataError, one line, for anything wrong with the files."""
+    are there. test: also the test batch; False neither needs nor reads it (test_images
+    and test_labels are None). Raises DataError, one line, for anything wrong with the files."""
+    wanted = BATCHES if test else TRAIN_BATCHES
     data_dir = (
         Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     )
     dirs = (data_dir, data_dir / BATCHES_FOLDER)  # flat first, as for MNIST
-    paths = _locate_batches(dirs)
+    paths = _locate_batches(dirs, wanted)
     if None in paths.values():
         archive = data_dir / ARCHIVE
         failures: list[str] = []
@@ -335,7 +337,7 @@ def load_cifar10(
             )
         # A download was checked as it arrived; a file found here is checked now.
         _extract(archive, verify=verify and not downloaded)
-        paths = _locate_batches(dirs)  # all six found now: _extract made sure
+        paths = _locate_batches(dirs, wanted)  # all found now: _extract made sure
 
     if not verify:
         warn_unverified(TITLE)
@@ -351,8 +353,8 @@ def load_cifar10(
     return ImageData(
         train_images=_join(images, TRAIN_BATCHES),  # (N, 3, 32, 32) uint8
         train_labels=_join(labels, TRAIN_BATCHES),  # (N,) int64
-        test_images=_join(images, (TEST_BATCH,)),  # (M, 3, 32, 32) uint8
-        test_labels=_join(labels, (TEST_BATCH,)),  # (M,) int64
+        test_images=_join(images, (TEST_BATCH,)) if test else None,  # (M, 3, 32, 32) uint8
+        test_labels=_join(labels, (TEST_BATCH,)) if test else None,  # (M,) int64
         source=NAME,
         title=TITLE,
         paths=dict(paths),

@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
+from actbench.datasets.split import validation_split
 from actbench.errors import UsageError
 from actbench.seeding import generator
 from actbench.tasks.activation_params import activation_parameters
-from actbench.tasks.airbench.recipe import TIMED_S, TTA_ACC
+from actbench.tasks.airbench.recipe import LATER_HYPERPARAMS, TIMED_S, TTA_ACC
 from actbench.tasks.airbench.augment import TrainBatches, normalise, tta_logits
 from actbench.tasks.airbench.net import build_net, init_whitening_
 from actbench.tasks.airbench.optim import Lookahead, lr_multiplier, make_optimizer, total_steps
@@ -57,11 +58,20 @@ class DeviceCifar:
 
 
 @lru_cache(maxsize=1)
-def device_cifar(data_dir: Path | None, verify: bool, device: torch.device) -> DeviceCifar:
-    """Load CIFAR-10 once per process and keep it on ``device`` (184 MB as uint8)."""
+def device_cifar(data_dir: Path | None, verify: bool, device: torch.device, split: str = "test") -> DeviceCifar:
+    """Load CIFAR-10 once per process and keep it on ``device`` (184 MB as uint8).
+
+    ``split``: "test", trained on the training batches and measured on the test batch; or
+    "validation", trained on the training batches less the held-out validation rows
+    (actbench.datasets.split), measured on those, the test batch never read."""
     from actbench.tasks.airbench.data import load_cifar10
 
-    raw = load_cifar10(data_dir, verify=verify)
+    raw = load_cifar10(data_dir, verify=verify, test=split == "test")
+    if split == "validation":
+        train_rows, held_out = validation_split(len(raw.train_labels))
+        images, labels = raw.train_images.to(device), raw.train_labels.to(device)
+        train_rows, held_out = train_rows.to(device), held_out.to(device)
+        return DeviceCifar(images[train_rows], labels[train_rows], images[held_out], labels[held_out])
     return DeviceCifar(
         train_images=raw.train_images.to(device),
         train_labels=raw.train_labels.to(device),
@@ -125,7 +135,7 @@ def train_trial(
     """One trial of the recipe with ``activation`` at every site, from ``seed``'s streams;
     yields the metrics after every epoch, the TTA accuracy after the last. With
     ``checkpoint``: resumed from its state if it has one, saved there after every finite epoch."""
-    data = device_cifar(ctx.data_dir, ctx.verify, ctx.device)
+    data = device_cifar(ctx.data_dir, ctx.verify, ctx.device, hp.get("split", LATER_HYPERPARAMS["split"]))
     if len(data.train_labels) < hp["batch_size"]:
         raise UsageError(
             f"batch_size {hp['batch_size']} is larger than the {len(data.train_labels)} training images"

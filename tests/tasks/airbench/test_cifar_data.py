@@ -687,3 +687,23 @@ def test_script(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "already holds data_batch_1" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_validation_split_holds_out_training_rows_and_never_reads_the_test_batch(tmp_path, monkeypatch):
+    from actbench.datasets.split import validation_split
+    from actbench.tasks.airbench.train import device_cifar
+
+    arrays = random_arrays(n_train=50, n_test=7)
+    folder = tmp_path / BATCHES_FOLDER
+    write_cifar10(folder, *arrays)
+    trust(monkeypatch, folder)
+    (folder / "test_batch").unlink()  # a training-only folder: the test batch is not needed
+    d = load_cifar10(tmp_path, download=False, test=False)
+    assert d.test_images is None and set(d.paths) == set(BATCHES) - {"test_batch"}
+    data = device_cifar(tmp_path, True, torch.device("cpu"), "validation")
+    train_rows, held_out = validation_split(50)
+    assert (len(data.train_labels), len(data.test_labels)) == (45, 5)
+    assert torch.equal(data.test_images, torch.from_numpy(arrays[0])[held_out])
+    assert torch.equal(data.train_labels, torch.from_numpy(arrays[1]).long()[train_rows])
+    with pytest.raises(DataError, match="test_batch"):
+        load_cifar10(tmp_path, download=False)  # the test split does need it
