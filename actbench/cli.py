@@ -283,7 +283,7 @@ def tune(
     grid: Annotated[
         list[str], typer.Option(help="A hyperparameter and its values, e.g. lr=3e-4,1e-3,3e-3 or init=torch,lecun. Repeatable: every combination is tried.")
     ],
-    task: Annotated[str, typer.Option(help="Task to tune on; it needs a validation split (the MLP tasks).")] = "mnist",
+    task: Annotated[str, typer.Option(help="Task to tune on (every built-in task has a validation split).")] = "mnist",
     repeats: Annotated[int, typer.Option(help="Seeds per setting (1000..1000+N-1, disjoint from a comparison's).")] = 3,
     epochs: Annotated[Optional[float], typer.Option(help="Epochs per trial, the same for every setting. [default: the task's]")] = None,
     set_: Annotated[
