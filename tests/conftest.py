@@ -1,5 +1,6 @@
 """Shared fixtures. Tests never touch the user's real state: results and data folders
-point into tmp_path, and the working directory is tmp_path (so ./results is too)."""
+point into tmp_path, the decoded cache into the session's temporary folder, and the
+working directory is tmp_path (so ./results is too)."""
 
 from pathlib import Path
 
@@ -10,8 +11,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ACTBENCH_DATA", str(tmp_path / "user-data"))
+    # One decoded cache per test session, outside tmp_path: safe to share (it is keyed by
+    # MD5 and checks what it serves), and each dataset is decoded once per session.
+    monkeypatch.setenv("ACTBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "decoded-cache"))
     monkeypatch.chdir(tmp_path)
 
 

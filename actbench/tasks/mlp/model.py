@@ -27,11 +27,16 @@ from actbench.activations import get_activation
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.seeding import generator, stream_seed
 from actbench.tasks.activation_params import activation_parameters, is_activation_param
-from actbench.tasks.mlp.data import load_dataset, validation_split
-from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS, VALIDATION_FRACTION
+from actbench.datasets.split import validation_split
+from actbench.tasks.mlp.data import load_dataset
+from actbench.tasks.mlp.optim import FusedAdamW
+from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS
 
 if TYPE_CHECKING:
     from actbench.tasks.mlp.recipe import Normalisation
+
+# What the engines ask of an optimizer: step, zero_grad, state, state_dict, load_state_dict.
+Optimizer = FusedAdamW | torch.optim.AdamW
 
 EVAL_BATCH = 10_000  # examples per evaluation forward pass: memory only, results do not depend on it
 
@@ -58,11 +63,14 @@ def device_data(
     raw = load_dataset(dataset, data_dir, verify=verify, test=split == "test")
 
     def prepare(images: torch.Tensor) -> torch.Tensor:
-        flat = images.reshape(len(images), -1).to(device=device, dtype=torch.float32)
-        return (flat / 255.0 - norm.mean) / norm.std
+        # A copy of its own (copy=True), then normalised in place: the same bits as
+        # (flat / 255.0 - mean) / std with one 188 MB float copy of MNIST instead of four
+        # (0.1 s instead of 0.4 s on a CPU, mostly fresh pages).
+        flat = images.reshape(len(images), -1).to(device=device, dtype=torch.float32, copy=True)
+        return flat.div_(255.0).sub_(norm.mean).div_(norm.std)
 
     if split == "validation":
-        train_rows, held_out = validation_split(len(raw.train_images), VALIDATION_FRACTION)
+        train_rows, held_out = validation_split(len(raw.train_images))
         x, y = prepare(raw.train_images), raw.train_labels.to(device)
         return DeviceData(x[train_rows.to(device)], y[train_rows.to(device)], x[held_out.to(device)], y[held_out.to(device)])
     return DeviceData(
@@ -115,7 +123,7 @@ def build_mlp(sizes: list[int], activation: str, seed: int, init: str = "torch")
 
 
 def train_epoch(
-    model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch: int
+    model: nn.Module, optimizer: Optimizer, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor, batch: int
 ) -> torch.Tensor:
     """One pass over x[order] in steps of ``batch`` (the last one partial); returns the summed
     per-example training loss, a 0-d tensor on the device."""
@@ -147,7 +155,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return loss_sum.item() / len(x), 100.0 * correct.item() / len(x)
 
 
-def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> Optimizer:
     """AdamW; activation parameters (PReLU slopes, RaLU alpha) are kept out of weight decay,
     which would otherwise pull them towards 0 (a different activation) for no reason."""
     act_params = [p for n, p in model.named_parameters() if is_activation_param(n)]
@@ -158,17 +166,19 @@ def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> torch.optim.AdamW:
     return adamw(groups, hp)
 
 
-def adamw(groups: list[dict[str, Any]], hp: dict[str, Any]) -> torch.optim.AdamW:
+def adamw(groups: list[dict[str, Any]], hp: dict[str, Any]) -> Optimizer:
     """AdamW with the task's lr and weight decay (groups may override the decay).
 
     Fused (one pass over each tensor instead of about ten elementwise ops) on CPU and
     CUDA, where torch has the kernel: the update is the same, 20% of a population step
-    on a CPU is saved.
+    on a CPU is saved. There it is ``optim.FusedAdamW``, the same kernel without
+    torch.optim, whose first optimizer imports torch._dynamo (1.6-1.8 s of start-up);
+    elsewhere torch.optim.AdamW.
     """
     device = groups[0]["params"][0].device
-    return torch.optim.AdamW(
-        groups, lr=hp["lr"], weight_decay=hp["weight_decay"], fused=device.type in ("cpu", "cuda")
-    )
+    if device.type in ("cpu", "cuda") and hasattr(torch, "_fused_adamw_"):  # a private kernel: checked, not assumed
+        return FusedAdamW(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
+    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
 
 
 def train_trial(

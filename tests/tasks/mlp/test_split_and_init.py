@@ -14,9 +14,10 @@ import torch
 from actbench.api import Trial, TrainContext
 from actbench.errors import DataError
 from actbench.tasks import get_task
-from actbench.tasks.mlp.data import load_dataset, validation_split
+from actbench.datasets.split import VALIDATION_FRACTION, validation_split
+from actbench.tasks.mlp.data import load_dataset
 from actbench.tasks.mlp.model import build_mlp, device_data
-from actbench.tasks.mlp.recipe import MNIST_NORM, VALIDATION_FRACTION
+from actbench.tasks.mlp.recipe import MNIST_NORM
 
 SHARED_MNIST = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mnist"
 SIZES = [784, 128, 64, 10]
