@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--acts", default="relu,gelu")
     args = parser.parse_args()
     task = get_task("mnist")
-    data = task.data(TrainContext(torch.device("cpu"), args.data_dir))
     hp = task.resolve_hparams({})
+    data = task.data(TrainContext(torch.device("cpu"), args.data_dir), hp)
     sizes = task.layer_sizes(hp)
     print(f"{'activation':<12}{'steps':>6}{'population vs sequential':>26}{'nudged vs sequential':>22}")
     for act in args.acts.split(","):
@@ -50,11 +50,11 @@ def main() -> None:
             rows = order[done * hp["batch_size"] : steps * hp["batch_size"]]
             for model, optimizer in zip((reference, nudged), optimizers):
                 train_epoch(model, optimizer, data.train_x, data.train_y, rows, hp["batch_size"])
-            train_population_epoch(pop, pop_optimizer, data.train_x, data.train_y, rows[None], hp["batch_size"])
+            train_population_epoch(pop, pop_optimizer, data.train_x, data.train_y, {0: rows}, hp["batch_size"])
             done = steps
-            w = reference.fc1.weight.detach().T
-            drift_pop = ((pop.weights[0][0] - w).norm() / w.norm()).item()
-            drift_nudge = ((nudged.fc1.weight.detach().T - w).norm() / w.norm()).item()
+            w = reference.fc1.weight.detach()
+            drift_pop = ((pop.member_tensors(0)["fc1.weight"] - w).norm() / w.norm()).item()
+            drift_nudge = ((nudged.fc1.weight.detach() - w).norm() / w.norm()).item()
             print(f"{act:<12}{steps:>6}{drift_pop:>26.2e}{drift_nudge:>22.2e}")
 
 

@@ -40,12 +40,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args()
     task = get_task("mnist")
-    data = task.data(TrainContext(torch.device("cpu"), args.data_dir))
     hp = task.resolve_hparams({})
+    data = task.data(TrainContext(torch.device("cpu"), args.data_dir), hp)
     members = [Member(canonical_spec(a), s) for a in args.acts.split(",") for s in range(args.seeds)]
     batch = hp["batch_size"]
     gen = torch.Generator().manual_seed(0)
-    order = torch.stack([torch.randperm(len(data.train_x), generator=gen)[: args.steps * batch] for _ in members])
+    # One order per seed: a seed's members share its batches.
+    orders = {s: torch.randperm(len(data.train_x), generator=gen)[: args.steps * batch] for s in range(args.seeds)}
+
+    def first(steps: int) -> dict[int, torch.Tensor]:
+        return {seed: order[: steps * batch] for seed, order in orders.items()}
 
     def fresh():
         pop = Population(task.layer_sizes(hp), members, torch.device("cpu"))
@@ -54,16 +58,16 @@ def main() -> None:
     for name, losses in (("eager", member_losses), ("compile", torch.compile(member_losses))):
         pop, optimizer = fresh()
         start = time.perf_counter()
-        train_population_epoch(pop, optimizer, data.train_x, data.train_y, order[:, : 2 * batch], batch, losses)
+        train_population_epoch(pop, optimizer, data.train_x, data.train_y, first(2), batch, losses)
         warm = time.perf_counter() - start
         start = time.perf_counter()
-        train_population_epoch(pop, optimizer, data.train_x, data.train_y, order, batch, losses)
+        train_population_epoch(pop, optimizer, data.train_x, data.train_y, orders, batch, losses)
         per_step = (time.perf_counter() - start) / args.steps * 1e3
         print(f"{name:<8} {per_step:6.1f} ms per step of {len(members)} members (first two steps: {warm:.1f} s)")
 
     pop, optimizer = fresh()
     with profile() as prof:
-        train_population_epoch(pop, optimizer, data.train_x, data.train_y, order[:, : 50 * batch], batch)
+        train_population_epoch(pop, optimizer, data.train_x, data.train_y, first(50), batch)
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     print("\nshare of an eager step (self CPU time):")

@@ -17,7 +17,7 @@ from actbench.api import TrainContext
 from actbench.run.checkpoints import FileCheckpoint
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import DeviceData, train_trial
-from actbench.tasks.mlp.population import Member, train_population
+from actbench.tasks.mlp.population import Member, block_order, train_population
 from fakes import NanAfter
 
 CPU = TrainContext(device=torch.device("cpu"), data_dir=None)
@@ -125,3 +125,44 @@ def test_a_resumed_population_is_the_uninterrupted_one_exactly(tmp_path, divergi
     resumed = list(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")))
     assert [(key, exact(m)) for key, m in resumed] == [(key, exact(m)) for key, m in reference]  # same order too
 
+
+
+def in_member_order(saved: dict, order: list[int]) -> dict:
+    """A population checkpoint with its members in another order (as one written before the
+    seed blocks, in training order by activation, has them), everything else rearranged to match."""
+    stacked = len(saved["weights"]) + len(saved["biases"])
+    # Activation parameters by member: a member's count is its modules' state entries (RaLU: alpha, PReLU: weight).
+    counts = [sum(len(state) for state in states) for states in saved["activations"]]
+    offsets = [stacked + sum(counts[:i]) for i in range(len(counts))]
+    state = saved["optimizer"]["state"]
+    reordered = {
+        i: {key: value[order] if value.dim() > 0 else value for key, value in state[i].items()} for i in range(stacked)
+    }
+    act_entries = [offsets[i] + c for i in order for c in range(counts[i])]
+    reordered.update({stacked + j: state[old] for j, old in enumerate(act_entries)})
+    return {
+        **saved,
+        "members": [saved["members"][i] for i in order],
+        "weights": [w[order] for w in saved["weights"]],
+        "biases": [b[order] for b in saved["biases"]],
+        "activations": [saved["activations"][i] for i in order],
+        "optimizer": {**saved["optimizer"], "state": reordered},
+    }
+
+
+def test_a_population_resumes_exactly_from_a_checkpoint_in_another_member_order(tmp_path):
+    # Seeds 0 and 1 with three members, seed 2 with one: two seed blocks. The checkpoint is
+    # rewritten with its members seed-major, not a population order: restored, they are
+    # matched by member.
+    prelu = "prelu(init=0.25, num_parameters=32)"  # learnable too: two kinds of activation parameters to match
+    members = [(act, seed) for seed in (0, 1) for act in ("relu", prelu, RALU)] + [(RALU, 2)]
+    reference = list(train_members(members))
+    stopped_after(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")), 1, lambda item: item[1])
+    saved = FileCheckpoint(tmp_path / "chunk.pt").load()
+    seed_major = sorted(range(len(saved["members"])), key=lambda i: (saved["members"][i][1], i))
+    rewritten = in_member_order(saved, seed_major)
+    in_order = [Member(*m) for m in rewritten["members"]]
+    assert block_order(in_order)[0] != in_order
+    FileCheckpoint(tmp_path / "chunk.pt").save(rewritten)
+    resumed = list(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")))
+    assert {key: exact(m) for key, m in resumed if m.epoch > 1} == {key: exact(m) for key, m in reference if m.epoch > 1}

@@ -14,8 +14,11 @@ from actbench.api import TrainContext
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer, train_epoch
 from actbench.tasks.mlp.population import (
+    FirstLayer,
     Member,
     Population,
+    SeedBlock,
+    block_order,
     make_population_optimizer,
     member_activation_parameters,
     train_population_epoch,
@@ -48,42 +51,74 @@ def population_after(members: list[Member], x, y, batch: int, epochs: int = 1, h
     gens = {m.seed: generator(m.seed, "data_order") for m in members}
     for _ in range(epochs):
         orders = {seed: epoch_order(gen, len(x)) for seed, gen in gens.items()}
-        train_population_epoch(pop, optimizer, x, y, torch.stack([orders[m.seed] for m in members]), batch)
+        train_population_epoch(pop, optimizer, x, y, orders, batch)
     return pop
 
 
-def member_pairs(pop: Population, models, grads: bool = False):
+def member_pairs(pop: Population, members: list[Member], models, grads: bool = False):
     """(name, member tensor, sequential tensor) for every parameter of every member, or its gradient."""
-    pick = (lambda p: p.grad) if grads else (lambda p: p.detach())
-    for k, model in enumerate(models):
-        for i in range(len(SIZES) - 1):
-            fc = model.get_submodule(f"fc{i + 1}")
-            yield f"{k}.fc{i + 1}.weight", pick(pop.weights[i])[k], pick(fc.weight).T
-            yield f"{k}.fc{i + 1}.bias", pick(pop.biases[i])[k, 0], pick(fc.bias)
-        ours = {f"act{i}.{n}": p for i, m in enumerate(pop.act_modules[k], 1) for n, p in m.named_parameters()}
-        theirs = {n: p for n, p in model.named_parameters() if n.startswith("act")}
+    for member, model in zip(members, models, strict=True):
+        ours = pop.member_tensors(pop.members.index(member), grad=grads)
+        theirs = {n: p.grad if grads else p.detach() for n, p in model.named_parameters()}
         assert ours.keys() == theirs.keys()
         for name in ours:
-            yield f"{k}.{name}", pick(ours[name]), pick(theirs[name])
+            yield f"{member}.{name}", ours[name], theirs[name]
+
+
+def weight(pop: Population, member: Member, layer: int = 1) -> torch.Tensor:
+    return pop.member_tensors(pop.members.index(member))[f"fc{layer}.weight"]  # (out, in), as nn.Linear
 
 
 def test_initial_weights_are_the_sequential_ones_exactly():
     pop = Population(SIZES, MEMBERS, torch.device("cpu"))
-    for name, ours, theirs in member_pairs(pop, [build_mlp(SIZES, m.activation, m.seed) for m in MEMBERS]):
+    for name, ours, theirs in member_pairs(pop, MEMBERS, [build_mlp(SIZES, m.activation, m.seed) for m in MEMBERS]):
         assert torch.equal(ours, theirs), name
-    assert not torch.equal(pop.weights[0][0], pop.weights[0][4])  # seeds 0 and 1 differ
+    assert not torch.equal(weight(pop, MEMBERS[0]), weight(pop, MEMBERS[4]))  # seeds 0 and 1 differ
+
+
+# Seeds with 3, 1 and 2 members: three seed blocks, one of them a single member.
+UNEVEN = [Member("relu", s) for s in (0, 1, 2)] + [Member("gelu", 0), Member("srelu(t=2.21)", 2), Member("ralu(alpha=1.5, learnable=true)", 0)]  # fmt: skip
+
+
+def test_members_are_ordered_by_seed_block_and_a_grid_keeps_its_order():
+    grid = [Member(act, seed) for act in ("relu", "gelu", "silu") for seed in (3, 1, 2)]
+    assert block_order(grid) == (grid, [SeedBlock(0, (3, 1, 2), 3)])
+    ordered, blocks = block_order(UNEVEN)
+    assert [(b.seeds, b.size) for b in blocks] == [((0,), 3), ((1,), 1), ((2,), 2)]
+    assert ordered == [UNEVEN[i] for i in (0, 3, 5, 1, 2, 4)]  # seed 0's three, seed 1's, seed 2's two
+    assert block_order(ordered)[0] == ordered  # idempotent: a checkpoint's members rebuild the same blocks
+    assert sorted(map(str, ordered)) == sorted(map(str, UNEVEN))
+
+
+def test_the_member_major_layout_round_trips():
+    pop = Population(SIZES, UNEVEN, torch.device("cpu"))
+    params = pop.stacked_parameters()
+    assert len(pop.first_weights) == 3 and pop.first_weights[0].shape == (1, 3 * 32, 784)
+    members = pop.to_members(params)
+    assert [tuple(t.shape) for t in members] == [(6, 784, 32), (6, 32, 32), (6, 32, 10), (6, 1, 32), (6, 1, 32), (6, 1, 10)]
+    assert all(torch.equal(a, b) for a, b in zip(pop.from_members(members), params, strict=True))
+
+
+def test_the_first_layers_backward_is_the_gradient():
+    x = torch.randn(3, 5, 7, dtype=torch.float64, requires_grad=True)  # 3 seeds, batch 5, 7 inputs
+    weight = torch.randn(3, 2 * 4, 7, dtype=torch.float64, requires_grad=True)  # 2 members of 4 outputs each
+    bias = torch.randn(3, 1, 2 * 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *t: FirstLayer.apply(*t, 2), (x, weight, bias))
+    out = FirstLayer.apply(x, weight, bias, 2)  # (2·3, 5, 4): member j of seed g at j·3 + g
+    torch.testing.assert_close(out[1 * 3 + 2], x[2] @ weight[2, 4:].T + bias[2, 0, 4:])
 
 
 @pytest.mark.parametrize("steps", [1, 3])
-def test_gradients_equal_the_sequential_ones(steps):
+@pytest.mark.parametrize("members", [MEMBERS, UNEVEN], ids=["grid", "uneven"])
+def test_gradients_equal_the_sequential_ones(steps, members):
     # lr = 0: the steps leave the parameters alone and .grad holds the last step's gradient,
     # which also checks that each member saw its own seed's batches in the right order.
     x, y = toy_data(48)
     frozen = {**HP, "lr": 0.0, "weight_decay": 0.0}
-    pop = population_after(MEMBERS, x, y, batch=48 // steps, hp=frozen)
-    models = [sequential_after(m, x, y, batch=48 // steps, hp=frozen) for m in MEMBERS]
+    pop = population_after(members, x, y, batch=48 // steps, hp=frozen)
+    models = [sequential_after(m, x, y, batch=48 // steps, hp=frozen) for m in members]
     assert all(p.grad.abs().max() > 0 for p in pop.stacked_parameters())
-    for name, ours, theirs in member_pairs(pop, models, grads=True):
+    for name, ours, theirs in member_pairs(pop, members, models, grads=True):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-8, msg=name)
 
 
@@ -91,19 +126,19 @@ def test_after_an_adamw_step_every_member_equals_its_sequential_trial():
     x, y = toy_data(48)
     pop = population_after(MEMBERS, x, y, batch=48)
     models = [sequential_after(m, x, y, batch=48) for m in MEMBERS]
-    moved = pop.weights[0][0] - build_mlp(SIZES, "relu", 0).fc1.weight.detach().T
+    moved = weight(pop, MEMBERS[0]) - build_mlp(SIZES, "relu", 0).fc1.weight.detach()
     assert moved.abs().min() > 0  # the step changed every weight, so equality says something
     # Adam's first step is lr·g/(|g| + ε): where |g| is near ε = 1e-8, the rounding noise
     # of the batched products (gradients agree to 1e-5, see above) moves a weight by a
     # fraction of lr. So: nearly every element to 1e-5 relative, all within lr. (Later steps
     # spread such a weight's difference to its unit's other weights: the training-level
     # agreement is tested on accuracies below.)
-    pairs = list(member_pairs(pop, models))
+    pairs = list(member_pairs(pop, MEMBERS, models))
     close = torch.cat([torch.isclose(a, b, rtol=1e-5, atol=1e-7).flatten() for _, a, b in pairs])
     assert close.float().mean() > 0.9999, f"{(~close).sum()} of {close.numel()} elements differ"
     for name, ours, theirs in pairs:
         torch.testing.assert_close(ours, theirs, rtol=0, atol=HP["lr"], msg=name)
-    alphas = [member_activation_parameters(pop, k)["act1.alpha"][0] for k in (2, 6)]
+    alphas = [member_activation_parameters(pop, pop.members.index(MEMBERS[k]))["act1.alpha"][0] for k in (2, 6)]
     assert all(a != 1.5 for a in alphas)  # RaLU's alpha was trained, member by member
 
 
@@ -111,8 +146,37 @@ def test_a_member_does_not_depend_on_who_else_is_in_the_population():
     x, y = toy_data(48)
     alone = population_after(MEMBERS[2:3], x, y, batch=16, epochs=2)
     crowd = population_after(MEMBERS, x, y, batch=16, epochs=2)
-    for i in range(len(SIZES) - 1):
-        torch.testing.assert_close(crowd.weights[i][2], alone.weights[i][0], rtol=1e-6, atol=1e-7)
+    ours, theirs = crowd.member_tensors(crowd.members.index(MEMBERS[2])), alone.member_tensors(0)
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=1e-6, atol=1e-7, msg=name)
+
+
+def moments(pop: Population, optimizer, member: Member) -> dict[str, torch.Tensor]:
+    """A member's AdamW moments per stacked tensor, member-major ("exp_avg.0" is its W1's)."""
+    k, params = pop.members.index(member), pop.stacked_parameters()
+    return {
+        f"{key}.{i}": t[k]
+        for key in ("exp_avg", "exp_avg_sq")
+        for i, t in enumerate(pop.to_members([optimizer.state[p][key] for p in params]))
+    }
+
+
+def test_dropping_members_reblocks_the_rest_with_their_state_unchanged():
+    x, y = toy_data(48)
+    pop = population_after(MEMBERS, x, y, batch=16)
+    optimizer = make_population_optimizer(pop, HP)  # a fresh one, stepped once to have state
+    train_population_epoch(pop, optimizer, x, y, {0: torch.arange(48), 1: torch.arange(48)}, 48)
+    before = {m: (pop.member_tensors(k), moments(pop, optimizer, m)) for k, m in enumerate(pop.members)}
+    dropped = Member("relu", 0)
+    optimizer = pop.keep([k for k, m in enumerate(pop.members) if m != dropped], optimizer, HP)
+    assert [(b.seeds, b.size) for b in pop.blocks] == [((1,), 4), ((0,), 3)]  # seed 0 lost a member
+    assert sorted(map(str, pop.members)) == sorted(str(m) for m in MEMBERS if m != dropped)
+    for member in pop.members:
+        tensors, state = before[member]
+        after = pop.member_tensors(pop.members.index(member))
+        assert all(torch.equal(after[name], tensors[name]) for name in tensors), member
+        assert all(torch.equal(v, state[key]) for key, v in moments(pop, optimizer, member).items()), member
+    train_population_epoch(pop, optimizer, x, y, {0: torch.arange(48), 1: torch.arange(48)}, 16)  # trains on
 
 
 def trials(acts: list[str], seeds: list[int], epochs: int = 2, task: str = "mnist-mini") -> list[Trial]:
