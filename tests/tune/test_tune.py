@@ -165,3 +165,14 @@ def test_tune_then_run_the_tuned_config_then_report_default_and_tuned(tmp_path):
     for act, lr in best.items():
         assert f"| {act} | " in text and f"lr={lr}" in text
     assert "tuned: lr per activation" in report.output and tune_id in text
+
+
+def test_a_malformed_tuned_table_in_a_config_file_is_one_clear_message(tmp_path):
+    from actbench.run.config import load_config_file
+
+    path = tmp_path / "tuned.toml"
+    path.write_text('task = "mnist-mini"\n[tuned]\nby = "abcd1234"\nsettings = 3\n')
+    with pytest.raises(UsageError) as info:
+        load_config_file(path)
+    assert str(info.value) == (f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of "
+                               "activation = {key = value}")  # fmt: skip
