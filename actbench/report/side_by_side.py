@@ -4,10 +4,10 @@ chose for it. Two protocols, never pooled: each column pair is its own paired co
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from actbench.report import stats
+from actbench.report.tables import hparams_line, markdown_table
 
 if TYPE_CHECKING:
     from actbench.report.build import TaskReport
@@ -34,12 +34,8 @@ def _column(report: TaskReport) -> dict[str, tuple[str, str]]:
     return cells
 
 
-def _setting(values: dict) -> str:
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
-
-
 def side_by_side_rows(default: TaskReport, tuned: TaskReport) -> list[dict[str, str]]:
-    at_default = _setting({k: default.hparams[k] for k in tuned.tuned.keys if k in default.hparams})
+    at_default = hparams_line({k: default.hparams[k] for k in tuned.tuned.keys if k in default.hparams})
     before, after = _column(default), _column(tuned)
     rows = []
     for act in dict.fromkeys([*before, *after]):
@@ -47,7 +43,7 @@ def side_by_side_rows(default: TaskReport, tuned: TaskReport) -> list[dict[str, 
             "activation": act,
             f"default ({at_default})": before.get(act, ("–", ""))[0],
             f"vs {default.baseline}": before.get(act, ("", "not run"))[1],
-            "tuned setting": _setting(tuned.tuned.settings.get(act, {})),
+            "tuned setting": hparams_line(tuned.tuned.settings.get(act, {})),
             "tuned": after.get(act, ("–", ""))[0],
             f"vs {tuned.baseline} (tuned)": after.get(act, ("", "not run"))[1],
         })  # fmt: skip
@@ -64,7 +60,5 @@ def side_by_side_note(default: TaskReport, tuned: TaskReport) -> str:
 
 
 def side_by_side_markdown(default: TaskReport, tuned: TaskReport) -> str:
-    from actbench.report.tables import markdown_table
-
     table = "\n".join(markdown_table(side_by_side_rows(default, tuned), left=(0, 2, 3, 5)))
     return f"## {tuned.task}: default and tuned\n\n{table}\n\n{side_by_side_note(default, tuned)}\n"
