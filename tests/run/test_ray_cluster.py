@@ -106,7 +106,12 @@ def cluster(tmp_path_factory):
     subprocess.run([RAY, "stop", "--force"], env=CLUSTER_ENV, capture_output=True)
 
 
+# The plug-ins sleep in every forward (about 4 s a trial, the numbers untouched): a
+# trial must outlast a second node's worker start, or Ray hands every unit to the
+# head's warm worker and the second node never trains.
 MYACTS = '''
+import time
+
 import torch
 from torch import nn
 
@@ -117,6 +122,7 @@ class ScaledSwish(nn.Module):
         self.beta = beta
 
     def forward(self, x):
+        time.sleep(0.025)
         return x * torch.sigmoid(self.beta * x)
 '''
 
