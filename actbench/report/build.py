@@ -127,8 +127,9 @@ def _compared(spec: CompareSpec, task: str, task_metrics: tuple[Metric, ...], he
 
 
 def _tuned(group: pd.DataFrame) -> tuple[dict, Tuned | None]:
-    """(the shared hyperparameters, the tuned settings or None) of one protocol's trials."""
-    per_activation = {act: json.loads(h) for act, h in zip(group["activation"], group["hparams"])}
+    """(the shared hyperparameters, the tuned settings or None) of one protocol's trials
+    (their ``settings`` column: the parsed hyperparameters)."""
+    per_activation = dict(zip(group["activation"], group["settings"]))
     first = next(iter(per_activation.values()))
     if TUNED_KEY not in first:
         return first, None
@@ -138,18 +139,14 @@ def _tuned(group: pd.DataFrame) -> tuple[dict, Tuned | None]:
     return shared, Tuned(first[TUNED_KEY]["by"], keys, settings)
 
 
-def tuning_trials(trials: pd.DataFrame) -> pd.Series:
-    """True for the trials measured on a validation split: actbench tune's, not a comparison's."""
-    return trials["hparams"].map(lambda h: json.loads(h).get("split") == "validation")
-
-
 def build_reports(
     store: ResultStore, task: str | None, activations: list[str] | None, spec: CompareSpec
 ) -> list[TaskReport]:
     """Summaries and comparisons of the stored trials, one per (task, protocol), filtered by
-    task and activations; the tuning trials are left out (``tuning_trials``)."""
+    task and activations; the tuning trials, measured on the validation split, are left out."""
     trials, epochs = store.trials(), store.epochs()
-    tuning = tuning_trials(trials)
+    trials = trials.assign(settings=trials["hparams"].map(json.loads))  # parsed once, for all below
+    tuning = trials["settings"].map(lambda hp: hp.get("split") == "validation")
     trials = trials[~tuning]
     if task is not None:
         trials, epochs = trials[trials["task"] == task], epochs[epochs["task"] == task]
@@ -160,7 +157,7 @@ def build_reports(
         what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
         tuned = " (only tuning trials, measured on the validation split: see actbench tune's reports)" if tuning.any() else ""
         raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}{tuned}")
-    trials = trials.assign(protocol=[protocol_hash(t, json.loads(h)) for t, h in zip(trials["task"], trials["hparams"])])
+    trials = trials.assign(protocol=[protocol_hash(t, hp) for t, hp in zip(trials["task"], trials["settings"])])
     reports = []
     for (task_name, protocol), group in trials.groupby(["task", "protocol"], sort=False):
         task_metrics, headline = _task_declaration(task_name)
