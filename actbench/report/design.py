@@ -15,6 +15,10 @@ every comparison of the table.
 - The SD of the differences is estimated from a pilot; its confidence interval (from
   the chi² distribution of s²) gives the seed counts at its ends, the plan's own
   uncertainty.
+- run --until-decided looks at the pairs as they come and spends alpha over the looks,
+  which costs power: with --look-every K (PlanSettings.look_every) the plan also gives
+  the --max-repeats with which that design reaches the power, by simulating it under
+  the alternative (actbench.report.sequential.budget_until_decided).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize
 from scipy import stats as scipy_stats
+
+from actbench.report.sequential import budget_until_decided
 
 MAX_SEEDS = 100_000  # beyond this a plan says "more than"
 MIN_PAIRS = 3  # a pilot SD from fewer pairs has under 2 degrees of freedom: none is given
@@ -61,14 +67,14 @@ def tost_power(n: int, margin: float, sd: float, alpha: float, delta: float = 0.
 
 def smallest_n(power_at: Callable[[int], float], target: float) -> int | None:
     """The smallest n >= 2 whose power reaches ``target`` (power increases with n), or None
-    above MAX_SEEDS: doubling, then bisection."""
+    above MAX_SEEDS: doubling up to MAX_SEEDS, then bisection."""
     if power_at(2) >= target:
         return 2
     low, high = 2, 4
     while power_at(high) < target:
-        low, high = high, high * 2
-        if low >= MAX_SEEDS:
+        if high == MAX_SEEDS:
             return None
+        low, high = high, min(high * 2, MAX_SEEDS)
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if power_at(middle) >= target else (middle, high)
@@ -113,6 +119,7 @@ class PlanRow:
     seeds_high: int | None = None  # ... at the high end
     detectable: float = math.nan  # smallest difference the pilot's pair count detects
     seeds_equivalent: int | None = None  # to show equivalence within ±margin when the truth is 0
+    seeds_until_decided: int | None = None  # --max-repeats for --until-decided (with PlanSettings.look_every)
     note: str = ""
 
 
@@ -123,6 +130,7 @@ class PlanSettings:
     power: float
     comparisons: int
     margin: float | None = None
+    look_every: int | None = None  # also the budget of run --until-decided with this --look-every
 
     @property
     def level(self) -> float:
@@ -140,6 +148,10 @@ def plan_row(activation: str, sd: float, settings: PlanSettings, pilot_pairs: in
         row["seeds_high"] = seeds_for_difference(settings.delta, high, level, power)
     if settings.margin is not None:
         row["seeds_equivalent"] = seeds_for_equivalence(settings.margin, sd, level, power)
+    if settings.look_every is not None and row["seeds"] is not None:
+        # The run's design: Bonferroni's alpha / m per comparison, Holm's first step here too.
+        row["seeds_until_decided"] = budget_until_decided(settings.delta, sd, level, power, settings.look_every,
+                                                          row["seeds"])
     return PlanRow(**row)
 
 

@@ -5,8 +5,11 @@ Look k trains seeds 0..n_k − 1 of the baseline (every comparison pairs with it
 the activations still undecided, then compares each of those with the baseline on its
 pairs so far with the group-sequential design of actbench.report.sequential: better,
 worse, or equivalent within ±margin, else on to the next block; undecided after the
-last look is inconclusive. Everything is read back from the store, so a rerun of the
-same command trains nothing it has and reaches the same decisions at the same looks.
+last look is inconclusive. A seed whose trial failed or diverged is no pair, so the
+boundary at each look is the one for the pairs that look and the earlier ones actually
+had (those among seeds 0..n_j − 1 at look j). Everything is read back from the store,
+so a rerun of the same command trains nothing it has and reaches the same decisions at
+the same looks.
 The decisions are written beside the report (RESULTS/TASK/decisions-HASH.md, .json).
 """
 
@@ -50,6 +53,7 @@ class Decision:
     delta_mean: float  # activation − baseline
     low: float  # the repeated confidence interval at that look (covers at every look at once)
     high: float
+    boundary: float = math.nan  # on |t| at that look, for the pairs the looks so far had
 
 
 def check_rule(config: RunConfig, rule: StoppingRule) -> Metric:
@@ -104,7 +108,7 @@ def run_until_decided(config: RunConfig, rule: StoppingRule, reporter: Reporter)
             setattr(outcome, field, getattr(outcome, field) + getattr(ran, field))
         values = finished_values(config, metric)
         for act in list(open_):
-            decided[act] = decide(values, act, rule.baseline, n, look, design, metric.higher_is_better)
+            decided[act] = decide(values, act, rule.baseline, look, design, metric.higher_is_better)
             if decided[act].verdict != "inconclusive":
                 open_.remove(act)
         if not open_:
@@ -127,9 +131,12 @@ def finished_values(config: RunConfig, metric: Metric) -> pd.DataFrame:
 
 
 def decide(
-    values: pd.DataFrame, activation: str, baseline: str, seeds: int, look: int, design: Design, higher_is_better: bool
+    values: pd.DataFrame, activation: str, baseline: str, look: int, design: Design, higher_is_better: bool
 ) -> Decision:
-    """``activation`` against ``baseline`` on their pairs among seeds 0..seeds − 1, at ``look``."""
+    """``activation`` against ``baseline`` at ``look`` (0-based), on their pairs among seeds
+    0..design.looks[look] − 1, against the boundary for the pairs each look so far had."""
+    seeds = design.looks[look]
+
     def by_seed(act: str) -> pd.Series:
         mine = values[(values["activation"] == act) & (values["seed"] < seeds)]
         return mine.set_index("seed")["value"]
@@ -140,13 +147,16 @@ def decide(
     if len(diff) < MIN_PAIRS:
         mean = float(diff.mean()) if len(diff) else math.nan
         return Decision(activation, "inconclusive", None, len(diff), mean, math.nan, math.nan)
+    # The pairs each look had, from the store as it is: a rerun sees the same history.
+    history = tuple(int((common < n).sum()) for n in design.looks[: look + 1])
+    boundary = design.boundaries_at(history)[-1]
     low, high, verdict = verdicts(
         np.array([diff.mean()]), np.array([diff.std(ddof=1)]), np.array([len(diff)]),
-        np.array([design.boundaries[look]]), design.margin, higher_is_better,
+        np.array([boundary]), design.margin, higher_is_better,
     )  # fmt: skip
     found = str(verdict[0]) or "inconclusive"
     return Decision(activation, found, look + 1 if found != "inconclusive" else None, len(diff),
-                    float(diff.mean()), float(low[0]), float(high[0]))  # fmt: skip
+                    float(diff.mean()), float(low[0]), float(high[0]), boundary)  # fmt: skip
 
 
 def rule_text(rule: StoppingRule, design: Design, metric: Metric, comparisons: int) -> str:
@@ -155,10 +165,13 @@ def rule_text(rule: StoppingRule, design: Design, metric: Metric, comparisons: i
         f"Metric: {metric.label}. Seeds in blocks of {rule.look_every} up to {rule.max_repeats}, looks at "
         f"{', '.join(map(str, design.looks))} pairs. Group-sequential design: Lan-DeMets O'Brien-Fleming-type "
         f"spending of α = {rule.alpha:g} / {comparisons} = {design.alpha:.4g} per comparison (Bonferroni over "
-        f"{comparisons}), boundaries on the paired t statistic; an activation is better or worse when its "
-        f"repeated confidence interval (Jennison & Turnbull 1989), shown, excludes 0{margin}. The intervals "
-        f"cover the true difference at every look at once, so each comparison's error is at most "
-        f"{design.alpha:.4g}. Inconclusive: undecided after the last look (see actbench plan)."
+        f"{comparisons}), boundaries on the paired t statistic for the pairs each look had (a failed or "
+        f"diverged trial's seed is no pair); an activation is better or worse when its repeated confidence "
+        f"interval (Jennison & Turnbull 1989), shown, excludes 0{margin}. The intervals cover the true "
+        f"difference at every look at once, so each comparison's error is at most {design.alpha:.4g} (pairs "
+        f"missing at random). Inconclusive: undecided after the last look. The looks cost power: for "
+        f"--max-repeats use the until-decided budget of actbench plan --look-every {rule.look_every}, "
+        f"not its fixed-design seeds."
     )
 
 

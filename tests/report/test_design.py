@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 
 from actbench.cli import app
 from actbench.report.design import (
+    MAX_SEEDS,
     PlanSettings,
     detectable_difference,
     plan_from_values,
     sd_interval,
     seeds_for_difference,
     seeds_for_equivalence,
+    smallest_n,
     t_test_power,
     tost_power,
 )
@@ -50,6 +52,16 @@ def test_hand_checked_seed_counts():
     assert seeds_for_difference(1.0, 1.0, 0.05, 0.8) == 10  # the textbook paired case: effect size 1
     assert seeds_for_difference(100.0, 1.0, 0.05, 0.8) == 2  # any pair separates a huge difference
     assert seeds_for_difference(1e-4, 1.0, 0.05, 0.8) is None  # beyond any budget: "> 100,000"
+
+
+def test_no_count_above_max_seeds_is_returned():
+    # 122,641 pairs would do: more than MAX_SEEDS, so "more than", not a count the docstring rules out.
+    assert t_test_power(MAX_SEEDS, 0.008, 1.0, 0.05) < 0.8
+    assert seeds_for_difference(0.008, 1.0, 0.05, 0.8) is None
+    n = seeds_for_difference(0.009, 1.0, 0.05, 0.8)  # just inside: still the exact count
+    assert n == math.ceil(TTestPower().solve_power(effect_size=0.009, nobs=None, alpha=0.05, power=0.8))
+    assert 65_536 < n <= MAX_SEEDS
+    assert smallest_n(lambda count: float(count >= MAX_SEEDS), 0.5) == MAX_SEEDS  # the bound itself is a count
 
 
 @pytest.mark.parametrize("n, sd, alpha, power", [(5, 0.3, 0.05, 0.8), (10, 0.15, 0.05 / 3, 0.8), (40, 0.2, 0.01, 0.9)])

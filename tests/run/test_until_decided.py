@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 from typer.testing import CliRunner
 
+from actbench.api import Metric
 from actbench.cli import app
-from actbench.report.sequential import Design
-from actbench.run.until_decided import decide
+from actbench.report.sequential import Design, spent
+from actbench.run.until_decided import StoppingRule, decide, rule_text
 
 runner = CliRunner()
 
@@ -32,10 +34,10 @@ def synthetic(shift: dict[str, float], seeds: int, sd: float = 0.3) -> pd.DataFr
 def test_a_clear_difference_is_decided_at_an_early_look_and_a_small_one_is_not():
     design = Design(0.025, (4, 8, 12), margin=None)
     values = synthetic({"identity": -2.5, "gelu": 0.1}, 12)
-    early = decide(values, "identity", "relu", 8, 1, design, higher_is_better=True)
+    early = decide(values, "identity", "relu", 1, design, higher_is_better=True)
     assert (early.verdict, early.look, early.pairs) == ("worse", 2, 8)
     assert early.low < early.delta_mean < early.high < 0
-    close = decide(values, "gelu", "relu", 12, 2, design, higher_is_better=True)
+    close = decide(values, "gelu", "relu", 2, design, higher_is_better=True)
     assert (close.verdict, close.look) == ("inconclusive", None) and close.low < 0 < close.high
 
 
@@ -43,9 +45,40 @@ def test_only_the_pairs_among_the_looks_seeds_count():
     design = Design(0.025, (4, 8, 12))
     values = synthetic({"gelu": 0.0}, 12)
     values = values[~((values["activation"] == "gelu") & (values["seed"] == 2))]  # a failed trial
-    assert decide(values, "gelu", "relu", 4, 0, design, True).pairs == 3
-    few = decide(values[values["seed"] < 3], "gelu", "relu", 4, 0, design, True)
+    assert decide(values, "gelu", "relu", 0, design, True).pairs == 3
+    few = decide(values[values["seed"] < 3], "gelu", "relu", 0, design, True)
     assert (few.verdict, few.pairs, math.isnan(few.low)) == ("inconclusive", 2, True)
+
+
+def issue_example(missing_seed: int) -> pd.DataFrame:
+    """6 baseline seeds, the activation's trial on ``missing_seed`` lost: 5 pairs whose
+    differences are 1, 1.3, 0.9, 1.2, 0.2 (t = 4.757 on 4 df)."""
+    base = [("relu", s, 90.0) for s in range(6)]
+    seeds = [s for s in range(6) if s != missing_seed]
+    other = [("gelu", s, 90.0 + d) for s, d in zip(seeds, [1, 1.3, 0.9, 1.2, 0.2])]
+    return pd.DataFrame(base + other, columns=["activation", "seed", "value"])
+
+
+def test_a_look_with_a_lost_pair_is_judged_against_the_boundary_for_the_pairs_it_has():
+    design = Design(0.05, (3, 6, 9, 12))
+    t = np.mean([1, 1.3, 0.9, 1.2, 0.2]) / (np.std([1, 1.3, 0.9, 1.2, 0.2], ddof=1) / math.sqrt(5))
+    assert t == pytest.approx(4.757, abs=1e-3) and t > design.boundaries[1]  # the planned 6 pairs' boundary
+    late = decide(issue_example(5), "gelu", "relu", 1, design, True)  # looks had 3, then 5 pairs
+    assert (late.verdict, late.pairs, late.boundary) == ("inconclusive", 5, design.boundaries_at((3, 5))[1])
+    assert late.boundary > t
+    early = decide(issue_example(0), "gelu", "relu", 1, design, True)  # 2 pairs at the first look: untested
+    assert early.boundary == pytest.approx(scipy_stats.t.isf(spent(5 / 12, 0.05) / 2, 4), rel=1e-12)
+    assert early.verdict == "inconclusive" and early.low < 0 < early.high
+
+
+def test_the_rule_says_which_number_of_plan_to_use():
+    rule = StoppingRule(max_repeats=12, look_every=4, baseline="relu")
+    metric = Metric("final_acc", "final test accuracy (%)", "final acc", "score")
+    text = rule_text(rule, Design(0.05, (4, 8, 12)), metric, 1)
+    assert text.endswith(
+        "Inconclusive: undecided after the last look. The looks cost power: for --max-repeats use the "
+        "until-decided budget of actbench plan --look-every 4, not its fixed-design seeds."
+    )
 
 
 @pytest.mark.parametrize(
