@@ -3,9 +3,15 @@ notes and figures, and where its trials came from.
 
 Self-contained so that the page can be mailed, archived or attached to a paper's
 supplement on its own: CSS inline, figures inlined as SVG text, no scripts, no links out.
-The page is a list of ``Section``s of blocks (``Table``, ``Figure``, ``Note``, ``Pre``);
-other parts of the report add theirs through ``write_html_report(extra=...)``, and a new
-kind of block is any object with a ``to_html()`` method.
+The page is a list of ``Section``s of blocks (``Table``, ``Figure``, ``Note``, ``Items``,
+``Link``, ``Pre``); other parts of the report add theirs through
+``write_html_report(extra=...)``, and a new kind of block is any object with a
+``to_html()`` method.
+
+It leads with the answer (each activation against the baseline, one line each: verdict,
+Δ with the interval the verdict rests on, n), then every task's tables and figures; the
+long method paragraphs are written once, in a Method section at the end, and each table
+links to its own.
 """
 
 from __future__ import annotations
@@ -85,12 +91,36 @@ class Figure:
 
 @dataclass(frozen=True)
 class Note:
-    """A paragraph. ``*words*`` are emphasised, as in the markdown files that show the same notes."""
+    """A paragraph. ``*words*`` are emphasised, as in the markdown files that show the same notes;
+    with ``anchor``, links within the page can point at it (``Link``)."""
 
     text: str
+    anchor: str = ""
 
     def to_html(self) -> str:
-        return "<p>" + re.sub(r"\*([^*\n]+)\*", r"<em>\1</em>", html.escape(self.text)) + "</p>"
+        start = f'<p id="{html.escape(self.anchor)}">' if self.anchor else "<p>"
+        return start + re.sub(r"\*([^*\n]+)\*", r"<em>\1</em>", html.escape(self.text)) + "</p>"
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list of sentences."""
+
+    items: Sequence[str]
+
+    def to_html(self) -> str:
+        return "<ul>\n" + "".join(f"<li>{html.escape(item)}</li>\n" for item in self.items) + "</ul>"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A paragraph that links to an element of this page by its id."""
+
+    text: str
+    anchor: str
+
+    def to_html(self) -> str:
+        return f'<p><a href="#{html.escape(self.anchor)}">{html.escape(self.text)}</a></p>'
 
 
 @dataclass(frozen=True)
@@ -180,33 +210,75 @@ def _figures(report: TaskReport) -> list[Figure]:
         cost = f"{label} against seconds per trial (training + evaluation), one point per trial; ringed: the Pareto front."
         figures.append(Figure(_svg(plot_cost, report), cost))
         if len(report.comparisons) > 1:
-            differences = f"Paired difference to {report.baseline} with its 95% bootstrap interval."
+            intervals = next(c.ci_method for c in report.comparisons if c.ci_method)  # every compared row has it
+            differences = (f"Difference to {report.baseline} per activation (paired by seed; unpaired where the "
+                           f"table marks §) with {intervals}: the intervals the verdicts rest on.")  # fmt: skip
             figures.append(Figure(_svg(plot_differences, report), differences))
     return figures
 
 
-def task_sections(report: TaskReport) -> list[Section]:
-    """A report's parts, as its markdown files show them: summary, comparison, pairs, figures."""
+@dataclass
+class Methods:
+    """The page's method paragraphs, each written once: the tables link to them."""
+
+    texts: dict[str, list[str]] = field(default_factory=dict)  # method text -> the tables it explains
+
+    def link(self, text: str, table: str) -> Link:
+        """A link to ``text``'s paragraph (recorded here the first time), for ``table``."""
+        self.texts.setdefault(text, []).append(table)
+        return Link("Method: how these numbers are computed and what they guarantee", self.anchor(text))
+
+    def anchor(self, text: str) -> str:
+        return f"method-{list(self.texts).index(text) + 1}"
+
+    def section(self) -> Section:
+        return Section("Method", [Note(f"*{'; '.join(tables)}.* {text}", anchor=self.anchor(text))
+                                  for text, tables in self.texts.items()])  # fmt: skip
+
+
+def _headline(report: TaskReport, warning: str = "") -> list[Note]:
+    """The sentences under every table's title (tables.headline), emphasised."""
+    return [Note(f"*{sentence}*") for sentence in tables.headline(report, warning)]
+
+
+def answer_section(reports: Sequence[TaskReport]) -> Section:
+    """The page's first section: per report, each activation against the baseline in one line."""
+    parts = []
+    for report in reports:
+        lines = tables.answer_lines(report)
+        alone = f"only {report.baseline} has finished trials" if report.baseline else "no trial finished"
+        answer = [Items(lines)] if lines else [Note(f"Nothing compared: {alone}.")]
+        title = f"{report.title}: {report.compared.label} against {report.baseline}"
+        parts.append(Section(title, [*_headline(report), *answer]))
+    return Section("Answer", sections=parts)
+
+
+def task_sections(report: TaskReport, methods: Methods) -> list[Section]:
+    """A report's parts, as its markdown files show them: summary, comparison, pairs, figures;
+    the method paragraphs go to ``methods``, linked from the tables."""
     sections = [Section("Summary", [
+        *_headline(report),
         Note(tables.protocol_line(report)),
         Table(tables.display_rows(report)),
         *map(Note, tables.table_notes(report)),
     ])]  # fmt: skip
     if report.comparisons:
-        warning = tables.n_warning(report)
         sections.append(Section(f"Against {report.baseline}", [
-            *([Note(f"*{warning}*")] if warning else []),
+            *_headline(report, tables.n_warning(report)),
             Table(tables.comparison_rows(report), left=(0, -1)),  # the verdict too
-            Note(tables.method_text(report)),
+            *map(Note, tables.comparison_notes(report)),
+            methods.link(tables.method_text(report), f"{report.title}: against {report.baseline}"),
         ]))  # fmt: skip
     if report.pairs:
         ranks = [{"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act}
                  for act, rank, tied in tables.ranking(report)]  # fmt: skip
         sections.append(Section("Every pair", [
-            Table(tables.pairs_matrix(report)), Table(ranks, left=(1,)), Note(tables.pairs_method(report)),
+            *_headline(report), Table(tables.pairs_matrix(report)), Table(ranks, left=(1,)),
+            methods.link(tables.pairs_method(report), f"{report.title}: every pair"),
         ]))  # fmt: skip
     if report.time_to_target is not None:
-        sections.append(Section("Cost", [Table(tables.target_rows(report)), *map(Note, tables.cost_notes(report))]))
+        sections.append(Section("Cost", [*_headline(report), Table(tables.target_rows(report)),
+                                         *map(Note, tables.cost_notes(report))]))  # fmt: skip
     sections.append(Section("Figures", _figures(report)))
     return sections
 
@@ -245,11 +317,14 @@ def _reported_trials(results_dir: Path, reports: Sequence[TaskReport]) -> pd.Dat
 def write_html_report(
     results_dir: Path, reports: Sequence[TaskReport], out: Path | None = None, extra: Sequence[Section] = ()
 ) -> Path:
-    """``out/report.html`` (``out``: the results folder by default): one section per report,
-    in the order given, then ``extra``, then the provenance. The same results give the same
-    bytes: the page holds no date of its own, and the figures are deterministic."""
-    sections = [Section(r.title, sections=task_sections(r)) for r in reports]
-    page = render_page(f"actbench report: {Path(results_dir).resolve().name}", [*sections, *extra],
+    """``out/report.html`` (``out``: the results folder by default): the answer, one section
+    per report in the order given, then ``extra``, the method and the provenance. The same
+    results give the same bytes: the page holds no date of its own, and the figures are
+    deterministic."""
+    methods = Methods()
+    sections = [Section(r.title, sections=task_sections(r, methods)) for r in reports]
+    everything = [answer_section(reports), *sections, *extra, *([methods.section()] if methods.texts else [])]
+    page = render_page(f"actbench report: {Path(results_dir).resolve().name}", everything,
                        provenance(_reported_trials(results_dir, reports)))  # fmt: skip
     path = Path(out or results_dir) / PAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

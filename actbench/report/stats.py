@@ -8,12 +8,17 @@ Comparisons use the paired design: every activation is trained with the same see
 seed fixing initialisation and data order, so the per-seed differences to the baseline
 carry the signal and the seed-to-seed spread cancels. Tests come from SciPy; only Holm's
 step-down, a few lines of arithmetic, is written here.
+
+The interval beside a verdict is the one the verdict rests on: the t-interval (paired, or
+Welch's where seed sets differ) at level 1 − alpha/m, m the comparisons Holm adjusts over
+in that table. By Bonferroni all m intervals cover together with probability >= 1 − alpha
+under any dependence between them, and one that excludes 0 always comes with a better or
+worse verdict (see simultaneous_intervals for the proof).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -126,6 +131,8 @@ def mean_curves(epochs: pd.DataFrame) -> pd.DataFrame:
 
 # --- comparisons against a baseline -------------------------------------------------
 
+# Resampling settings of the across-tasks bootstrap (actbench.report.across); the tables
+# here resample nothing: their intervals are t-intervals.
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0  # fixed: the same store gives the same intervals
 MIN_N = 3  # below this no test is run: a t-test on 2 pairs has 1 degree of freedom
@@ -140,14 +147,17 @@ class Comparison:
     mean: float
     std: float
     delta_mean: float = math.nan
-    ci_low: float = math.nan  # 95% bootstrap interval of delta_mean
+    ci_low: float = math.nan  # the decision's interval of delta_mean: see simultaneous_intervals
     ci_high: float = math.nan
+    ci_level: float = math.nan  # its confidence level, 1 − alpha/m (m: the tests Holm adjusts over)
+    ci_method: str = ""  # what the table's intervals are, e.g. "simultaneous 98.33% t-intervals (Bonferroni over 3)"
     p_ttest: float = math.nan  # paired t-test, or Welch's t-test when unpaired
     p_wilcoxon: float = math.nan  # Wilcoxon signed-rank on the paired differences
     p_holm: float = math.nan  # p_ttest after Holm's step-down over the table
     significant: bool = False  # p_holm < alpha
+    step_down_only: bool = False  # significant, yet the interval touches 0 (Holm's later steps are laxer)
     test: str = ""  # "paired", "welch", "baseline" or "none"
-    note: str = ""  # why a test is missing or what it fell back to
+    note: str = ""  # why a test is missing or what it fell back to (for "welch": the seed sets)
     margin: float | None = None  # the equivalence margin asked for (--margin), in the metric's unit
     p_tost: float = math.nan  # TOST: the larger p of the two one-sided paired t-tests against ±margin
     p_tost_holm: float = math.nan  # p_tost after Holm's step-down over the table
@@ -166,17 +176,62 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def _bootstrap_ci(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
-    """95% BCa bootstrap interval (SciPy), BOOTSTRAP_RESAMPLES resamples, fixed seed."""
-    with warnings.catch_warnings():
-        # Degenerate data (all differences equal) gives NaN bounds with a warning; the
-        # caller reports those cases itself.
-        warnings.simplefilter("ignore")
-        result = scipy_stats.bootstrap(
-            samples, statistic, n_resamples=BOOTSTRAP_RESAMPLES, method="BCa",
-            rng=np.random.default_rng(BOOTSTRAP_SEED), vectorized=True, axis=-1,
-        )  # fmt: skip
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+def interval_level(alpha: float, m: int) -> float:
+    """The level of each of m simultaneous intervals: 1 − alpha/m (1 − alpha for m <= 1)."""
+    return 1 - alpha / max(m, 1)
+
+
+def interval_method(level: float, m: int) -> str:
+    """How a table's intervals are described: "simultaneous 98.33% t-intervals (Bonferroni
+    over 3)", or "95% t-intervals" when there is one comparison (nothing to adjust)."""
+    if m <= 1:
+        return f"{100 * level:.4g}% t-intervals"
+    return f"simultaneous {100 * level:.4g}% t-intervals (Bonferroni over {m})"
+
+
+def simultaneous_intervals(rows: list[dict], alpha: float) -> None:
+    """Give each row that carries a SciPy t-test result (key "t", removed here) its t-interval
+    at 1 − alpha/m, m = the number of such rows: the p-values Holm adjusts over. Every row
+    with an interval gets its level, every row but the baseline the table's description, in place.
+
+    Coverage: each interval covers its true difference with probability 1 − alpha/m (exact
+    for normal paired differences, Welch's approximation when unpaired), so all m together
+    with probability >= 1 − alpha by Bonferroni's inequality, under any dependence (they
+    share the baseline's seeds).
+
+    Agreement with the verdict: the interval excludes 0 exactly when the row's own p < alpha/m
+    (the t-test and its interval share their statistic, degrees of freedom and quantile). Holm
+    then rejects it: if it is the r-th smallest of the m p-values, every p_(j) with j <= r is
+    <= p < alpha/m, so each adjusted (m − j + 1)·p_(j) <= m·p < alpha, hence p_holm < alpha.
+    The converse fails: Holm's later steps test at alpha/(m − j + 1) > alpha/m, so a row can be
+    significant while its interval touches 0; compare_to_baseline flags it (step_down_only).
+    (Up to floating-point rounding exactly at the boundary, an event of probability 0.)
+    """
+    m = sum("t" in row for row in rows)
+    level = interval_level(alpha, m)
+    for row in rows:
+        result = row.pop("t", None)
+        if result is not None:
+            # NumPy floats, or arrays where the test was vectorised over many tables (the
+            # coverage simulations in tests/report/test_intervals.py).
+            interval = result.confidence_interval(confidence_level=level)
+            row["ci_low"], row["ci_high"] = interval.low, interval.high
+        if "ci_low" in row:
+            row["ci_level"] = level
+        if row.get("test") != "baseline":  # the table's intervals, named on every row compared
+            row["ci_method"] = interval_method(level, m)
+
+
+def seed_ranges(seeds) -> str:
+    """Seeds as runs: [0, 1, 2, 3, 5, 7, 8] -> "0–3, 5, 7–8"."""
+    ordered = sorted(int(s) for s in seeds)
+    runs: list[list[int]] = []
+    for seed in ordered:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs)
 
 
 def tost_p(diff: np.ndarray, margin: float) -> float:
@@ -190,14 +245,14 @@ def tost_p(diff: np.ndarray, margin: float) -> float:
 
 
 def compare_pair(baseline: pd.Series, other: pd.Series, margin: float | None = None) -> dict:
-    """Test ``other`` against ``baseline``, both indexed by seed (finished trials only).
+    """Test ``other`` against ``baseline``, both indexed by seed (finished trials only) and
+    named by their activation.
 
-    Same seed sets: paired t-test and Wilcoxon signed-rank on the per-seed differences,
-    bootstrap interval of their mean. Different seed sets: Welch's t-test and a bootstrap
-    of the difference of means, said so in ``note``. Values are taken in seed order, so
-    the bootstrap's resamples, hence its interval, depend on the seeds' values alone, not
-    on the order the store returned them in. With ``margin``, paired differences also get
-    TOST's p-value against ±margin (unpaired ones do not: the note says so).
+    Same seed sets: paired t-test and Wilcoxon signed-rank on the per-seed differences. Different
+    seed sets: Welch's t-test on the difference of means, said so in ``note`` with both seed
+    sets. Key "t" holds SciPy's t-test result, for simultaneous_intervals to take the interval
+    at the table's level from. With ``margin``, paired differences also get TOST's p-value
+    against ±margin (unpaired ones do not: the note says so).
     """
     baseline, other = baseline.sort_index(), other.sort_index()
     n = min(len(baseline), len(other))
@@ -209,21 +264,33 @@ def compare_pair(baseline: pd.Series, other: pd.Series, margin: float | None = N
         if np.ptp(diff) == 0:  # every seed moved by the same amount: no spread to test
             return {**out, "ci_low": out["delta_mean"], "ci_high": out["delta_mean"],
                     "note": "identical differences on every seed: no test"}  # fmt: skip
-        out["ci_low"], out["ci_high"] = _bootstrap_ci((diff,), lambda d, axis: d.mean(axis=axis))
-        out["p_ttest"] = float(scipy_stats.ttest_1samp(diff, 0.0).pvalue)
+        out["t"] = scipy_stats.ttest_1samp(diff, 0.0)
+        out["p_ttest"] = float(out["t"].pvalue)
         if margin is not None:
             out["p_tost"] = tost_p(diff, margin)
         if np.any(diff != 0):
             out["p_wilcoxon"] = float(scipy_stats.wilcoxon(diff).pvalue)
         return out
     a, b = other.to_numpy(dtype=float), baseline.to_numpy(dtype=float)
-    note = "seed sets differ: unpaired, Welch's t-test" + ("; no TOST" if margin is not None else "")
+    seeds = f"{other.name}: seeds {seed_ranges(other.index)}; {baseline.name}: {seed_ranges(baseline.index)}"
+    note = f"seed sets differ ({seeds}): Welch's t-test, unpaired" + ("; no TOST" if margin is not None else "")
     out = {"test": "welch", "delta_mean": float(a.mean() - b.mean()), "note": note}
-    out["ci_low"], out["ci_high"] = _bootstrap_ci(
-        (a, b), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis)
-    )
-    out["p_ttest"] = float(scipy_stats.ttest_ind(a, b, equal_var=False).pvalue)
+    result = scipy_stats.ttest_ind(a, b, equal_var=False)
+    out["p_ttest"] = float(result.pvalue)
+    if not math.isnan(out["p_ttest"]):  # NaN when neither seed set varies: no test for Holm, no interval
+        out["t"] = result
     return out
+
+
+def _by_activation(values: pd.DataFrame) -> dict[str, pd.Series]:
+    """activation -> its values indexed by seed, named by the activation."""
+    groups = values.groupby("activation", sort=False)
+    return {act: group.set_index("seed")["value"].rename(act) for act, group in groups}
+
+
+def _step_down_only(row: dict, significant: bool) -> bool:
+    """Significant after Holm while the row's interval touches 0."""
+    return bool(significant and row.get("ci_low", math.nan) <= 0 <= row.get("ci_high", math.nan))
 
 
 def compare_to_baseline(
@@ -233,9 +300,10 @@ def compare_to_baseline(
 
     One Comparison per activation, in the order given, the baseline first among equals;
     p_holm adjusts the t-test p-values of all the comparisons together, p_tost_holm the
-    TOST p-values (with ``margin``).
+    TOST p-values (with ``margin``): two families, each at alpha. Intervals: see
+    simultaneous_intervals.
     """
-    by_act = {act: group.set_index("seed")["value"] for act, group in values.groupby("activation", sort=False)}
+    by_act = _by_activation(values)
     base = by_act[baseline]
     rows = []
     for act, series in by_act.items():
@@ -243,10 +311,12 @@ def compare_to_baseline(
                   "std": float(series.std(ddof=1)) if len(series) > 1 else math.nan}  # fmt: skip
         tested = {"test": "baseline"} if act == baseline else compare_pair(base, series, margin)
         rows.append({**spread, **tested})
+    simultaneous_intervals(rows, alpha)
     adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
     equivalence = holm([row.get("p_tost", math.nan) for row in rows])
     return [
         Comparison(**row, p_holm=p, significant=bool(p < alpha),  # NaN < alpha is False
+                   step_down_only=_step_down_only(row, bool(p < alpha)),
                    margin=margin, p_tost_holm=q, equivalent=bool(q < alpha))  # fmt: skip
         for row, p, q in zip(rows, adjusted, equivalence)
     ]
@@ -283,27 +353,35 @@ class PairComparison:
     n_a: int
     n_b: int
     delta_mean: float = math.nan
-    ci_low: float = math.nan
+    ci_low: float = math.nan  # t-interval at 1 − alpha/m, m = the pairs tested (simultaneous_intervals)
     ci_high: float = math.nan
+    ci_level: float = math.nan
+    ci_method: str = ""
     p_ttest: float = math.nan
     p_wilcoxon: float = math.nan
     p_holm: float = math.nan  # Holm's step-down over the t-tests of all pairs
     significant: bool = False
+    step_down_only: bool = False  # significant, yet the interval touches 0
     test: str = ""
     note: str = ""
 
 
 def compare_all_pairs(values: pd.DataFrame, alpha: float) -> list[PairComparison]:
     """Every unordered pair of activations, a before b in the order given."""
-    by_act = {act: group.set_index("seed")["value"] for act, group in values.groupby("activation", sort=False)}
+    by_act = _by_activation(values)
     acts = list(by_act)
     rows = []
     for i, a in enumerate(acts):
         for b in acts[i + 1 :]:
             tested = compare_pair(by_act[b], by_act[a])
             rows.append({"a": a, "b": b, "n_a": len(by_act[a]), "n_b": len(by_act[b]), **tested})
+    simultaneous_intervals(rows, alpha)
     adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
-    return [PairComparison(**row, p_holm=p, significant=bool(p < alpha)) for row, p in zip(rows, adjusted)]
+    return [
+        PairComparison(**row, p_holm=p, significant=bool(p < alpha),  # NaN < alpha is False
+                       step_down_only=_step_down_only(row, bool(p < alpha)))  # fmt: skip
+        for row, p in zip(rows, adjusted)
+    ]
 
 
 def rank_activations(means: dict[str, float], pairs: list[PairComparison], higher_is_better: bool) -> dict[str, int]:

@@ -104,6 +104,7 @@ def to_markdown(report: TaskReport) -> str:
     lines = [
         f"## {report.task}",
         "",
+        *_bold_lines(headline(report)),
         protocol_line(report),
         "",
         *markdown_table(display_rows(report)),
@@ -131,7 +132,8 @@ def cost_notes(report: TaskReport) -> list[str]:
 
 
 def cost_rich(report: TaskReport) -> Table:
-    return rich_table(target_rows(report), f"{report.title}: cost", caption="\n".join(cost_notes(report)))
+    title = _rich_title(f"{report.title}: cost", headline(report))
+    return rich_table(target_rows(report), title, caption="\n".join(cost_notes(report)))
 
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
@@ -198,7 +200,8 @@ def rich_table(
 
 
 def to_rich(report: TaskReport) -> Table:
-    return rich_table(display_rows(report), f"{report.title}  {hparams_line(report.hparams)}",
+    title = _rich_title(f"{report.title}  {hparams_line(report.hparams)}", headline(report))
+    return rich_table(display_rows(report), title,
                       caption="\n".join([*table_notes(report), *([protocol_line(report)] if report.tuned else [])]))  # fmt: skip
 
 
@@ -206,18 +209,67 @@ def to_rich(report: TaskReport) -> Table:
 # --- the comparison table ---------------------------------------------------------------
 
 
+STEP_DOWN_NOTE = "‡ Holm's step-down rejects; the simultaneous interval, which is more conservative, touches 0."
+
+
+def _percent(level: float) -> str:
+    return f"{100 * level:.4g}%"
+
+
+def family(report: TaskReport, rows: list | None = None) -> tuple[int, float]:
+    """(m, level): the comparisons Holm adjusts over (those with a t-test) and the level of
+    each of their intervals, 1 − alpha/m (stats.simultaneous_intervals); of the comparisons
+    against the baseline, or of ``rows`` (report.pairs)."""
+    m = sum(not math.isnan(row.p_ttest) for row in (report.comparisons if rows is None else rows))
+    return m, stats.interval_level(report.spec.alpha, m)
+
+
+def interval_name(report: TaskReport) -> str:
+    """The comparison intervals' short name: "simultaneous 98.33%", or "95%" for one comparison."""
+    m, level = family(report)
+    return f"simultaneous {_percent(level)}" if m > 1 else _percent(level)
+
+
 def method_text(report: TaskReport) -> str:
+    m, level = family(report)
+    alpha, base = report.spec.alpha, report.baseline
+    if m > 1:
+        interval = (
+            f"its paired t-interval at 1 − {alpha:g}/{m} = {_percent(level)}, simultaneous: by Bonferroni's "
+            f"inequality all {m} intervals cover their true differences together with probability at least "
+            f"{_percent(1 - alpha)}, however they depend on each other"
+        )  # fmt: skip
+    else:
+        interval = f"its paired t-interval at {_percent(level)}"
+    own = f"{alpha:g}/{m}" if m > 1 else f"{alpha:g}"  # the level of the row's own test, Holm's first step
     return (
-        f"Metric: {report.compared.label}. Against {report.baseline}, paired by seed (same initialisation and "
-        f"data order): Δ = mean per-seed difference (activation − {report.baseline}) with a 95% "
-        f"BCa bootstrap interval ({stats.BOOTSTRAP_RESAMPLES:,} resamples over seeds, seed "
-        f"{stats.BOOTSTRAP_SEED}); p-values of the paired t-test and the Wilcoxon signed-rank "
-        f"test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
-        f"better/worse = p (Holm) < {report.spec.alpha:g}{_equivalence_rule(report)}; inconclusive otherwise: "
+        f"Metric: {report.compared.label}. Against {base}, paired by seed (same initialisation and "
+        f"data order): Δ = mean per-seed difference (activation − {base}) with {interval}; t-based, so "
+        f"assuming the per-seed differences independent and near normal. p-values of the paired t-test and "
+        f"the Wilcoxon signed-rank test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
+        f"better/worse = p (Holm) < {alpha:g}{_equivalence_rule(report)}; inconclusive otherwise: "
         f"neither shown, which is not evidence of no difference (actbench plan says how many seeds would "
-        f"decide it). Activations whose seeds differ from the baseline's are compared unpaired (Welch's "
-        f"t-test), as noted."
+        f"decide it). An interval that excludes 0 always comes with better or worse (its own p is below "
+        f"{own}, which Holm rejects); ‡ marks a row Holm's step-down rejects while its interval touches 0. "
+        f"{_guarantee(report)} Activations whose seeds differ from the baseline's are "
+        f"compared unpaired (Welch's t-test and t-interval), marked §."
     )
+
+
+def _guarantee(report: TaskReport) -> str:
+    """What the verdicts together guarantee: one family (differences) at alpha, or, with a
+    margin, two families (differences, equivalences) at alpha each."""
+    alpha = report.spec.alpha
+    if report.spec.margin is None:
+        return (
+            f"Holm controls the familywise error: the probability that any better or worse verdict is false "
+            f"(a difference declared where there is none) is at most {alpha:g}."
+        )  # fmt: skip
+    return (
+        f"Two families, each Holm-corrected at {alpha:g}: the probability that any better or worse verdict is "
+        f"false is at most {alpha:g}, and the same holds for the equivalent verdicts; all verdicts together "
+        f"can err with probability up to {2 * alpha:g} (--alpha {alpha / 2:g} holds them to {alpha:g})."
+    )  # fmt: skip
 
 
 def _equivalence_rule(report: TaskReport) -> str:
@@ -244,9 +296,19 @@ def _p(value: float) -> str:
     return "–" if math.isnan(value) else ("< 0.0001" if value < 1e-4 else f"{value:.4f}")
 
 
+def _digits(report: TaskReport) -> int:
+    return 4 if report.metric == "final_loss" else 2
+
+
+def verdict_cell(c: stats.Comparison, higher_is_better: bool) -> str:
+    """The verdict with its marks: ‡ Holm's step-down alone rejects, § compared unpaired."""
+    marks = (" ‡" if c.step_down_only else "") + (" (unpaired §)" if c.test == "welch" else "")
+    return stats.verdict(c, higher_is_better) + marks
+
+
 def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
     higher = report.compared.higher_is_better
-    digits = 4 if report.metric == "final_loss" else 2
+    digits = _digits(report)
     plans = _plans(report)
     rows = []
     for c in report.comparisons:
@@ -257,13 +319,64 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
         )  # fmt: skip
         rows.append({
             "activation": c.activation, "n": str(c.n), "mean ± std": spread,
-            f"Δ vs {report.baseline} [95% CI]": delta, "p (t-test)": _p(c.p_ttest),
+            f"Δ vs {report.baseline} [{interval_name(report)} CI]": delta, "p (t-test)": _p(c.p_ttest),
             "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm),
             **({"p (TOST, Holm)": _p(c.p_tost_holm), "seeds to decide": _seeds_to_decide(c, plans, higher)}
                if report.spec.margin is not None else {}),
-            "verdict": stats.verdict(c, higher),
+            "verdict": verdict_cell(c, higher),
         })  # fmt: skip
     return rows
+
+
+def comparison_notes(report: TaskReport) -> list[str]:
+    """The notes under a comparison table for its marks: ‡ once, § once per unpaired row."""
+    step_down = any(c.step_down_only for c in report.comparisons)
+    unpaired = [f"§ {c.note}." for c in report.comparisons if c.test == "welch"]
+    return [*([STEP_DOWN_NOTE] if step_down else []), *unpaired]
+
+
+def headline(report: TaskReport, warning: str = "") -> list[str]:
+    """The sentences shown under every table's title: the report's notices, then ``warning``."""
+    return [*report.notices, *([warning] if warning else [])]
+
+
+def _bold_lines(sentences: list[str]) -> list[str]:
+    """Markdown lines of bold sentences, each followed by a blank line."""
+    return [line for sentence in sentences for line in (f"**{sentence}**", "")]
+
+
+def _rich_title(title: str, sentences: list[str]) -> str:
+    return "\n".join([title, *sentences])
+
+
+def answer_lines(report: TaskReport) -> list[str]:
+    """One line per activation against the baseline: verdict, Δ with its interval, n; e.g.
+    "gelu: better than relu, Δ +0.31 [+0.12, +0.50] (simultaneous 98.33%), n = 10 paired seeds"."""
+    higher, base, digits = report.compared.higher_is_better, report.baseline, _digits(report)
+    base_n = next((c.n for c in report.comparisons if c.test == "baseline"), 0)
+    lines = []
+    for c in report.comparisons:
+        if c.test == "baseline":
+            continue
+        said = stats.verdict(c, higher)
+        first = said.split(" ")[0]
+        what = {
+            "better": f"better than {base}", "worse": f"worse than {base}",
+            "equivalent": f"equivalent to {base} {said.removeprefix('equivalent ')}",
+            "inconclusive": f"inconclusive against {base}",
+        }.get(first, f"not tested against {base} ({said})")  # fmt: skip
+        if c.step_down_only:
+            what += " (by Holm's step-down; its simultaneous interval touches 0)"
+        parts = [f"{c.activation}: {what}"]
+        if not math.isnan(c.delta_mean):
+            tested = not math.isnan(c.p_ttest)  # an untested row's interval is no interval
+            interval = f" [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] ({interval_name(report)})" if tested else ""
+            parts.append(f"Δ {c.delta_mean:+.{digits}f}{interval}")
+        seeds = {"paired": f"n = {c.n} paired seeds",
+                 "welch": f"n = {c.n} and {base_n} seeds, unpaired (seed sets differ)"}  # fmt: skip
+        parts.append(seeds.get(c.test, f"n = {c.n}"))
+        lines.append(", ".join(parts))
+    return lines
 
 
 def _plans(report: TaskReport) -> dict[str, PlanRow]:
@@ -288,22 +401,22 @@ def _seeds_to_decide(c: stats.Comparison, plans: dict[str, PlanRow], higher_is_b
 
 
 def comparison_markdown(report: TaskReport) -> str:
-    warning = n_warning(report)
     return "\n".join([
         f"## {report.task}: activations against {report.baseline}",
         "",
-        *([f"**{warning}**", ""] if warning else []),
+        *_bold_lines(headline(report, n_warning(report))),
         *markdown_table(comparison_rows(report), left=(0, -1)),  # the verdict too
         "",
+        *(line for note in comparison_notes(report) for line in (note, "")),
         method_text(report),
         "",
     ])  # fmt: skip
 
 
 def comparison_rich(report: TaskReport) -> Table:
-    warning = n_warning(report)
-    title = f"{report.title}: against {report.baseline}" + (f"\n{warning}" if warning else "")
-    return rich_table(comparison_rows(report), title, caption=method_text(report), left=(0, -1), style_by="verdict")
+    title = _rich_title(f"{report.title}: against {report.baseline}", headline(report, n_warning(report)))
+    caption = "\n".join([*comparison_notes(report), method_text(report)])
+    return rich_table(comparison_rows(report), title, caption=caption, left=(0, -1), style_by="verdict")
 
 
 # --- all pairs: a matrix of corrected p-values and a ranking -----------------------------
@@ -339,8 +452,14 @@ def pairs_method(report: TaskReport) -> str:
         f"Δ = a − b, paired by seed (Welch's t-test where seed sets differ); Holm's step-down "
         f"over the t-tests of all {len(report.pairs)} pairs. Rank = 1 + the number of "
         f"activations significantly better (p (Holm) < {report.spec.alpha:g}); equal ranks are "
-        f"tied: no test separates them."
+        f"tied: no test separates them. Intervals (pairs.csv, pairs.json): {_pairs_intervals(report)}."
     )
+
+
+def _pairs_intervals(report: TaskReport) -> str:
+    """The pairs' intervals in words, as stats.simultaneous_intervals makes them."""
+    m, level = family(report, report.pairs)
+    return stats.interval_method(level, m) + " of Δ over the pairs tested"
 
 
 def pairs_markdown(report: TaskReport) -> str:
@@ -348,6 +467,7 @@ def pairs_markdown(report: TaskReport) -> str:
     return "\n".join([
         f"## {report.task}: every pair",
         "",
+        *_bold_lines(headline(report)),
         *markdown_table(pairs_matrix(report)),
         "",
         *markdown_table(ranks, left=(1,)),
@@ -358,7 +478,7 @@ def pairs_markdown(report: TaskReport) -> str:
 
 
 def pairs_rich(report: TaskReport) -> Table:
-    title = f"{report.title}: every pair, p (Holm) (Δ row − column)"
+    title = _rich_title(f"{report.title}: every pair, p (Holm) (Δ row − column)", headline(report))
     return rich_table(pairs_matrix(report), title, caption=pairs_method(report))
 
 
@@ -383,7 +503,10 @@ def _seeds(count: int | None) -> str:
 def plan_rows(rows: list[PlanRow], settings: PlanSettings) -> list[dict[str, str]]:
     """One row per activation: the pilot's SD of the paired differences with its interval,
     the seeds to detect ±delta (and at the interval's ends), the pilot's detectable
-    difference, and with a margin the seeds to show equivalence."""
+    difference, with a margin the seeds to show equivalence, and with a --look-every the
+    budget of run --until-decided."""
+    from actbench.report.sequential import MOST_LOOKS
+
     table = []
     for row in rows:
         cells = {"activation": row.activation, "pilot pairs": str(row.pilot_pairs) if row.pilot_pairs else "–"}
@@ -398,6 +521,16 @@ def plan_rows(rows: list[PlanRow], settings: PlanSettings) -> list[dict[str, str
         if settings.margin is not None:
             equivalent = "–" if math.isnan(row.sd) or row.sd == 0 else _seeds(row.seeds_equivalent)
             cells[f"seeds for equivalence ±{settings.margin:g}"] = equivalent
+        if settings.look_every is not None:  # --max-repeats for --until-decided
+            if math.isnan(row.sd) or row.sd == 0:
+                budget = "–"
+            elif row.seeds_until_decided is not None:
+                budget = str(row.seeds_until_decided)
+            elif row.seeds is None:
+                budget = _seeds(None)
+            else:  # not reached by the designs searched: more than their most pairs
+                budget = f"> {max(MOST_LOOKS * settings.look_every, row.seeds)}"
+            cells[f"until-decided budget (look every {settings.look_every})"] = budget
         cells["note"] = row.note
         table.append(cells)
     return table
@@ -418,5 +551,15 @@ def plan_method(settings: PlanSettings, label: str) -> str:
         text += (
             f" Equivalence: seeds for TOST (two one-sided t-tests, each at the α above) to show the difference "
             f"lies within ±{settings.margin:g} when it is 0, exact (integral over the SD's chi² law)."
+        )
+    if settings.look_every is not None:
+        from actbench.report.sequential import MOST_LOOKS, POWER_RUNS
+
+        text += (
+            f" Until-decided budget: the --max-repeats with which run --until-decided --look-every "
+            f"{settings.look_every} (no --margin) decides better against a true +{settings.delta:g} with power "
+            f"{settings.power:g}, at the α above (Bonferroni there), by simulating its group-sequential design "
+            f"({POWER_RUNS:,} runs, seeded); usually more than the seeds above, as the looks spend α. Designs of "
+            f"more than {MOST_LOOKS} looks are not searched (\"> N\": a larger --look-every)."
         )
     return text

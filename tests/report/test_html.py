@@ -1,6 +1,7 @@
 """The HTML report page: self-contained, escaped, complete, deterministic, and drawn by a real browser."""
 
 import dataclasses
+import io
 import platform
 import re
 import shutil
@@ -78,13 +79,62 @@ def test_the_page_shows_every_table_and_activation_as_the_markdown_does(page):
     for act in ("relu", "gelu", RALU):
         assert f"<td>{act}</td>" in text
     assert '<td class="num">97.30 ± 0.26</td>' in text and '<td class="num">97.80 ± 0.29</td>' in text
-    assert '<td class="num">+0.50 [' in text  # gelu's Δ against relu, with its interval
+    # gelu's Δ against relu with its simultaneous interval: two comparisons, each at 1 − 0.05/2;
+    # differences 0.5, 0.4, 0.6, 0.5: 0.5 ± t(0.9875, 3) · 0.0408 = 0.5 ± 4.1765 · 0.0408.
+    assert '<th class="num">Δ vs relu [simultaneous 97.5% CI]</th>' in text
+    assert '<td class="num">+0.50 [+0.33, +0.67]</td>' in text
     headings = re.findall(r"<h([23])>([^<]*)</h", text)
-    assert headings == [("2", "mnist-mini [e30c7bcd]"), ("3", "Summary"), ("3", "Against relu"), ("3", "Every pair"),
-                        ("3", "Figures"), ("2", "Notes"), ("2", "Provenance")]  # fmt: skip
+    assert headings == [("2", "Answer"), ("3", "mnist-mini [e30c7bcd]: final test accuracy (%) against relu"),
+                        ("2", "mnist-mini [e30c7bcd]"), ("3", "Summary"), ("3", "Against relu"), ("3", "Every pair"),
+                        ("3", "Figures"), ("2", "Notes"), ("2", "Method"), ("2", "Provenance")]  # fmt: skip
     assert "highest <em>test</em> accuracy" in text  # the markdown note's emphasis
-    assert "Metric: final test accuracy (%). Against relu, paired by seed" in text
     assert "tanh" not in text
+
+
+def test_the_page_leads_with_the_answer_and_gives_each_method_once(page):
+    text = page.read_text(encoding="utf-8")
+    answer = text[text.index("<h2>Answer</h2>") : text.index("<h2>mnist-mini [e30c7bcd]</h2>")]
+    assert re.findall(r"<li>(.*?)</li>", answer) == [
+        "gelu: better than relu, Δ +0.50 [+0.33, +0.67] (simultaneous 97.5%), n = 4 paired seeds",
+        f"{RALU}: inconclusive against relu, Δ +0.05 [-0.38, +0.48] (simultaneous 97.5%), n = 4 paired seeds",
+    ]  # fmt: skip
+    # The comparison's and the pairs' method paragraphs: once each, at the end, linked from their tables.
+    assert text.count("Metric: final test accuracy (%). Against relu, paired by seed") == 1
+    assert text.count("Cell (row a, column b): p (Holm)") == 1
+    assert text.index("<h2>Method</h2>") < text.index('<p id="method-1"><em>mnist-mini [e30c7bcd]: against relu.</em> '
+                                                      "Metric: final test accuracy (%). Against relu")  # fmt: skip
+    link = '<p><a href="#method-{}">Method: how these numbers are computed and what they guarantee</a></p>'
+    assert text.count(link.format(1)) == 1 and text.count(link.format(2)) == 1
+    assert text.index(link.format(1)) < text.index("<h3>Every pair</h3>") < text.index(link.format(2))
+    assert "paired t-interval at 1 − 0.05/2 = 97.5%, simultaneous" in text
+    assert ("Difference to relu per activation (paired by seed; unpaired where the table marks §) with simultaneous "
+            "97.5% t-intervals (Bonferroni over 2): the intervals the verdicts rest on.</figcaption>") in text
+
+
+def test_notices_show_under_every_tables_title_in_md_the_terminal_and_html(results, reports, tmp_path):
+    from rich.console import Console
+
+    from actbench.report.tables import comparison_markdown, comparison_rich, pairs_markdown, to_markdown, to_rich
+
+    notices = ["Trials from 2 code revisions: git:abc123 (8), git:abc123+dirty:ff00 (4).", "A second notice."]
+    report = dataclasses.replace(reports[0], notices=notices)
+    bold = "**Trials from 2 code revisions: git:abc123 (8), git:abc123+dirty:ff00 (4).**\n\n**A second notice.**\n\n"
+    assert to_markdown(report).startswith("## mnist-mini\n\n" + bold + "Hyperparameters: ")
+    against = "## mnist-mini: activations against relu\n\n"
+    assert comparison_markdown(report).startswith(against + bold + "| activation |")
+    assert pairs_markdown(report).startswith("## mnist-mini: every pair\n\n" + bold + "| activation |")
+    console = Console(width=250, record=True, file=io.StringIO())
+    for table in (to_rich(report), comparison_rich(report)):
+        console.print(table)
+        lines = [line.strip() for line in console.export_text().splitlines()]
+        assert lines[1:3] == notices, lines[:4]  # right under the title
+    page = write_html_report(results, [report], tmp_path).read_text(encoding="utf-8")
+    emphasised = "".join(f"<p><em>{n}</em></p>\n" for n in notices)
+    # Under the answer's title, and the summary's, the comparison's and the pairs' (Figures have none).
+    assert page.count(emphasised) == 4
+    answer = "mnist-mini [e30c7bcd]: final test accuracy (%) against relu"
+    for title in (answer, "Summary", "Against relu", "Every pair"):
+        assert f"<h3>{title}</h3>\n{emphasised}" in page, title
 
 
 def test_text_is_escaped(page):

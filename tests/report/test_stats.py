@@ -42,8 +42,9 @@ def test_paired_comparison_matches_hand_computed_values():
     assert gelu.p_wilcoxon == pytest.approx(0.0234375)
     assert gelu.p_holm == gelu.p_ttest  # one comparison: Holm changes nothing
     assert gelu.significant
-    assert (gelu.ci_low, gelu.ci_high) == pytest.approx((0.06, 0.30), abs=0.011)
-    assert gelu.ci_low < gelu.delta_mean < gelu.ci_high
+    # One comparison: the plain 95% paired t-interval, 0.195 ± t(0.975, 9) · se = 0.195 ± 2.26216 · 0.064313.
+    assert (gelu.ci_low, gelu.ci_high) == pytest.approx((0.0495148, 0.3404852), abs=1e-6)
+    assert gelu.ci_level == 0.95 and gelu.ci_method == "95% t-intervals" and not gelu.step_down_only
     assert gelu.mean == pytest.approx((BASE + DIFFS).mean())
     assert gelu.std == pytest.approx((BASE + DIFFS).std(ddof=1))
 
@@ -55,10 +56,9 @@ def test_paired_comparison_agrees_with_scipy_and_is_reproducible():
     first = stats.compare_to_baseline(table, "relu", 0.05)[1]
     assert first.p_ttest == pytest.approx(scipy_stats.ttest_rel(other, base).pvalue)
     assert first.p_wilcoxon == pytest.approx(scipy_stats.wilcoxon(other - base).pvalue)
-    reference = scipy_stats.bootstrap((other - base,), np.mean, n_resamples=10_000, method="BCa",
-                                      rng=np.random.default_rng(0)).confidence_interval  # fmt: skip
+    reference = scipy_stats.ttest_rel(other, base).confidence_interval(0.95)
     assert (first.ci_low, first.ci_high) == pytest.approx((reference.low, reference.high))
-    assert stats.compare_to_baseline(table, "relu", 0.05)[1] == first  # fixed bootstrap seed
+    assert stats.compare_to_baseline(table, "relu", 0.05)[1] == first
 
 
 def test_pairs_follow_the_seed_not_the_row_order():
@@ -79,9 +79,11 @@ def test_holm_step_down_textbook_example():
 def test_different_seed_sets_fall_back_to_welch():
     table = values({"relu": ([0, 1, 2, 3], [97.0, 97.2, 96.9, 97.1]), "gelu": ([0, 1, 2, 4], [97.3, 97.5, 97.2, 97.6])})
     gelu = stats.compare_to_baseline(table, "relu", 0.05)[1]
-    assert gelu.test == "welch" and gelu.note == "seed sets differ: unpaired, Welch's t-test"
+    assert gelu.test == "welch"
+    assert gelu.note == "seed sets differ (gelu: seeds 0–2, 4; relu: 0–3): Welch's t-test, unpaired"
     expected = scipy_stats.ttest_ind([97.3, 97.5, 97.2, 97.6], [97.0, 97.2, 96.9, 97.1], equal_var=False)
     assert gelu.p_ttest == pytest.approx(expected.pvalue)
+    assert (gelu.ci_low, gelu.ci_high) == pytest.approx(tuple(expected.confidence_interval(0.95)))
     assert math.isnan(gelu.p_wilcoxon)
     assert gelu.delta_mean == pytest.approx(0.35)
 
@@ -128,17 +130,26 @@ def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     assert compare["verdict"].to_dict() == {"relu": "baseline", "gelu": "better", "silu": "inconclusive", "tanh": "worse"}
     assert compare.loc["gelu", "delta_mean"] == pytest.approx(0.52)
-    assert list(compare.columns[:13]) == ["n", "mean", "std", "delta_mean", "ci_low", "ci_high", "p_ttest",
-                                          "p_wilcoxon", "p_holm", "significant", "test", "note", "verdict"]  # fmt: skip
+    assert list(compare.columns) == ["n", "mean", "std", "delta_mean", "ci_low", "ci_high", "ci_level", "ci_method",
+                                     "p_ttest", "p_wilcoxon", "p_holm", "significant", "step_down_only", "test", "note",
+                                     "verdict"]  # fmt: skip
+    # Three comparisons: each interval at 1 − 0.05/3, the one the t-test and Holm's first step use.
+    assert compare.loc["gelu", "ci_level"] == pytest.approx(1 - 0.05 / 3)
+    assert compare.loc["gelu", "ci_method"] == "simultaneous 98.33% t-intervals (Bonferroni over 3)"
     # Holm over three t-tests: the smallest p is multiplied by 3.
     p = compare.loc[["gelu", "silu", "tanh"], "p_ttest"]
     assert compare.loc[p.idxmin(), "p_holm"] == pytest.approx(3 * p.min(), rel=1e-5)
     saved = json.loads(Path("results/mnist-mini/compare.json").read_text())
-    assert saved["baseline"] == "relu" and saved["metric"] == "final_acc" and saved["bootstrap"]["resamples"] == 10_000
+    assert saved["baseline"] == "relu" and saved["metric"] == "final_acc"
+    assert saved["intervals"] == {"method": "t-interval (paired; Welch's where seed sets differ)",
+                                  "level": pytest.approx(1 - 0.05 / 3), "simultaneous_over": 3,
+                                  "adjustment": "Bonferroni"}  # fmt: skip
     assert [row["activation"] for row in saved["rows"]] == ["relu", "gelu", "silu", "tanh"]
     assert saved["rows"][0]["p_ttest"] is None
     markdown = Path("results/mnist-mini/compare.md").read_text()
+    assert "| activation | n | mean ± std | Δ vs relu [simultaneous 98.33% CI] | p (t-test) |" in markdown
     assert "| gelu | 5 | 97.62 ± 0.17 | +0.52 [" in markdown and "Holm's step-down" in markdown
+    assert "paired t-interval at 1 − 0.05/3 = 98.33%, simultaneous" in markdown
     assert "against relu" in result.stdout and "inconclusive" in result.stdout
 
 
@@ -211,7 +222,8 @@ def test_report_figures_are_written_and_byte_identical_when_rerun():
                                "differences.svg", "seeds.png", "seeds.svg"]  # fmt: skip
     assert runner.invoke(app, ["report"]).exit_code == 0
     assert {name: (folder / name).read_bytes() for name in figures} == figures
-    assert "paired difference to relu" in figures["differences.svg"].decode()
+    # Every seed moved by the same amount: no test, so no level to adjust (Bonferroni over 0).
+    assert "mnist-mini: difference to relu, 95% t-intervals" in figures["differences.svg"].decode()
 
 
 def test_summary_tex_json_and_the_curve_columns_of_published_tables():
@@ -274,9 +286,9 @@ def test_report_format_and_out_choose_the_files_and_their_folder():
     assert sorted(p.name for p in Path("paper/mnist-mini").iterdir()) == [
         "cost.svg", "curves.svg", "differences.svg", "seeds.svg", "summary.tex"]  # fmt: skip
     assert not Path("results/mnist-mini").exists()
-    bad = runner.invoke(app, ["report", "--format", "md,pdf"])
+    bad = runner.invoke(app, ["report", "--format", "md,docx"])
     assert bad.exit_code == 2
-    assert bad.stderr.strip() == "error: unknown format 'pdf'; choose from: csv, html, json, md, png, svg, tex"
+    assert bad.stderr.strip() == "error: unknown format 'docx'; choose from: csv, html, json, md, pdf, png, svg, tex"
 
 
 def test_report_on_a_real_tiny_run_tests_every_activation_against_relu():
@@ -325,6 +337,13 @@ def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
     markdown = Path("results/mnist-mini/compare.md").read_text()
     assert "| p (TOST, Holm) | seeds to decide | verdict |" in markdown
     assert "TOST (two one-sided paired t-tests against ±0.5" in markdown
+    # Differences and equivalences: two Holm families at alpha each, said wherever the verdicts are.
+    families = ("Two families, each Holm-corrected at 0.05: the probability that any better or worse verdict is "
+                "false is at most 0.05, and the same holds for the equivalent verdicts; all verdicts together "
+                "can err with probability up to 0.1 (--alpha 0.025 holds them to 0.05).")  # fmt: skip
+    saved = json.loads(Path("results/mnist-mini/compare.json").read_text())
+    assert families in markdown and families in saved["method"]
+    assert families in " ".join(result.stdout.split())  # the terminal wraps the caption
     # silu's row: the seeds plan gives from its own differences, at Holm's first step (0.05 / 3).
     from actbench.report.design import seeds_for_difference, seeds_for_equivalence
 
@@ -335,3 +354,60 @@ def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
     assert silu_row.endswith(f"| {expected} | inconclusive |")
     plain = runner.invoke(app, ["report"])
     assert "equivalent" not in plain.stdout and "p_tost" not in Path("results/mnist-mini/compare.csv").read_text()
+    one_family = ("Holm controls the familywise error: the probability that any better or worse verdict is false "
+                  "(a difference declared where there is none) is at most 0.05.")  # fmt: skip
+    assert one_family in Path("results/mnist-mini/compare.md").read_text()
+
+
+# --- marks beside the verdicts: ‡ Holm's step-down alone, § unpaired ------------------------------
+
+
+def test_a_row_holm_rejects_while_its_interval_touches_0_is_marked():
+    # gelu: +1 on every seed, give or take 0.01: p ~ 1e-8, rejected at Holm's first step (0.05 / 2).
+    # silu: 0.21 + 0.1·(−2, −1, 0, 1, 2): t = 0.21 / (0.15811 / √5) = 2.970 on 4 df, p = 0.0412:
+    # above 0.05 / 2, so its 97.5% interval (half-width t(0.9875, 4) · 0.07071 = 0.247) touches 0;
+    # Holm's second step tests it at 0.05 / 1 and rejects it.
+    seeds = list(range(5))
+    base = [97.0, 97.3, 96.8, 97.1, 97.2]
+    table = values({"relu": (seeds, base),
+                    "gelu": (seeds, [b + 1 + e for b, e in zip(base, (0, 0.01, -0.01, 0.01, 0))]),
+                    "silu": (seeds, [b + 0.21 + 0.1 * k for b, k in zip(base, (-2, -1, 0, 1, 2))])})  # fmt: skip
+    _, gelu, silu = stats.compare_to_baseline(table, "relu", 0.05)
+    assert silu.p_ttest == pytest.approx(0.0412, abs=1e-4) and silu.p_holm == silu.p_ttest and silu.significant
+    assert silu.ci_low == pytest.approx(0.21 - scipy_stats.t.isf(0.0125, 4) * 0.1 * math.sqrt(2.5 / 5))
+    assert silu.ci_low < 0 < silu.ci_high and silu.step_down_only
+    assert gelu.ci_low > 0 and gelu.significant and not gelu.step_down_only
+
+
+def test_step_down_and_unpaired_rows_are_marked_in_md_csv_json_html_and_the_terminal():
+    base = [97.0, 97.3, 96.8, 97.1, 97.2, 97.0, 96.9, 97.4, 97.1, 97.3, 97.0, 97.2]
+    store_with(Path("results"), {
+        "relu": [[90.0, b] for b in base],  # seeds 0-11
+        "gelu": [[90.0, b + 0.1 * (s % 3)] for s, b in enumerate(base[:8])],  # seeds 0-7: unpaired
+        "silu": [[90.0, b + 1 + 0.01 * (s % 2)] for s, b in enumerate(base)],  # +1: better at Holm's first step
+        # p = 0.0213: Holm's second step (0.05 / 2) rejects it; its 98.33% interval touches 0
+        "tanh": [[90.0, b + 0.14 + 0.1 * (s % 5 - 2)] for s, b in enumerate(base)],
+    })  # fmt: skip
+    result = runner.invoke(app, ["report", "--format", "md,csv,json,html"])
+    assert result.exit_code == 0, result.output
+    compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
+    reason = "seed sets differ (gelu: seeds 0–7; relu: 0–11): Welch's t-test, unpaired"
+    assert compare.loc["gelu", "test"] == "welch" and compare.loc["gelu", "note"] == reason
+    assert compare["step_down_only"].to_dict() == {"relu": False, "gelu": False, "silu": False, "tanh": True}
+    assert compare.loc["tanh", "verdict"] == "better"  # the data columns keep the verdict and the mark apart
+    saved = json.loads(Path("results/mnist-mini/compare.json").read_text())
+    assert saved["rows"][1]["note"] == reason and saved["rows"][3]["step_down_only"] is True
+    markdown = Path("results/mnist-mini/compare.md").read_text()
+    rows = {line.split(" | ")[0][2:]: line for line in markdown.splitlines() if line.startswith("| ")}
+    assert rows["gelu"].endswith("| inconclusive (unpaired §) |") and rows["tanh"].endswith("| better ‡ |")
+    assert rows["silu"].endswith("| better |")
+    notes = ("‡ Holm's step-down rejects; the simultaneous interval, which is more conservative, touches 0.\n\n"
+             f"§ {reason}.\n\n")  # fmt: skip
+    assert notes + "Metric: final test accuracy (%). Against relu" in markdown
+    page = Path("results/report.html").read_text()
+    assert "<td>inconclusive (unpaired §)</td>" in page and "<td>better ‡</td>" in page
+    escaped = reason.replace("'", "&#x27;")  # html.escape's apostrophe
+    assert f"<p>§ {escaped}.</p>" in page
+    assert ("<p>‡ Holm&#x27;s step-down rejects; the simultaneous interval, which is more conservative, "
+            "touches 0.</p>") in page
+    assert "inconclusive (unpaired §)" in result.stdout and "better ‡" in result.stdout and reason in result.stdout
