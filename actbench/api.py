@@ -61,8 +61,8 @@ class EpochMetrics:
     # final_only metric appears after the last epoch only.
     extra: dict[str, float] = field(default_factory=dict)
     # Training seconds from the trial's start to the end of this epoch, its evaluation
-    # included (population members: their share of the population's); stamped by the
-    # engine (EngineCheckpoint.stamp), None until then.
+    # included (population members: their activation's measured seconds plus an equal share
+    # of the rest, actbench.tasks.costs); stamped by the engine, None until then.
     elapsed_s: float | None = None
 
     @property
@@ -129,7 +129,7 @@ class TrialResult:
     epochs: list[EpochMetrics]  # every epoch run; a diverged trial's last one holds the NaN,
     # a failed trial's are those it finished before it failed (perhaps none)
     wall_time_s: float  # training and per-epoch evaluation, data loading excluded; a population
-    # member's is its share: the population's time until it ended / its number of members
+    # member's: its activation's measured seconds plus an equal share of the rest (actbench.tasks.costs)
     engine: str  # "sequential" or "population"
     device: str  # e.g. "cpu", "cuda (NVIDIA H100 80GB HBM3)"
     torch_version: str
@@ -141,6 +141,10 @@ class TrialResult:
     code_revision: str = "unknown"
     error: str | None = None  # a failed trial's exception, one line: "RuntimeError: boom"
     node: str | None = None  # the Ray node that trained it (its node id); None: run by the local executor
+    # What defined its activation (actbench.activations.identity.definition: a plug-in's
+    # source hash, a registry entry's behavioural fingerprint), filled in by the runner
+    # when it stores the trial; None: not recorded (a store from before schema 6).
+    definition: str | None = None
 
 
 # --- where and how a trial trains -------------------------------------------------------

@@ -2,6 +2,8 @@
 
     get_activation("ralu(alpha=2)")        # a fresh RaLU module
     canonical_spec("swish")                # "silu"
+    canonical_spec("myact:Swish")          # "myact:Swish@1a2b3c4d": a plug-in's source version
+    canonical_spec("../myact.py:Swish")    # the same: a plug-in file is known by its module name
     split_specs("relu,ralu(alpha=2),gelu") # ["relu", "ralu(alpha=2)", "gelu"]
 
 Importing this package registers the built-ins (catalog.py) without importing torch;
@@ -14,6 +16,7 @@ from actbench.activations.registry import (
     ActivationInfo,
     ActivationSpec,
     ParamInfo,
+    PluginVersionError,
     canonical_spec,
     get_activation,
     get_info,
@@ -21,6 +24,7 @@ from actbench.activations.registry import (
     parse_activation,
     register_activation,
     split_specs,
+    stored_spec,
 )
 
 _MODULE_CLASSES = ("RaLU", "SReLU", "Squareplus")  # the custom ones, by name
@@ -39,6 +43,7 @@ __all__ = [
     "ActivationInfo",
     "ActivationSpec",
     "ParamInfo",
+    "PluginVersionError",
     "RaLU",
     "SReLU",
     "Squareplus",
@@ -49,4 +54,5 @@ __all__ = [
     "parse_activation",
     "register_activation",
     "split_specs",
+    "stored_spec",
 ]

@@ -15,7 +15,7 @@ PROBE_SHAPE = (8, 16)  # (batch, features): as an MLP's hidden layer sees it
 def probe_activation(spec: ActivationSpec) -> None:
     """SpecError unless ``spec``'s module maps a float32 (8, 16) batch to a finite float32
     batch of the same shape through which a gradient flows back to the input."""
-    where = f"activation {spec.canonical}"
+    where = f"activation {spec.unversioned}"  # as the user wrote it: the version is ours
     gen = torch.Generator().manual_seed(0)  # its own stream: the run's RNG is not moved
     x = (2 * torch.randn(PROBE_SHAPE, generator=gen)).requires_grad_()
     with torch.random.fork_rng(devices=[]):

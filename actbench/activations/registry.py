@@ -6,6 +6,34 @@ built-in, decorator-registered or plug-in, gets its parameters the same way: fro
 factory's ``__init__`` signature, so the code that builds a module is the only place its
 parameters and defaults are written down.
 
+A plug-in's canonical spec carries the version of its source, the first 8 hex digits of
+its hash (actbench.activations.identity): ``myact:LearnableSwish`` canonicalises to
+``myact:LearnableSwish@1a2b3c4d``, and with parameters to
+``myact:LearnableSwish@1a2b3c4d(beta=1.0)``: the version belongs to the code named before
+the parameters, and the canonical form parses back to itself. An edited plug-in is thus
+another activation to everything keyed by the spec (stored trials, claims, checkpoints,
+pairing in the report). A spec may name the version (8 to 64 hex digits); naming one
+the source no longer has is a SpecError that names the current one, except in
+``stored_spec``, which names stored trials: there ``myact:X@1a2b3c4d`` names that
+version's trials, and ``myact:X`` every version's.
+
+A plug-in is named by its module (``myact:X``, ``pkg.mod:X``: importable from the current
+folder or sys.path) or by its file (``../myact.py:X``, ``/abs/myact.py:X``, relative to the
+current folder): the file's folder is added to sys.path and the file is imported under its
+own name, its stem, so ``../myact.py:X`` canonicalises to ``myact:X@1a2b3c4d``. Identity is
+the module name and the source, not where the file was found: one file reached by two
+paths, or on two machines, is one activation. A file whose stem is not a module name, or
+whose stem names another file's module (``json.py``; a second myact.py), is refused.
+
+What a plug-in names:
+
+- an nn.Module subclass: its ``__init__``'s parameters are the activation's;
+- a factory, a callable all of whose parameters have defaults, returning a module;
+- an elementwise function whose first parameter (the tensor) alone has no default,
+  ``def my_fn(x, beta: float = 1.0)``: built as
+  actbench.activations.function_activation.FunctionActivation, with the function's
+  other parameters as the activation's.
+
 Every spec the user can get wrong raises :class:`SpecError` with one line that says what
 was wrong, because the CLI shows exactly that line and nothing else.
 
@@ -17,11 +45,16 @@ from outside actbench, the ``register_activation`` decorator or a plug-in spec.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
 import inspect
+import keyword
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from actbench.errors import SpecError
@@ -77,20 +110,32 @@ class ActivationSpec:
     """
 
     info: ActivationInfo | None
-    target: str  # registry name, or "pkg.mod:Name" for plug-ins
+    target: str  # registry name, or "pkg.mod:Name" for plug-ins (a file's stem as the module)
     kwargs: tuple[tuple[str, object], ...]
+    # A plug-in's source version (8 hex digits, see the module docstring); None for a
+    # registry entry, and for a plug-in named without one by ``stored_spec``.
+    version: str | None = None
 
     @property
     def canonical(self) -> str:
-        """The one string that names this exact activation: ``name(k=v, ...)``."""
+        """The one string that names this exact activation: ``name(k=v, ...)``, a plug-in
+        ``pkg.mod:Name@version(k=v, ...)``."""
+        return self._text(f"{self.target}@{self.version}" if self.version else self.target)
+
+    @property
+    def unversioned(self) -> str:
+        """The canonical spec without a plug-in's @version: how a user writes it."""
+        return self._text(self.target)
+
+    def _text(self, name: str) -> str:
         if not self.kwargs:
-            return self.target
+            return name
         args = ", ".join(f"{key}={_format_value(value)}" for key, value in self.kwargs)
-        return f"{self.target}({args})"
+        return f"{name}({args})"
 
     def build(self) -> nn.Module:
         """A fresh module: new parameters every call, nothing shared between calls."""
-        factory = self.info.load_factory() if self.info is not None else _resolve_plugin(self.target)
+        factory = self.info.load_factory() if self.info is not None else _plugin_factory(self.target, self.target)[0]
         return _call_factory(factory, self.target, dict(self.kwargs))
 
 
@@ -99,8 +144,11 @@ ACTIVATIONS: Registry[ActivationInfo] = Registry(
 )
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_VERSION = re.compile(r"[0-9a-f]{8,64}")  # a prefix of the plug-in's source hash
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_PLUGIN = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*")
+_DOTTED = rf"{_IDENT}(\.{_IDENT})*"
+_PLUGIN = re.compile(rf"{_DOTTED}:{_DOTTED}")
+_ATTRIBUTE = re.compile(_DOTTED)  # what a plug-in names in its module: Name, or Outer.Name
 _KEY = re.compile(_IDENT)
 _INT = re.compile(r"[+-]?\d+")
 # Decimal literals as a user types them (1, -1, .5, 1e-3), plus inf/nan so the modules'
@@ -159,11 +207,47 @@ def list_activations() -> list[ActivationInfo]:
     return [ACTIVATIONS.get(name) for name in sorted(ACTIVATIONS)]
 
 
+class PluginVersionError(SpecError):
+    """A plug-in spec naming a version of the source that is not the one importable here."""
+
+    def __init__(self, target: str, given: str, current: str):
+        super().__init__(
+            f"plug-in {target} is at version {current}, not {given}: its source has changed since; "
+            f"name it {target} or {target}@{current}"
+        )
+        self.target, self.given, self.current = target, given, current
+
+
 def parse_activation(spec: str) -> ActivationSpec:
-    """Parse and fully validate a spec; builds one module once so its own checks run."""
+    """Parse and fully validate a spec; builds one module once so its own checks run.
+    A plug-in gets its source's version; one named with another is a PluginVersionError."""
+    return _parse(spec, pinned=True)
+
+
+def stored_spec(spec: str) -> str:
+    """The canonical form of a spec naming stored trials (``report --acts``, ``--baseline``):
+    a plug-in's @version as given, any version (a stale one too), and none added where
+    none is given, so that ``myact:X`` names every stored version; a report's row label
+    ``gelu [def 1a2b3c4d]`` (actbench.activations.identity.definition_label) is kept."""
+    from actbench.activations.identity import DEFINITION_LABEL
+
+    text = spec.strip()
+    label = DEFINITION_LABEL.search(text)
+    if label is None:
+        return _parse(text, pinned=False).canonical
+    return _parse(text[: label.start()], pinned=False).canonical + label[0]
+
+
+def unversioned(canonical: str) -> str:
+    """A canonical spec without its plug-in @version: ``myact:X@1a2b3c4d(k=1.0)`` -> ``myact:X(k=1.0)``."""
+    name, paren, args = canonical.partition("(")
+    return name.partition("@")[0] + paren + args
+
+
+def _parse(spec: str, pinned: bool) -> ActivationSpec:
     import torch
 
-    parsed = _resolve(spec)
+    parsed = _resolve(spec, pinned)
     # Building a throwaway module must not move the RNG: a plug-in that draws random
     # numbers in __init__ would otherwise shift every later initialisation, and the
     # paired design needs identical init streams across activations.
@@ -171,12 +255,13 @@ def parse_activation(spec: str) -> ActivationSpec:
         try:
             parsed.build()
         except ValueError as exc:
-            raise SpecError(f"{parsed.canonical}: {exc}") from None
+            raise SpecError(f"{parsed.unversioned}: {exc}") from None
     return parsed
 
 
 def canonical_spec(spec: str) -> str:
-    """The canonical form of a spec, e.g. ``swish`` -> ``silu``, ``ralu`` -> ``ralu(alpha=1.0, learnable=true)``."""
+    """The canonical form of a spec, e.g. ``swish`` -> ``silu``, ``ralu`` -> ``ralu(alpha=1.0, learnable=true)``,
+    ``myact:Swish`` -> ``myact:Swish@1a2b3c4d``."""
     return parse_activation(spec).canonical
 
 
@@ -223,28 +308,56 @@ def get_activation(spec: str | ActivationSpec | nn.Module | type[nn.Module]) -> 
 # --- parsing -----------------------------------------------------------------------
 
 
-def _resolve(spec: str) -> ActivationSpec:
-    """Spec string -> ActivationSpec with every parameter typed and defaulted (not built)."""
+def _resolve(spec: str, pinned: bool) -> ActivationSpec:
+    """Spec string -> ActivationSpec with every parameter typed and defaulted (not built).
+    ``pinned``: a plug-in's version is its source's, and must be the one named if any;
+    else (``stored_spec``) the one named, or None."""
     target, given = _split_call(spec)
-    if ":" in target:
-        if not _PLUGIN.fullmatch(target):
-            raise SpecError(f"malformed activation spec {spec!r}: a plug-in is written 'package.module:Name'")
+    # The @version follows the name after the last ':', so that a path may hold an '@'.
+    module, colon, name = target.rpartition(":")
+    name, at, version = (part.strip() for part in name.partition("@"))
+    target = module + colon + name
+    if at and not colon:
+        raise SpecError(f"malformed activation spec {spec!r}: only a plug-in (package.module:Name) has an @version")
+    if at and not _VERSION.fullmatch(version):
+        raise SpecError(f"malformed activation spec {spec!r}: an @version is 8 to 64 hex digits, got {version!r}")
+    if colon:
+        shown = target  # as the user wrote it, for the messages about finding it
+        if _is_path(module) and _ATTRIBUTE.fullmatch(name):
+            target = f"{_module_of_file(shown, module)}:{name}"
+        elif not _PLUGIN.fullmatch(target):
+            raise SpecError(
+                f"malformed activation spec {spec!r}: "
+                "a plug-in is written 'package.module:Name' or 'path/to/file.py:Name'"
+            )
         info = None
-        try:
-            params = _derive_params(_resolve_plugin(target))
-        except ValueError as exc:
-            raise SpecError(f"plug-in {target!r}: {exc}") from None
+        params = _plugin(target, shown)[1]
         label = target
+        version = _plugin_version(target, shown, version or None, pinned)
     else:
         info = get_info(target)
         params = info.params
         target = label = info.name
+        version = None
     by_name = {param.name: param for param in params}
     for key in given:
         if key not in by_name:
             raise SpecError(_unknown_param_message(label, key, params))
     kwargs = {p.name: _convert(label, p, given[p.name]) if p.name in given else p.default for p in params}
-    return ActivationSpec(info=info, target=target, kwargs=tuple(sorted(kwargs.items())))
+    return ActivationSpec(info=info, target=target, kwargs=tuple(sorted(kwargs.items())), version=version)
+
+
+def _plugin_version(target: str, shown: str, given: str | None, pinned: bool) -> str | None:
+    """The version a plug-in spec gets (see ``_resolve``), 8 hex digits; ``shown`` names it
+    as the user did (a file's path), to say how to name it instead."""
+    from actbench.activations.identity import VERSION_DIGITS, plugin_source_hash
+
+    if not pinned:
+        return given[:VERSION_DIGITS] if given else None
+    current = plugin_source_hash(target.partition(":")[0])
+    if given is not None and not current.startswith(given):
+        raise PluginVersionError(shown, given[:VERSION_DIGITS], current[:VERSION_DIGITS])
+    return current[:VERSION_DIGITS]
 
 
 def _split_call(spec: str) -> tuple[str, dict[str, str]]:
@@ -313,15 +426,16 @@ def _format_value(value: object) -> str:
 # --- parameters from signatures ----------------------------------------------------------
 
 
-def _derive_params(factory: Factory) -> tuple[ParamInfo, ...]:
-    """ParamInfo for each parameter of the factory; ValueError if one is not settable."""
+def _derive_params(factory: Factory, elementwise: bool = False) -> tuple[ParamInfo, ...]:
+    """ParamInfo for each parameter of the factory; ValueError if one is not settable.
+    ``elementwise``: a function plug-in, whose first parameter is the tensor, not a setting."""
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot read its signature ({exc})") from None
     docs = _param_docs(factory)
     params = []
-    for param in signature.parameters.values():
+    for param in list(signature.parameters.values())[1 if elementwise else 0 :]:
         # *args/**kwargs cannot be set from a spec; a Module subclass without its own
         # __init__ shows nn.Module's (*args, **kwargs), which must mean "no parameters".
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -383,8 +497,58 @@ def _call_factory(factory: Factory, label: str, kwargs: dict[str, object]) -> nn
     return module
 
 
-def _resolve_plugin(target: str) -> Factory:
-    """Import ``pkg.mod:Name`` and return the nn.Module subclass or factory it names."""
+def _plugin(target: str, shown: str) -> tuple[Factory, tuple[ParamInfo, ...]]:
+    """The factory of the plug-in ``target`` (``pkg.mod:Name``, imported here) and its
+    parameters, by what it names (see the module docstring); ``shown`` is the spec's name
+    as the user wrote it, for the messages."""
+    factory, obj, elementwise = _plugin_factory(target, shown)
+    try:
+        return factory, _derive_params(obj, elementwise)
+    except ValueError as exc:
+        raise SpecError(f"plug-in {shown}: {exc}") from None
+
+
+def _plugin_factory(target: str, shown: str) -> tuple[Factory, object, bool]:
+    """(the factory that builds the plug-in's module, the object ``target`` names, whether
+    that is an elementwise function wrapped in FunctionActivation). Building needs no more:
+    a spec made in code may carry arguments no spec string spells (a tuple, say)."""
+    from torch import nn
+
+    from actbench.activations.function_activation import FunctionActivation
+
+    obj = _resolve_plugin(target, shown)
+    if isinstance(obj, nn.Module):
+        raise SpecError(
+            f"plug-in {shown}: names an nn.Module instance, which every trial would share; name its class, "
+            "or a function that builds one"
+        )
+    factory: Factory = obj
+    elementwise = False
+    if not isinstance(obj, type):
+        try:
+            signature = inspect.signature(obj)
+        except (TypeError, ValueError):
+            raise SpecError(
+                f"plug-in {shown}: its signature cannot be read; write the activation as a def taking the tensor "
+                "(def f(x): ...) or as an nn.Module subclass"
+            ) from None
+        settable = [p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        required = [p for p in settable if p.default is p.empty]
+        # A function whose first parameter alone has no default is elementwise: that
+        # parameter is the tensor. Anything else without a default is for _derive_params
+        # to refuse, as it does a class's.
+        if required and required[0] is settable[0] and settable[0].kind is not settable[0].KEYWORD_ONLY:
+            if len(required) > 1:
+                raise SpecError(
+                    f"plug-in {shown}: a function plug-in takes the tensor as its only parameter without a default; "
+                    f"{required[1].name!r} has none"
+                )
+            factory, elementwise = functools.partial(FunctionActivation, obj), True
+    return factory, obj, elementwise
+
+
+def _resolve_plugin(target: str, shown: str) -> object:
+    """Import ``pkg.mod:Name`` and return the nn.Module subclass or other callable it names."""
     from torch import nn
 
     module_name, _, attr_path = target.partition(":")
@@ -392,16 +556,57 @@ def _resolve_plugin(target: str) -> Factory:
         obj = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure in the user's module is one line for them
         reason = str(exc).splitlines()[0] if str(exc) else ""
-        raise SpecError(f"plug-in {target!r}: cannot import {module_name!r}: {type(exc).__name__}: {reason}") from None
+        raise SpecError(f"plug-in {shown}: cannot import {module_name!r}: {type(exc).__name__}: {reason}") from None
     for part in attr_path.split("."):
         if not hasattr(obj, part):
-            raise SpecError(f"plug-in {target!r}: {getattr(obj, '__name__', module_name)!r} has no attribute {part!r}")
+            raise SpecError(f"plug-in {shown}: {getattr(obj, '__name__', module_name)!r} has no attribute {part!r}")
         obj = getattr(obj, part)
     if isinstance(obj, type) and not issubclass(obj, nn.Module):
-        raise SpecError(f"plug-in {target!r}: class {obj.__name__} is not an nn.Module subclass")
+        raise SpecError(f"plug-in {shown}: class {obj.__name__} is not an nn.Module subclass")
     if not callable(obj):
-        raise SpecError(f"plug-in {target!r}: got {type(obj).__name__}, which is neither an nn.Module subclass nor a callable")
+        kind = type(obj).__name__
+        raise SpecError(f"plug-in {shown}: got {kind}, which is neither an nn.Module subclass nor a callable")
     return obj
+
+
+def _is_path(module: str) -> bool:
+    """Whether a plug-in's module part is a file path rather than a module name."""
+    return "/" in module or module.endswith(".py")
+
+
+def _module_of_file(shown: str, file: str) -> str:
+    """The module name under which the plug-in file ``file`` is imported: its stem, with its
+    folder added to the end of sys.path (if not there yet). SpecError if there is no such
+    .py file, if its stem is no module name, or if the name is another file's: a module
+    imported already, or one found first on sys.path (the stdlib's json for json.py;
+    another myact.py)."""
+    path = Path(file).expanduser()
+    looked = "" if path.is_absolute() else f" (looked from {Path.cwd()})"
+    if path.suffix != ".py":
+        raise SpecError(f"plug-in {shown}: a plug-in file is a .py file, got {file}")
+    if not path.is_file():
+        raise SpecError(f"plug-in {shown}: no file {file}{looked}")
+    path = path.resolve()
+    name = path.stem
+    if not re.fullmatch(_IDENT, name) or keyword.iskeyword(name):
+        raise SpecError(
+            f"plug-in {shown}: {path.name} cannot be imported as a module named {name!r}; rename it "
+            "(letters, digits and '_', not starting with a digit)"
+        )
+    module = sys.modules.get(name)
+    if module is not None:
+        origin = getattr(module, "__file__", None)
+    else:
+        if str(path.parent) not in sys.path:
+            # At the end: the folder's other files must not shadow modules imported later.
+            sys.path.append(str(path.parent))
+        importlib.invalidate_caches()  # a file written since the folder was last listed
+        found = importlib.util.find_spec(name)
+        origin = found.origin if found is not None else None
+    if origin is None or not Path(origin).is_file() or Path(origin).resolve() != path:
+        other = origin if origin is not None and Path(origin).is_file() else "a module without a source file"
+        raise SpecError(f"plug-in {shown}: its module name {name!r} already names {other}; rename {path}")
+    return name
 
 
 # --- messages ----------------------------------------------------------------------

@@ -233,7 +233,7 @@ def properties(spec: ActivationSpec) -> Properties:
         gradcheck = False
     odd = bool(np.allclose(f, -f[::-1], rtol=1e-9, atol=1e-12))  # the grid is symmetric about 0
     return Properties(
-        activation=spec.canonical,
+        activation=spec.unversioned,  # as written: a plug-in's version names stored trials, not this
         f0=_at(module, 0.0),
         df0=_at(module, 0.0, 1),
         min_value=min_value,
@@ -284,7 +284,7 @@ def monotone_range(spec: ActivationSpec, name: str, low: float, high: float, ste
     found on ``steps`` values and its ends refined by bisection to 1e-6; None if nowhere."""
     if name not in dict(spec.kwargs):
         known = ", ".join(k for k, _ in spec.kwargs) or "none"
-        raise UsageError(f"{spec.canonical} has no parameter {name!r} to sweep; its parameters: {known}")
+        raise UsageError(f"{spec.unversioned} has no parameter {name!r} to sweep; its parameters: {known}")
     values = np.linspace(low, high, steps)
     flags = [_is_monotone(spec, name, v) for v in values]
     if not any(flags):

@@ -6,19 +6,29 @@ writes the files. A task stored under several hyperparameter sets gets one repor
 set, named by its protocol hash, so that different protocols are never averaged together;
 a tuned run (each activation at its own chosen settings) is one protocol. Trials measured
 on the validation split are actbench tune's, reported by it, and left out here.
+
+Nor are two definitions of one activation pooled (trials.definition, see
+actbench.activations.identity): an activation whose trials of one protocol were made by
+several (or by one and by an unrecorded one, stored before schema 6) becomes one row per
+definition, ``gelu [def 1a2b3c4d]`` and ``gelu [def unknown]``; a plug-in's versions are
+apart already, by the @version in their names. A report whose trials come from several
+actbench code revisions says so in its notices.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from actbench.activations.identity import DEFINITION_LABEL, VERSION_DIGITS, definition_label
+from actbench.activations.registry import unversioned
 from actbench.api import TUNED_KEY, Metric, protocol_hash
 from actbench.errors import UsageError
 from actbench.report import cost, stats
-from actbench.report.formats import FORMATS
+from actbench.report.formats import FORMATS, ON_REQUEST
 from actbench.report.metrics import comparable_metrics, known_metrics
 from actbench.results.store import ResultStore
 from actbench.tasks import TASKS
@@ -35,7 +45,7 @@ class CompareSpec:
     alpha: float = 0.05
     margin: float | None = None  # equivalence margin (TOST), in the metric's unit; None: no equivalence test
     pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
-    formats: frozenset[str] = frozenset(FORMATS.names()) - {"html"}  # which files to write; the page when asked
+    formats: frozenset[str] = frozenset(FORMATS.names()) - ON_REQUEST  # which files to write; html, pdf when asked
     # Test accuracy (%) to reach, by task ("*": every task without its own): the epochs and
     # seconds each trial took to get there (actbench.report.cost); None: not asked for.
     targets: dict[str, float] | None = None
@@ -88,6 +98,9 @@ class TaskReport:
     tuned: Tuned | None = None
     # cost.summarise_time_to_target per activation, when spec.target(task) is set
     time_to_target: pd.DataFrame | None = None
+    # Sentences a reader must see before trusting the tables (e.g. rows whose trials come from
+    # different code), shown under every table's title in every format.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -102,11 +115,83 @@ class TaskReport:
 def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
     if spec.baseline is None:
         return "relu" if "relu" in available else available[0]
-    if spec.baseline not in available:
+    if spec.baseline in available:
+        return spec.baseline
+    named = [act for act in available if _names(spec.baseline, act)]
+    if len(named) > 1:
+        raise UsageError(
+            f"baseline {spec.baseline} names {len(named)} activations in {where}: {', '.join(named)}; give one of them"
+        )
+    if not named:
         raise UsageError(
             f"baseline {spec.baseline} has no finished trials in {where}; it has: {', '.join(available)}"
         )
-    return spec.baseline
+    return named[0]
+
+
+def _names(item: str, label: str) -> bool:
+    """Whether a --acts or --baseline item (actbench.activations.stored_spec) names the report
+    row ``label``: exactly, every definition of it, or (a plug-in without @version) every version."""
+    activation = DEFINITION_LABEL.sub("", label)
+    return item in (label, activation, unversioned(activation))
+
+
+def _label_definitions(trials: pd.DataFrame) -> pd.DataFrame:
+    """``trials`` with each activation relabelled by definition where one (task, protocol)
+    holds its trials from several recorded definitions (then an unrecorded one is a row of
+    its own too); the name stored stays in ``stored_as``. Trials stored before definitions
+    were recorded (schema < 6) beside trials of one recorded definition are not split off:
+    an upgrade would otherwise unpair every study it continues. They are pooled, and the
+    report says so (_definitions_notices)."""
+    keys = [trials["task"], trials["protocol"], trials["activation"]]
+    mixed = trials["definition"].groupby(keys).transform("nunique") > 1  # nunique leaves NULL out
+    labels = [
+        definition_label(act, recorded if isinstance(recorded, str) else None) if split else act
+        for act, recorded, split in zip(trials["activation"], trials["definition"], mixed)
+    ]
+    return trials.assign(stored_as=trials["activation"], activation=labels)
+
+
+def _definitions_notices(group: pd.DataFrame) -> list[str]:
+    """A sentence on each activation of one report whose trials come from several definitions,
+    and on each whose trials of one recorded definition are pooled with unrecorded ones."""
+    notices = []
+    for act, mine in group[group["activation"] == group["stored_as"]].groupby("activation", sort=False):
+        unrecorded, recorded = int(mine["definition"].isna().sum()), mine["definition"].dropna()
+        if unrecorded and len(recorded):
+            notices.append(
+                f"{act}: {unrecorded} trial{'s' * (unrecorded != 1)} stored before actbench recorded definitions "
+                f"are pooled with {len(recorded)} of definition {recorded.iloc[0][:VERSION_DIGITS]}, on the "
+                f"assumption that it did not change."
+            )
+    for stored_as, mine in group[group["activation"] != group["stored_as"]].groupby("stored_as", sort=False):
+        counts = mine.groupby("activation", sort=False).size()
+        rows = ", ".join(f"{label} ({n} trial{'s' * (n != 1)})" for label, n in counts.items())
+        unrecorded = mine["definition"].isna().any()
+        unknown = " ('def unknown': stored before actbench recorded definitions)" if unrecorded else ""
+        notices.append(
+            f"{stored_as} was trained under {len(counts)} definitions, shown as separate rows, "
+            f"never pooled: {rows}{unknown}."
+        )
+    return notices
+
+
+def _revisions_notice(group: pd.DataFrame) -> str | None:
+    """The sentence on a report whose trials come from several code revisions, or None:
+    each revision (shortened), the activations it made and its number of trials."""
+    revisions = group["code_revision"].where(group["code_revision"].notna(), "unknown")
+    if revisions.nunique() < 2:
+        return None
+    parts = []
+    for revision, made in group.groupby(revisions, sort=False):
+        acts = ", ".join(dict.fromkeys(made["activation"]))
+        parts.append(f"{_short_revision(revision)} ({acts}: {len(made)} trial{'s' * (len(made) != 1)})")
+    return f"Trials from {len(parts)} code revisions: {', '.join(parts)}."
+
+
+def _short_revision(revision: str) -> str:
+    """A code revision (actbench.run.provenance) with each hash cut to VERSION_DIGITS hex digits."""
+    return re.sub(r"[0-9a-f]{9,}", lambda m: m[0][:VERSION_DIGITS], revision)
 
 
 def _task_declaration(task: str) -> tuple[tuple[Metric, ...], str]:
@@ -139,6 +224,24 @@ def _tuned(group: pd.DataFrame) -> tuple[dict, Tuned | None]:
     return shared, Tuned(first[TUNED_KEY]["by"], keys, settings)
 
 
+def _nothing_to_report(
+    store: ResultStore, stored: pd.DataFrame, tuning: pd.Series, task: str | None, activations: list[str] | None
+) -> str:
+    """Why a report has no trials, and what the store does hold: the tasks of its compared
+    trials, or that those asked for exist only as tuning trials."""
+    what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
+    asked = stored["task"] == task if task is not None else pd.Series(True, index=stored.index)
+    if (tuning & asked).any() and not (~tuning & asked).any():
+        held = " (only tuning trials, measured on the validation split: see actbench tune's reports)"
+    else:
+        counts = stored[~tuning]["task"].value_counts(sort=False)
+        held = "; it holds " + ", ".join(f"{name} ({n} trial{'s' * (n != 1)})" for name, n in counts.items())
+        if not len(counts):
+            tuned_tasks = ", ".join(dict.fromkeys(stored.loc[tuning, "task"]))
+            held = f"; it holds only tuning trials, of {tuned_tasks} (see actbench tune's reports)" if tuning.any() else " (it is empty)"
+    return f"no stored trials{' for ' + what if what else ''} in {store.path}{held}"
+
+
 def build_reports(
     store: ResultStore, task: str | None, activations: list[str] | None, spec: CompareSpec
 ) -> list[TaskReport]:
@@ -147,17 +250,18 @@ def build_reports(
     trials, epochs = store.trials(), store.epochs()
     trials = trials.assign(settings=trials["hparams"].map(json.loads))  # parsed once, for all below
     tuning = trials["settings"].map(lambda hp: hp.get("split") == "validation")
-    trials = trials[~tuning]
+    stored, trials = trials, trials[~tuning]
     if task is not None:
         trials, epochs = trials[trials["task"] == task], epochs[epochs["task"] == task]
-    if activations is not None:
-        trials = trials[trials["activation"].isin(activations)]
-        epochs = epochs[epochs["activation"].isin(activations)]
-    if trials.empty:
-        what = " and ".join(filter(None, [task and f"task {task}", activations and "those activations"]))
-        tuned = " (only tuning trials, measured on the validation split: see actbench tune's reports)" if tuning.any() else ""
-        raise UsageError(f"no stored trials{' for ' + what if what else ''} in {store.path}{tuned}")
     trials = trials.assign(protocol=[protocol_hash(t, hp) for t, hp in zip(trials["task"], trials["settings"])])
+    trials = _label_definitions(trials)  # before the filter: a definition's row is the same whatever is shown
+    labels = dict(zip(trials["id"], trials["activation"]))
+    epochs = epochs.assign(activation=[labels.get(i, act) for i, act in zip(epochs["trial_id"], epochs["activation"])])
+    if activations is not None:
+        trials = trials[trials["activation"].map(lambda label: any(_names(item, label) for item in activations))]
+        epochs = epochs[epochs["trial_id"].isin(trials["id"])]
+    if trials.empty:
+        raise UsageError(_nothing_to_report(store, stored, tuning, task, activations))
     reports = []
     for (task_name, protocol), group in trials.groupby(["task", "protocol"], sort=False):
         task_metrics, headline = _task_declaration(task_name)
@@ -198,6 +302,7 @@ def build_reports(
                 trial_ids=group["id"].tolist(),
                 tuned=tuned,
                 time_to_target=to_target,
+                notices=_definitions_notices(group) + list(filter(None, [_revisions_notice(group)])),
             )
         )
     return reports

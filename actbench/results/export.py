@@ -7,6 +7,8 @@ stored (e.g. an airbench task's), then the trial's settings and provenance.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from actbench.registry import Registry
@@ -19,7 +21,7 @@ if TYPE_CHECKING:  # imported by the caller: this module is read for --help too
 LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "elapsed_s"]
 TRAILING = [
     "status", "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
-    "torch_version", "actbench_version", "finished_at", "code_revision", "error", "host", "node",
+    "torch_version", "actbench_version", "finished_at", "code_revision", "definition", "error", "host", "node",
 ]  # fmt: skip
 
 
@@ -37,6 +39,22 @@ def export(store: ResultStore, fmt: str, out: TextIO) -> int:
     rows["diverged_epoch"] = rows["diverged_epoch"].astype("Int64")  # an epoch number, or empty
     writer(rows, out)
     return len(rows)
+
+
+def export_to_file(store: ResultStore, fmt: str, path: Path) -> int:
+    """``export`` into the file ``path``, written beside it first and then renamed over it, so
+    a failed export (a full disk) leaves no half-written file and any earlier one whole."""
+    from actbench.results.store import StoreError
+
+    part = path.with_name(path.name + ".part")
+    try:
+        with open(part, "w", newline="") as handle:
+            rows = export(store, fmt, handle)
+        os.replace(part, path)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return rows
 
 
 def write_csv(rows: pd.DataFrame, out: TextIO) -> None:

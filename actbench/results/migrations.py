@@ -9,7 +9,9 @@ task-specific per-epoch columns on ``epochs``; 3, task metrics moved out of ``ep
 into ``metric_values`` (one row per trial, epoch and metric name, for whatever metrics
 a task declares), ``trials.code_revision``, the 'failed' status with ``trials.error``,
 and ``claims`` (which run is training which trial, under a lease); 4, ``trials.node``
-(the Ray node that trained a trial).
+(the Ray node that trained a trial); 5, ``epochs.elapsed_s`` (training seconds at each
+epoch's end); 6, ``trials.definition`` (what defined the activation: a plug-in's source
+hash or a built-in's behavioural fingerprint, actbench.activations.identity).
 
 Adding a migration: a function taking the connection (inside the transaction), appended
 to MIGRATIONS with the version it brings the store to, and TABLES updated to match.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Table name -> its CREATE statement, in creation order.
 TABLES = {
@@ -48,6 +50,8 @@ CREATE TABLE IF NOT EXISTS trials (
     code_revision TEXT,                -- the code that made it (actbench.run.provenance); NULL before schema 3
     error TEXT,                        -- why a 'failed' trial failed: the exception, one line
     node TEXT,                         -- the Ray node id that trained it; NULL: a local run (or before schema 4)
+    definition TEXT,                   -- what defined the activation (a plug-in's source hash, a built-in's
+                                       -- behavioural fingerprint: actbench.activations.identity); NULL before schema 6
     UNIQUE (task, activation, seed, config_hash)
 )
 """,
@@ -139,6 +143,15 @@ def _to_5(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE epochs ADD COLUMN elapsed_s REAL")
 
 
+def _to_6(conn: sqlite3.Connection) -> None:
+    """What defined each trial's activation; NULL for every trial stored before (the report
+    labels such trials' definition unknown, and never pools them with recorded ones)."""
+    if "definition" not in [row[1] for row in conn.execute("PRAGMA table_info(trials)")]:
+        conn.execute("ALTER TABLE trials ADD COLUMN definition TEXT")
+
+
 # (version it brings the store to, migration), in order. Versions 1 and 2 both take _to_3:
 # what version 2 added is moved out by it again.
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(3, _to_3), (4, _to_4), (5, _to_5)]
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (3, _to_3), (4, _to_4), (5, _to_5), (6, _to_6)
+]

@@ -43,7 +43,7 @@ DB_NAME = "actbench.sqlite"
 TRIAL_COLUMNS = [
     "task", "activation", "seed", "config_hash", "hparams", "status", "diverged_epoch",
     "epochs_run", "wall_time_s", "engine", "device", "torch_version", "actbench_version", "host",
-    "finished_at", "code_revision", "error", "node",
+    "finished_at", "code_revision", "error", "node", "definition",
 ]  # fmt: skip
 EPOCH_VALUES = ["train_loss", "test_loss", "test_acc"]
 
@@ -221,7 +221,7 @@ class ResultStore:
             json.dumps(trial.hparams, sort_keys=True), result.status, result.diverged_epoch,
             len(result.epochs), result.wall_time_s, result.engine, result.device, result.torch_version,
             result.actbench_version, result.host, result.finished_at, result.code_revision, result.error,
-            result.node,
+            result.node, result.definition,
         )  # fmt: skip
         with self._transaction():
             cursor = self._conn.execute(
@@ -257,6 +257,20 @@ class ResultStore:
         wanted = {t.key for t in trials}
         rows = self._conn.execute("SELECT task, activation, seed, config_hash FROM trials")
         return wanted & set(rows)
+
+    def stored_definitions(self, trials: Iterable[Trial]) -> dict[tuple[str, str, str], dict[str | None, int]]:
+        """(task, activation, config_hash) of each of ``trials`` -> the definitions its stored
+        trials (any seed) were made by, each with its number of trials; None: not recorded."""
+        wanted = {(t.task, t.activation, t.config_hash) for t in trials}
+        found: dict[tuple[str, str, str], dict[str | None, int]] = {}
+        rows = self._conn.execute(
+            "SELECT task, activation, config_hash, definition, COUNT(*) FROM trials "
+            "GROUP BY task, activation, config_hash, definition"
+        )
+        for task, activation, config_hash, definition, count in rows:
+            if (task, activation, config_hash) in wanted:
+                found.setdefault((task, activation, config_hash), {})[definition] = count
+        return found
 
     # -- claims ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ code under test, so a wrong formula, constant or default fails a test.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import textwrap
@@ -435,7 +436,8 @@ def test_split_specs_errors(text: str, message: str) -> None:
         ("ralu(alpha=1)x", "malformed activation spec 'ralu(alpha=1)x': unexpected text after ')': 'x'"),
         ("relu)", "malformed activation spec 'relu)': ')' without '('"),
         ("(alpha=1)", "malformed activation spec '(alpha=1)': missing activation name before '('"),
-        ("my mod:X", "malformed activation spec 'my mod:X': a plug-in is written 'package.module:Name'"),
+        ("my mod:X",
+         "malformed activation spec 'my mod:X': a plug-in is written 'package.module:Name' or 'path/to/file.py:Name'"),
         ("", "empty activation spec"),
     ],
 )
@@ -569,14 +571,23 @@ def plugin(tmp_path, monkeypatch) -> str:
         sys.modules.pop(module, None)
 
 
+def plugin_version(name: str) -> str:
+    """A top-level plug-in module's version, by the recipe: SHA-256 of its file name and contents."""
+    source = textwrap.dedent(PLUGIN_SOURCE).encode()
+    return hashlib.sha256(f"{name}.py".encode() + b"\0" + source + b"\0").hexdigest()[:8]
+
+
 def test_plugin_class_and_factory(plugin: str) -> None:
+    version = plugin_version(plugin)
     parsed = parse_activation(f"{plugin}:Cube(scale=2)")
     assert parsed.info is None and parsed.target == f"{plugin}:Cube"
-    assert parsed.canonical == f"{plugin}:Cube(power=3, scale=2.0, shifted=false)"
-    assert canonical_spec(f" {plugin}:Cube( shifted=TRUE ) ") == f"{plugin}:Cube(power=3, scale=1.0, shifted=true)"
+    assert parsed.canonical == f"{plugin}:Cube@{version}(power=3, scale=2.0, shifted=false)"
+    assert parsed.unversioned == f"{plugin}:Cube(power=3, scale=2.0, shifted=false)"
+    shifted = f"{plugin}:Cube@{version}(power=3, scale=1.0, shifted=true)"
+    assert canonical_spec(f" {plugin}:Cube( shifted=TRUE ) ") == shifted
     module = get_activation(f"{plugin}:Cube(scale=2, power=1)")
     assert module(torch.tensor([1.5])).item() == 3.0
-    assert canonical_spec(f"{plugin}:Plain") == f"{plugin}:Plain"
+    assert canonical_spec(f"{plugin}:Plain") == f"{plugin}:Plain@{version}"
     assert get_activation(f"{plugin}:make_half(k=2)")(torch.tensor([5.0])).item() == 2.0
 
 
@@ -584,18 +595,18 @@ def test_plugin_class_and_factory(plugin: str) -> None:
     ("spec", "message"),
     [
         ("actbench_no_such_module:Foo",
-         "plug-in 'actbench_no_such_module:Foo': cannot import 'actbench_no_such_module': "
+         "plug-in actbench_no_such_module:Foo: cannot import 'actbench_no_such_module': "
          "ModuleNotFoundError: No module named 'actbench_no_such_module'"),
         ("actbench_broken_plugin:Foo",
-         "plug-in 'actbench_broken_plugin:Foo': cannot import 'actbench_broken_plugin': RuntimeError: boom at import"),
+         "plug-in actbench_broken_plugin:Foo: cannot import 'actbench_broken_plugin': RuntimeError: boom at import"),
         ("actbench_test_plugin:Missing",
-         "plug-in 'actbench_test_plugin:Missing': 'actbench_test_plugin' has no attribute 'Missing'"),
+         "plug-in actbench_test_plugin:Missing: 'actbench_test_plugin' has no attribute 'Missing'"),
         ("actbench_test_plugin:NUMBER",
-         "plug-in 'actbench_test_plugin:NUMBER': got int, which is neither an nn.Module subclass nor a callable"),
+         "plug-in actbench_test_plugin:NUMBER: got int, which is neither an nn.Module subclass nor a callable"),
         ("actbench_test_plugin:NotModule",
-         "plug-in 'actbench_test_plugin:NotModule': class NotModule is not an nn.Module subclass"),
+         "plug-in actbench_test_plugin:NotModule: class NotModule is not an nn.Module subclass"),
         ("actbench_test_plugin:NeedsWidth",
-         "plug-in 'actbench_test_plugin:NeedsWidth': parameter 'width' has no default; "
+         "plug-in actbench_test_plugin:NeedsWidth: parameter 'width' has no default; "
          "every parameter needs a float, int or bool default"),
         ("actbench_test_plugin:bad_return", "actbench_test_plugin:bad_return returned int, not an nn.Module"),
         ("actbench_test_plugin:Cube(scale=-1)",
@@ -678,4 +689,5 @@ def test_spec_is_plain_data_for_plugins(plugin: str) -> None:
     # A plug-in spec holds no factory, only its import path: another process can rebuild it.
     parsed = parse_activation(f"{plugin}:Cube")
     assert isinstance(parsed, ActivationSpec)
-    assert parsed == ActivationSpec(None, f"{plugin}:Cube", (("power", 3), ("scale", 1.0), ("shifted", False)))
+    kwargs = (("power", 3), ("scale", 1.0), ("shifted", False))
+    assert parsed == ActivationSpec(None, f"{plugin}:Cube", kwargs, plugin_version(plugin))

@@ -71,6 +71,6 @@ def test_every_inspection_command_takes_a_plugin():
                  ["speed", spec, "--size", "1000", "--repeats", "2", "--no-compile"]):  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
-        assert "cubic:Cubic(k=0.5)" in result.stdout
+        assert "cubic:Cubic(k=0.5)" in result.stdout  # as written: the version names stored trials only
     facts = json.loads(runner.invoke(app, ["check", spec, "--format", "json"]).stdout)[0]
     assert facts["df0"] == 1.0 and facts["monotone"] and facts["odd"] and facts["smoothness"] == "C2+"

@@ -1,5 +1,6 @@
 """The results store: atomic, duplicate-free, safe with several writers, honest about NaN."""
 
+import dataclasses
 import math
 import multiprocessing
 import sqlite3
@@ -36,6 +37,18 @@ def test_stored_keys_answer_for_the_given_trials(tmp_path):
     assert keys == {("mnist-mini", "gelu", 0, done.trial.config_hash)}
 
 
+def test_each_trial_keeps_its_definition_and_the_store_counts_them_per_activation(tmp_path):
+    first, second = (dataclasses.replace(fake_result("gelu", s, [90.0]), definition=d * 64) for s, d in enumerate("ab"))
+    other = dataclasses.replace(fake_result("relu", 0, [90.0]), definition="c" * 64)
+    with ResultStore(tmp_path) as store:
+        for result in (first, second, other, fake_result("gelu", 2, [90.0])):
+            store.add(result)
+        # Asked for gelu's seed 5 only: every stored seed of gelu counts, relu is not asked for.
+        found = store.stored_definitions([fake_result("gelu", 5, [90.0]).trial])
+        assert store.trials()["definition"].tolist()[:3] == ["a" * 64, "b" * 64, "c" * 64]
+    assert found == {("mnist-mini", "gelu", first.trial.config_hash): {"a" * 64: 1, "b" * 64: 1, None: 1}}
+
+
 def test_diverged_epochs_are_stored_as_null_and_read_back_as_nan(tmp_path):
     with ResultStore(tmp_path) as store:
         store.add(fake_result("srelu", 0, [90.0, math.nan], diverged_at=2))
@@ -69,7 +82,7 @@ def test_a_database_of_another_schema_version_is_refused(tmp_path):
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError) as info:
         ResultStore(tmp_path)
-    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 5"
+    assert str(info.value) == f"{tmp_path / DB_NAME}: schema version 99, this actbench reads version 6"
 
 
 # The first release's tables, as it created them (schema 1).
@@ -103,7 +116,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path):
     assert epochs[["epoch", "train_loss", "test_loss", "test_acc"]].values.tolist() == [[1, 0.5, 0.4, 90.0], [2, 0.3, 0.2, 91.0]]
     assert trials["code_revision"].isna().all()  # not recorded before schema 3
     version = sqlite3.connect(tmp_path / DB_NAME).execute("SELECT value FROM meta WHERE key = 'schema_version'")
-    assert version.fetchone() == ("5",)
+    assert version.fetchone() == ("6",)
 
 
 def _write_all(folder, seeds):

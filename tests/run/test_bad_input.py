@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from actbench.activations import canonical_spec
 from actbench.cli import app
 from actbench.results.store import DB_NAME, ResultStore, StoreError
 from fakes import fake_result
@@ -98,19 +99,20 @@ def test_an_activation_failing_mid_training_is_stored_as_failed_and_the_run_goes
     result = run("--acts", "relu,badacts:LaterBoom,gelu", "--repeats", "2", "--engine", engine)
     assert result.exit_code == 0, result.output
     assert "2 failed" in result.stderr
+    later = canonical_spec("badacts:LaterBoom")  # with its source's version: badacts:LaterBoom@...
     with ResultStore(Path("results"), create=False) as store:
         trials = store.trials().set_index(["activation", "seed"])
     assert len(trials) == 6
-    assert (trials.loc["badacts:LaterBoom", "status"] == "failed").all()
-    assert (trials.drop(index="badacts:LaterBoom", level="activation")["status"] == "ok").all()
-    assert set(trials.loc["badacts:LaterBoom", "error"]) == {"ValueError: went wrong at step 30"}
+    assert (trials.loc[later, "status"] == "failed").all()
+    assert (trials.drop(index=later, level="activation")["status"] == "ok").all()
+    assert set(trials.loc[later, "error"]) == {"ValueError: went wrong at step 30"}
     # The report counts them, and leaves them out of every statistic.
     report = runner.invoke(app, ["report", "--format", "md,csv"])
     assert report.exit_code == 0, report.output
     summary = pd.read_csv("results/mnist-mini/summary.csv").set_index("activation")
-    assert summary.loc["badacts:LaterBoom", ["n", "trials", "failed"]].tolist() == [0, 2, 2]
+    assert summary.loc[later, ["n", "trials", "failed"]].tolist() == [0, 2, 2]
     assert summary.loc["relu", ["n", "trials", "failed"]].tolist() == [2, 2, 0]
-    assert "| badacts:LaterBoom | 0 | – | – | 0/2 | 2/2 |" in Path("results/mnist-mini/summary.md").read_text()
+    assert f"| {later} | 0 | – | – | 0/2 | 2/2 |" in Path("results/mnist-mini/summary.md").read_text()
     exported = pd.read_csv(io.StringIO(runner.invoke(app, ["export"]).stdout))
     assert set(exported.loc[exported["status"] == "failed", "error"]) == {"ValueError: went wrong at step 30"}
 

@@ -21,6 +21,7 @@ import pytest
 
 pytest.importorskip("ray")
 
+from actbench.activations import canonical_spec  # noqa: E402
 from actbench.results.store import DB_NAME  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -188,7 +189,7 @@ def test_a_member_that_kills_its_worker_every_time_fails_alone(cluster, tmp_path
     done = actbench(*run, cwd=tmp_path)
     trials = {act: (status, error) for act, status, error in stored(tmp_path / "results", "activation, status, error")}
     assert trials["relu"] == ("ok", None)
-    status, error = trials["fakes:KillsWorker(calls=30)"]
+    status, error = trials[canonical_spec("fakes:KillsWorker(calls=30)")]
     assert status == "failed"
     assert error.startswith("the worker died on each of 2 attempt(s): ")
     assert "1 failed" in done.stderr

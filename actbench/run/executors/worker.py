@@ -12,6 +12,11 @@ itself, since the driver's folders may not exist on its machine:
   leaves a marker file in it for this run), so a unit retried after its worker died
   resumes from its last epoch; else none, and a retried unit starts over.
 
+It trusts nothing about the plug-ins it imports: each one's spec names the version of
+its source the driver has (``pkg.mod:Name@1a2b3c4d``), and a worker whose own copy hashes
+otherwise (another install of the package on this node) ends the run with one line
+before training anything, instead of storing another code's numbers under that version.
+
 Progress (a trial started, an epoch done) goes to the driver through ``events`` (a Ray
 queue), sent in batches by a thread, so training never waits on the network.
 """
@@ -24,8 +29,9 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from actbench.activations import PluginVersionError, parse_activation
 from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
-from actbench.errors import DataError
+from actbench.errors import DataError, SpecError
 from actbench.run.executors.local import run_unit
 from actbench.tasks import get_task
 
@@ -95,6 +101,7 @@ def train_unit(
     import torch
 
     torch.set_num_threads(threads)
+    check_plugin_versions(unit, node)
     ctx, source = worker_context(ctx, checkpoint_marker)
     try:
         first = unit.trials[0]
@@ -110,6 +117,20 @@ def train_unit(
     finally:
         relay.close()
     return [dataclasses.replace(result, node=node) for result in results]
+
+
+def check_plugin_versions(unit: WorkUnit, node: str) -> None:
+    """SpecError unless every plug-in of ``unit`` has here the source version its spec names."""
+    for activation in dict.fromkeys(trial.activation for trial in unit.trials):
+        try:
+            parse_activation(activation)
+        except PluginVersionError as exc:
+            module = exc.target.partition(":")[0]
+            raise SpecError(
+                f"on Ray node {platform.node()} ({node[:8]}), plug-in {exc.target} is at version {exc.current}, "
+                f"the driver's at {exc.given}: this worker's copy of {module} differs from the driver's; "
+                "install the same version on every node"
+            ) from None
 
 
 def memory_budget(device_type: str, share: float) -> int:
