@@ -2,16 +2,20 @@
 metric, summarised per activation, and the activations on the time–metric Pareto front.
 
 Seconds are the store's ``elapsed_s``: training seconds from the trial's start to the
-end of an epoch, its evaluation included (a population member: its share). A store
-written before those were recorded has NaN there; the seconds are then estimated as
-the trial's wall time × epoch / epochs run (every epoch taken as equally long) and
-flagged ``estimated``.
+end of an epoch, its evaluation included. A sequential trial's are its own; a population
+member's are its activation's measured seconds plus an equal share of the rest of its
+population's (actbench.tasks.costs; SECONDS_NOTE says so under the table). A store
+written before per-epoch seconds were recorded has NaN there; the seconds are then
+estimated as the trial's wall time × epoch / epochs run (every epoch taken as equally
+long) and flagged ``estimated``.
 
 A mean time to target is taken over the trials that reached the target only: it is a
 conditional mean, and means nothing without the "k of n reached" beside it (a slow
 activation that reaches the target once in ten looks as fast as its one lucky seed).
 Its 95% interval is Student's t over those trials: with the 3 to 10 seeds of a typical
 run a percentile bootstrap is too narrow, and the t-interval needs no resampling seed.
+Where every trial took the same (all reached the target at epoch 4, say), the cell says
+so ("all at epoch 4") instead of a zero-width interval that looks like certainty.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from actbench.errors import UsageError
+from actbench.tasks.costs import METHOD
 
 # Trials that trained and count towards "k of n": finished, or diverged (having reached
 # the target, or not, before their weights went non-finite). Failed ones raised an
@@ -81,9 +86,10 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
 def summarise_time_to_target(per_trial: pd.DataFrame, activations_order: Sequence[str]) -> pd.DataFrame:
     """One row per activation, those of ``activations_order`` first in that order (the
     report's), then any others as they come: trials (n), reached (k), and for epochs and
-    seconds to the target the mean, its 95% t-interval (NaN below two trials) and the
-    median, all over the k trials that reached it (NaN where k = 0); ``estimated``: some
-    of those seconds are estimates from the trial's wall time."""
+    seconds to the target the mean, its 95% t-interval (NaN below two trials; low = high =
+    mean exactly when all are equal) and the median, all over the k trials that reached
+    it (NaN where k = 0); ``estimated``: some of those seconds are estimates from the
+    trial's wall time."""
     rows = []
     for activation in dict.fromkeys([*activations_order, *per_trial["activation"]]):
         group = per_trial[per_trial["activation"] == activation]
@@ -93,6 +99,8 @@ def summarise_time_to_target(per_trial: pd.DataFrame, activations_order: Sequenc
             values = hit[f"{name}_to_target"].to_numpy(dtype=float)
             low, high = _t_interval(values)
             mean, median = (values.mean(), np.median(values)) if len(values) else (math.nan, math.nan)
+            if len(values) > 1 and values.min() == values.max():  # exactly, not the mean's rounding of it
+                low = high = mean = values[0]
             row.update({f"{name}_mean": mean, f"{name}_low": low, f"{name}_high": high, f"{name}_median": median})
         row["estimated"] = bool(hit["estimated"].any())
         rows.append(row)
@@ -129,20 +137,32 @@ def cost_points(values: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
 
 
 PARETO_NOTE = (
-    "Pareto front: the activations no other beats on both mean seconds per trial (training + evaluation) "
-    "and the mean metric, i.e. none is at least as good on both and strictly better on one; means over "
-    "the finished trials."
+    "Pareto front: the activations no other beats on both mean seconds per trial (training + evaluation; "
+    "how they are measured: see Seconds) and the mean metric, i.e. none is at least as good on both and "
+    "strictly better on one; means over the finished trials."
+)
+# How the seconds were measured, under the cost table (the method text of actbench.tasks.costs).
+SECONDS_NOTE = (
+    f"Seconds: a sequential trial's own; {METHOD}. The activations are timed apart from the training step, "
+    "so an activation of a few microseconds is the least exact; measured on the machine that ran the "
+    "trials, they compare activations within one run, not across machines."
 )
 
 
-def _interval_cell(mean: float, low: float, high: float) -> str:
-    return f"{mean:.1f} (n=1, no CI)" if math.isnan(low) else f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+def _interval_cell(mean: float, low: float, high: float, unit: str) -> str:
+    """The cell "mean [low, high]"; "all at epoch 4" or "all at 2.5 s" where every trial took the same."""
+    if math.isnan(low):
+        return f"{mean:.1f} (n=1, no CI)"
+    if low == high:
+        return f"all at epoch {mean:g}" if unit == "epochs" else f"all at {mean:.1f} s"
+    return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
 
 
 def target_rows(summary: pd.DataFrame, target: float, unit: str = "%") -> list[dict[str, str]]:
     """summarise_time_to_target as table cells: "k of n" reached, then epochs and seconds to
-    the target as "mean [95% CI]" ("not reached" where no trial did; "(estimated)" after
-    seconds that are partly wall-time estimates)."""
+    the target as "mean [95% CI]" ("not reached" where no trial did; "all at epoch 4" where
+    every trial that reached it took the same; "(estimated)" after seconds that are partly
+    wall-time estimates)."""
     goal = f"{target:g}{unit}"
     rows = []
     for row in summary.to_dict(orient="records"):
@@ -150,8 +170,9 @@ def target_rows(summary: pd.DataFrame, target: float, unit: str = "%") -> list[d
         if row["reached"] == 0:
             cells[f"epochs to {goal}"] = cells[f"seconds to {goal}"] = "not reached"
         else:
-            cells[f"epochs to {goal}"] = _interval_cell(row["epochs_mean"], row["epochs_low"], row["epochs_high"])
-            seconds = _interval_cell(row["seconds_mean"], row["seconds_low"], row["seconds_high"])
+            epochs = _interval_cell(row["epochs_mean"], row["epochs_low"], row["epochs_high"], "epochs")
+            cells[f"epochs to {goal}"] = epochs
+            seconds = _interval_cell(row["seconds_mean"], row["seconds_low"], row["seconds_high"], "seconds")
             cells[f"seconds to {goal}"] = seconds + (" (estimated)" if row["estimated"] else "")
         rows.append(cells)
     return rows
@@ -166,5 +187,5 @@ def target_note(target: float, unit: str = "%") -> str:
         f"trials that reached it only, a conditional mean: read them beside k of n. n counts finished and diverged "
         f"trials (a diverged trial counts as reaching it only before diverging); failed ones are left out. "
         f"(estimated): stored before per-epoch seconds were recorded, so estimated as the trial's wall time × "
-        f"epoch / epochs run."
+        f"epoch / epochs run. {SECONDS_NOTE}"
     )

@@ -202,15 +202,15 @@ class EngineCheckpoint:
         """The unit's training time so far, over every process that trained it."""
         return self.seconds_before + self.clock()
 
-    def stamp(self, trial: Trial, metrics: EpochMetrics, share: int = 1) -> EpochMetrics:
+    def stamp(self, trial: Trial, metrics: EpochMetrics) -> EpochMetrics:
         """``metrics`` with ``elapsed_s``: the unit's seconds when the trial's epoch was first
-        yielded, over ``share`` (the members trained together). Kept across a resume: an
+        yielded (a population charges its members from it: engines/population.py). Kept across a resume: an
         epoch yielded again from a checkpoint keeps its first time. A task saves before it
         yields, so the epoch saved last is stamped again on resume: with the seconds
         trained before plus the restore's."""
         key = (trial.activation, trial.seed, metrics.epoch)
         seconds = self.at_epoch.setdefault(key, self.seconds())
-        return dataclasses.replace(metrics, elapsed_s=seconds / share)
+        return dataclasses.replace(metrics, elapsed_s=seconds)
 
 
 def replace_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:

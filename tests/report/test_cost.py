@@ -121,6 +121,28 @@ def test_summary_means_intervals_and_medians_by_hand():
     assert "over the trials that reached it only, a conditional mean" in cost.target_note(97.5)
 
 
+def test_trials_that_all_took_the_same_say_so_not_a_zero_width_interval():
+    relu = [(4, 0.1, False)] * 3  # 0.1 s three times: a mean of 0.10000000000000002, a std of 1e-17
+    gelu = [(3, 2.5, False), (5, 2.5, True)]
+    summary = cost.summarise_time_to_target(per_trial({"relu": relu, "gelu": gelu}), ["relu", "gelu"])
+    assert summary.loc[0, ["seconds_mean", "seconds_low", "seconds_high"]].tolist() == [0.1, 0.1, 0.1]
+    half = 12.706205 * math.sqrt(2) / math.sqrt(2)  # t(0.975, 1 df) × std / √n of epochs 3 and 5
+    assert cost.target_rows(summary, 97.5) == [
+        {
+            "activation": "relu",
+            "reached 97.5%": "3 of 3",
+            "epochs to 97.5%": "all at epoch 4",
+            "seconds to 97.5%": "all at 0.1 s",
+        },
+        {
+            "activation": "gelu",
+            "reached 97.5%": "2 of 2",
+            "epochs to 97.5%": f"4.0 [{4 - half:.1f}, {4 + half:.1f}]",
+            "seconds to 97.5%": "all at 2.5 s (estimated)",
+        },
+    ]
+
+
 @pytest.mark.parametrize(("points", "higher", "front"), [
     ([(1, 90), (2, 95), (3, 94)], True, [True, True, False]),  # 94 costs more than 95
     ([(1, 90), (2, 95), (2, 95)], True, [True, True, True]),  # equal points dominate neither

@@ -3,10 +3,15 @@ with a population trainer (actbench.api.PopulationTrainer). Each member is its
 sequential trial, not an approximation of it; tests hold the two engines to the same
 numbers. With ``ctx.checkpoint_dir`` set, a chunk saves its state after every epoch, as
 one population, and a killed chunk resumes from it (actbench.run.checkpoints).
+
+A member's seconds are not an equal share of its population's, which would make every
+activation cost the same: the trainer measures what each activation adds and the rest is
+shared equally (``member_seconds``; actbench.tasks.costs says how).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -19,6 +24,7 @@ from actbench.run.checkpoints import EngineCheckpoint, unit_checkpoint
 from actbench.run.engines import EpochCallback, StartCallback
 from actbench.run.engines.results import elapsed, make_result
 from actbench.tasks import get_task
+from actbench.tasks.costs import OWN_SECONDS, SET_ASIDE_SECONDS
 
 
 def default_memory_budget(device: torch.device) -> int:
@@ -54,6 +60,20 @@ def plan_chunks(trials: list[Trial], memory_budget: int, workers: int = 1) -> li
     return chunks
 
 
+def member_seconds(metrics: EpochMetrics, members: int) -> EpochMetrics:
+    """``metrics`` stamped with the population's seconds (``elapsed_s``), as the member's:
+    the seconds the trainer set aside (its activations' measured seconds and the measuring's)
+    taken out, the rest shared equally among the ``members`` trained together, plus the
+    member's own measured seconds; the trainer's cost keys taken out of ``extra``. From a
+    trainer that measures nothing: an equal share."""
+    extra = dict(metrics.extra)
+    own, set_aside = extra.pop(OWN_SECONDS, 0.0), extra.pop(SET_ASIDE_SECONDS, 0.0)
+    # Never below zero: measured apart from the step, an activation could come out dearer
+    # than the whole epoch's remainder.
+    shared = max(metrics.elapsed_s - set_aside, 0.0)
+    return dataclasses.replace(metrics, extra=extra, elapsed_s=shared / members + own)
+
+
 def _trainer(task_name: str):
     trainer = get_task(task_name).population
     if trainer is None:
@@ -72,9 +92,10 @@ class PopulationEngine:
         self, unit: WorkUnit, ctx: TrainContext, on_start: StartCallback | None, on_epoch: EpochCallback | None
     ) -> Iterator[TrialResult]:
         """Train the unit's trials together; yield each trial when it ends. A member's wall
-        time is its share of the population's: the time until it ended divided by the
-        number of members trained with it. The chunk resumes from its checkpoint
-        (``unit_checkpoint(ctx, unit)``) if it has one, every epoch done yielded again."""
+        time is its ``member_seconds`` when it ended: its activation's measured seconds and
+        an equal share of the rest of the population's time until then (over every member
+        trained with it). The chunk resumes from its checkpoint (``unit_checkpoint(ctx, unit)``)
+        if it has one, every epoch done yielded again."""
         chunk = unit.trials
         by_member = {(t.activation, t.seed): t for t in chunk}
         epochs: dict[tuple[str, int], list[EpochMetrics]] = {key: [] for key in by_member}
@@ -86,12 +107,12 @@ class PopulationEngine:
         timed = EngineCheckpoint(unit_checkpoint(ctx, unit), lambda: elapsed(start, ctx))
         for key, metrics in _trainer(chunk[0].task).train(list(by_member), chunk[0].hparams, ctx, timed):
             trial = by_member[key]
-            metrics = timed.stamp(trial, metrics, share=len(chunk))
+            metrics = member_seconds(timed.stamp(trial, metrics), len(chunk))
             epochs[key].append(metrics)
             if on_epoch:
                 on_epoch(trial, metrics)
-            if metrics.epoch == last_epoch or not metrics.finite:
-                yield make_result(trial, epochs[key], timed.seconds() / len(chunk), "population", ctx)
+            if metrics.epoch == last_epoch or not metrics.finite:  # its wall time: its last epoch's end
+                yield make_result(trial, epochs[key], metrics.elapsed_s, "population", ctx)
 
 
 ENGINE = PopulationEngine()

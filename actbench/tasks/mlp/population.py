@@ -42,21 +42,41 @@ parameters. Assumed: an activation module without parameters is deterministic an
 on each row independently (every built-in is); a stochastic one would draw different
 random numbers than in the sequential engine.
 
+Costs (actbench.tasks.costs): what each activation adds to the population's time is
+measured, so that a member is charged its activation's own seconds plus an equal share
+of the rest. Once per epoch, each activation group's forward and backward are timed at
+the training step's own shapes, (members, batch, width) per hidden layer, on copies of
+its modules (``measure_step_seconds``: one warm-up, the median of 3, times the epoch's
+steps), and its forward in evaluation is timed in place. The training step itself is not
+touched: no hook, no wrapper, nothing that could change its graph, its numbers or a
+compiled step; the copies keep a module's own state (a call counter) as it was, and the
+random number generators are restored after. The measuring costs 4 passes of each
+activation an epoch against the epoch's one per step (79 steps on mnist-mini, 938 on
+mnist): measured, 4% of a 40-member mnist-mini population's time on a loaded 2-core
+machine (so about 0.4% on mnist, by the same ratio); it is left out of every member's
+seconds. Caveats: timed apart from the step, an activation is measured without the cache
+state the step leaves it (a cheap activation's few microseconds are the least exact),
+with random normal inputs rather than the step's, in wall seconds on the machine as
+loaded at the time, and uncompiled under ``--compile``.
+
 Checkpoints (actbench.api.Checkpoint): the population saves itself as one after every
 epoch: the members still in (in training order), their stacked weights and biases
 member-major ((K, in, out) and (K, 1, out) per layer, whatever the blocks), each one's
 activation modules' state dicts, AdamW's state (its stacked entries member-major too),
-every seed's data-order generator (each draws once per epoch, dropped members' seeds too)
-and every metric yielded so far, in order. Resumed, it yields those again, rebuilds the
-population of the members still in (dropped members stay dropped) and trains on, to the
-same bits. An activation module's state outside its state dict (a plain Python
-attribute) is not saved: a plug-in that keeps state must expose it through
-``get_extra_state``.
+every seed's data-order generator (each draws once per epoch, dropped members' seeds too),
+the seconds measured so far (``costs``) and every metric yielded so far, in order.
+Resumed, it yields those again, rebuilds the population of the members still in
+(dropped members stay dropped) and trains on, to the same bits. An activation module's
+state outside its state dict (a plain Python attribute) is not saved: a plug-in that
+keeps state must expose it through ``get_extra_state``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import statistics
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
@@ -67,6 +87,7 @@ from torch import nn
 from actbench.seeding import generator
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
 from actbench.tasks.activation_params import activation_parameters
+from actbench.tasks.costs import OWN_SECONDS, SET_ASIDE_SECONDS, timed
 from actbench.tasks.mlp.model import DeviceData, Optimizer, adamw, build_mlp, epoch_order
 from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS
 
@@ -75,6 +96,9 @@ ADAM_COPIES = 4  # parameter, gradient, exp_avg, exp_avg_sq
 # Test rows per evaluation product, (K, EVAL_ROWS, width) per layer: memory only, the
 # metrics do not depend on it.
 EVAL_ROWS = 2000
+# Timed forward and backward passes of each activation group per epoch, after one warm-up
+# pass; the median counts (robust to one pass the scheduler interrupted).
+COST_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -160,6 +184,12 @@ class ActivationGroup:
             return self.modules[0][layer](h.reshape(members * rows, features)).view(members, rows, features)
         return torch.stack([modules[layer](part) for modules, part in zip(self.modules, h)])
 
+    def copy(self) -> ActivationGroup:
+        """The group with copies of the modules it applies (one for a shared group): what is
+        done to them (calls counted, parameters' gradients) leaves the group's own as they are."""
+        modules = self.modules[:1] if self.shared else self.modules
+        return ActivationGroup(self.start, self.stop, copy.deepcopy(modules), self.shared)
+
 
 class Population:
     """K member MLPs with stacked parameters, and the members' own activation modules.
@@ -171,6 +201,7 @@ class Population:
 
     def __init__(self, sizes: list[int], members: list[Member], device: torch.device, init: str = "torch"):
         self.layers = len(sizes) - 1
+        self.hidden = sizes[1:-1]  # the widths the activations see, one per hidden layer
         self._set_layout(block_order(members)[0], device)
         models = [build_mlp(sizes, m.activation, m.seed, init).to(device) for m in self.members]
         linear = [[m.get_submodule(f"fc{i}") for m in models] for i in range(1, self.layers + 1)]
@@ -268,7 +299,17 @@ class Population:
     def activation_parameters(self) -> list[nn.Parameter]:
         return [p for modules in self.act_modules for m in modules for p in m.parameters()]
 
-    def activate(self, h: torch.Tensor, layer: int) -> torch.Tensor:
+    def activate(self, h: torch.Tensor, layer: int, seconds: list[float] | None = None) -> torch.Tensor:
+        """h (K, B, F) -> every member's activation of its slice. ``seconds`` (one per group):
+        each group's time added to its entry (evaluation only: the timing waits for the device)."""
+        if seconds is not None:
+            parts = h.split([g.stop - g.start for g in self.groups])
+            outs = []
+            for i, (group, part) in enumerate(zip(self.groups, parts)):
+                out, took = timed(h.device, lambda: group.apply(part, layer))
+                outs.append(out)
+                seconds[i] += took
+            return torch.cat(outs)
         if len(self.groups) == 1:
             return self.groups[0].apply(h, layer)
         # split, not slicing: its backward is one cat, where each slice's would be a
@@ -288,8 +329,8 @@ class Population:
         return h
 
     @torch.no_grad()
-    def forward_shared_input(self, x: torch.Tensor) -> torch.Tensor:
-        """x (M, in), the same rows for every member -> logits (K, M, classes).
+    def forward_shared_input(self, x: torch.Tensor, seconds: list[float] | None = None) -> torch.Tensor:
+        """x (M, in), the same rows for every member -> logits (K, M, classes); ``seconds``: see ``activate``.
 
         A block's first layers are one (M, in) @ (in, G·n·out) product: no (K, M, in) copy of x.
         """
@@ -300,7 +341,7 @@ class Population:
             parts.append(y.view(len(x), seeds, block.size, -1).permute(2, 1, 0, 3).reshape(block.stop - block.start, len(x), -1))
         h = parts[0] if len(parts) == 1 else torch.cat(parts)  # (K, M, out)
         for i, (w, b) in enumerate(zip(self.later_weights, self.later_biases)):
-            h = torch.baddbmm(b, self.activate(h, i), w)
+            h = torch.baddbmm(b, self.activate(h, i, seconds), w)
         return h
 
     def train_mode(self, mode: bool) -> None:
@@ -378,14 +419,17 @@ def member_activation_parameters(pop: Population, k: int) -> dict[str, list[floa
 
 
 @torch.no_grad()
-def evaluate_population(pop: Population, x: torch.Tensor, y: torch.Tensor, rows: int) -> tuple[list[float], list[float]]:
-    """Per member: (mean cross-entropy, accuracy in %) over the whole of (x, y), ``rows`` at a time."""
+def evaluate_population(
+    pop: Population, x: torch.Tensor, y: torch.Tensor, rows: int, seconds: list[float] | None = None
+) -> tuple[list[float], list[float]]:
+    """Per member: (mean cross-entropy, accuracy in %) over the whole of (x, y), ``rows`` at a time.
+    ``seconds`` (one per activation group): each group's activation time added to its entry."""
     pop.train_mode(False)
     k = len(pop.members)
     loss_sum = torch.zeros(k, device=x.device, dtype=torch.float64)
     correct = torch.zeros(k, device=x.device, dtype=torch.int64)
     for start in range(0, len(x), rows):
-        logits = pop.forward_shared_input(x[start : start + rows])  # (K, m, classes)
+        logits = pop.forward_shared_input(x[start : start + rows], seconds)  # (K, m, classes)
         target = y[start : start + rows]
         m, classes = logits.shape[1:]
         losses = F.cross_entropy(logits.reshape(k * m, classes), target.repeat(k), reduction="none")
@@ -416,6 +460,51 @@ def member_losses(pop: Population, x: torch.Tensor, y: torch.Tensor) -> torch.Te
     k, b, classes = logits.shape
     target = y.index_select(0, pop.member_group).reshape(k * b)  # each member's seed's labels
     return F.cross_entropy(logits.reshape(k * b, classes), target, reduction="none").view(k, b).mean(dim=1)
+
+
+def measure_step_seconds(pop: Population, batch: int) -> list[float]:
+    """Per activation group of ``pop``: the seconds its activations take in one training step,
+    forward and backward (its parameters' gradients included), at the step's shapes: input
+    (members, batch, width) for each hidden layer, as ``Population.forward`` gives it.
+
+    Timed on the group's ``copy``, under a forked random state, with gradients returned
+    rather than accumulated: the population, its modules and every generator are left as
+    they were, so training goes on to the same bits. Inputs and output gradients are
+    standard normal (the step's pre-activations are of that order at initialisation)."""
+    device = pop.first_weights[0].device
+    gen = torch.Generator(device=device).manual_seed(0)
+    seconds = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for group in pop.groups:
+            twin, members = group.copy(), group.stop - group.start
+            total = 0.0
+            for layer, width in enumerate(pop.hidden):
+                x = torch.randn(members, batch, width, generator=gen, device=device, requires_grad=True)
+                grad = torch.randn(members, batch, width, generator=gen, device=device)
+                params = [p for modules in twin.modules for p in modules[layer].parameters() if p.requires_grad]
+
+                def step() -> None:
+                    out = twin.apply(x, layer)  # (members, batch, width)
+                    if out.requires_grad:  # a plug-in without a gradient has only a forward to time
+                        torch.autograd.grad(out, [x, *params], grad, allow_unused=True)
+
+                step()  # warm-up: first-call allocations and dispatch caches
+                total += statistics.median(timed(device, step)[1] for _ in range(COST_REPEATS))
+            seconds.append(total)
+    return seconds
+
+
+def charge(pop: Population, seconds: list[float], own: dict[str, float]) -> float:
+    """Each activation group's ``seconds`` to its activation, divided among that activation's
+    members in ``pop`` (one activation may form several groups: see ``block_order``), added to
+    ``own`` (activation -> one member's own seconds so far). Returns the seconds charged."""
+    by_activation: Counter[str] = Counter()
+    for group, spent in zip(pop.groups, seconds, strict=True):
+        by_activation[pop.members[group.start].activation] += spent
+    members = Counter(m.activation for m in pop.members)
+    for activation, spent in by_activation.items():
+        own[activation] += spent / members[activation]
+    return sum(seconds)
 
 
 def train_population_epoch(
@@ -460,13 +549,21 @@ def train_population(
 
     A member whose epoch training loss is not finite gets its last metrics (test NaN) and
     is dropped; the others go on untouched. With ``checkpoint``: resumed from its state if
-    it has one (see the module docstring), saved there after every epoch.
+    it has one (see the module docstring), saved there after every epoch. Every metrics'
+    ``extra`` holds the seconds measured so far (actbench.tasks.costs): the member's own
+    (OWN_SECONDS) and the population's set aside from the equal share (SET_ASIDE_SECONDS).
     """
     first_seen = {act: i for i, act in reversed(list(enumerate(m.activation for m in members)))}
     # Stable sort: each activation's members contiguous, in the order they were given.
     in_order = sorted(members, key=lambda m: first_seen[m.activation])
     order_gens = {seed: generator(seed, "data_order") for seed in sorted({m.seed for m in members})}
     yielded: list[tuple[Member, EpochMetrics]] = []
+    own = {m.activation: 0.0 for m in members}  # activation -> one member's own seconds so far
+    set_aside = 0.0  # the activations' measured seconds and the measuring's, so far
+
+    def seconds(member: Member) -> dict[str, float]:  # the costs so far, as a record's extra
+        return {OWN_SECONDS: own[member.activation], SET_ASIDE_SECONDS: set_aside}
+
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
         pop = Population(sizes, in_order, ctx.device, hp.get("init", LATER_HYPERPARAMS["init"]))
@@ -476,6 +573,8 @@ def train_population(
         pop, optimizer = restore_population(saved, sizes, hp, ctx.device)
         for seed, gen in order_gens.items():
             gen.set_state(saved["data_order"][seed])
+        own.update(saved["costs"]["own"])
+        set_aside = saved["costs"]["set_aside"]
         yielded = [(Member(*m), EpochMetrics(**metrics)) for m, metrics in saved["yielded"]]
         yield from yielded
         start_epoch = saved["epoch"] + 1
@@ -488,24 +587,32 @@ def train_population(
         orders = {seed: epoch_order(gen, n).to(ctx.device) for seed, gen in order_gens.items()}
         summed = train_population_epoch(pop, optimizer, data.train_x, data.train_y, orders, batch, losses)
         train_loss = dict(zip(pop.members, (summed / n).tolist()))
+        # The epoch's activation seconds: one step's, measured, times its ceil(n / batch) steps
+        # (the last, shorter batch counted as a full one).
+        per_step, measuring = timed(ctx.device, lambda: measure_step_seconds(pop, batch))
+        set_aside += measuring + charge(pop, [math.ceil(n / batch) * s for s in per_step], own)
         finite = [k for k, member in enumerate(pop.members) if math.isfinite(train_loss[member])]
         for k, member in enumerate(pop.members):
             if not math.isfinite(train_loss[member]):  # diverged: its last record, then it leaves the population
-                metrics = EpochMetrics(epoch, train_loss[member], math.nan, math.nan, member_activation_parameters(pop, k))
+                params = member_activation_parameters(pop, k)
+                metrics = EpochMetrics(epoch, train_loss[member], math.nan, math.nan, params, extra=seconds(member))
                 yielded.append((member, metrics))
                 yield member, metrics
         if not finite:
             return
         if len(finite) < len(pop.members):
             optimizer = pop.keep(finite, optimizer, hp)  # the rest, blocked afresh: pop.members again
-        test_loss, test_acc = evaluate_population(pop, data.test_x, data.test_y, eval_rows)
+        evaluating = [0.0] * len(pop.groups)
+        test_loss, test_acc = evaluate_population(pop, data.test_x, data.test_y, eval_rows, evaluating)
+        set_aside += charge(pop, evaluating, own)
         records = [
-            (member, EpochMetrics(epoch, train_loss[member], test_loss[k], test_acc[k], member_activation_parameters(pop, k)))
+            (member, EpochMetrics(epoch, train_loss[member], test_loss[k], test_acc[k],
+                                  member_activation_parameters(pop, k), extra=seconds(member)))
             for k, member in enumerate(pop.members)
         ]
         yielded += records
         if checkpoint is not None:  # this epoch's records included: a resumed population yields them again
-            checkpoint.save(population_state(pop, optimizer, order_gens, epoch, yielded))
+            checkpoint.save(population_state(pop, optimizer, order_gens, epoch, yielded, own, set_aside))
         yield from records
 
 
@@ -515,6 +622,8 @@ def population_state(
     order_gens: dict[int, torch.Generator],
     epoch: int,
     yielded: list[tuple[Member, EpochMetrics]],
+    own: dict[str, float],
+    set_aside: float,
 ) -> dict[str, Any]:
     """Everything ``train_population`` needs to go on after ``epoch``: tensors and plain data,
     the stacked ones member-major (``Population.to_members``), whatever the seed blocks."""
@@ -528,6 +637,7 @@ def population_state(
         # Member-major stacked parameters [W1..WL, b1..bL] first, then activation parameters by member.
         "optimizer": _optimizer_state(optimizer.state_dict(), len(pop.stacked_parameters()), 2 * pop.layers, pop.to_members),
         "data_order": {seed: gen.get_state() for seed, gen in order_gens.items()},
+        "costs": {"own": dict(own), "set_aside": set_aside},  # seconds so far, as train_population counts them
         "yielded": [[[m.activation, m.seed], asdict(metrics)] for m, metrics in yielded],
     }
 

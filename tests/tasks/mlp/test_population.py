@@ -207,7 +207,7 @@ def test_short_training_matches_the_sequential_engine_for_every_builtin():
 
 
 def test_a_diverging_member_is_dropped_without_disturbing_the_others():
-    nan_act = "fakes:NanAfter(calls=100)"  # NaN from its 101st call: during epoch 2
+    nan_act = canonical_spec("fakes:NanAfter(calls=100)")  # NaN from its 101st call: during epoch 2
     mixed = by_key(run_population(trials(["relu", nan_act, "ralu"], [0, 1], epochs=3), CPU))
     clean = by_key(run_population(trials(["relu", "ralu"], [0, 1], epochs=3), CPU))
     reference = by_key(run_sequential(trials([nan_act], [0], epochs=3), CPU))
