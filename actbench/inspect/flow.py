@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from actbench.activations import parse_activation
-from actbench.report.figures import LINESTYLES, PALETTE, save_figure
+from actbench.report.figures import activation_styles, finish, legend_below, save_figure
 
 import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 
@@ -32,7 +32,7 @@ BATCH = 512
 
 @dataclass(frozen=True)
 class Flow:
-    activation: str  # canonical spec
+    activation: str  # the spec as written (canonical, without a plug-in's version)
     init: str  # "lecun" or "he"
     variance: list[float]  # per layer: variance of the activations (all units, all rows)
     grad_norm: list[float]  # per layer: Frobenius norm of the weight gradient
@@ -91,15 +91,17 @@ def signal_flow(spec: str, depth: int = 50, width: int = 256, seed: int = 0) -> 
     z_last = pre[-1].detach().requires_grad_()
     (slope,) = torch.autograd.grad(modules[-1](z_last).sum(), z_last)
     dead = (slope == 0).all(dim=0).double().mean().item()
-    return Flow(parsed.canonical, scheme, variances, [w.grad.norm().item() for w in weights], dead)
+    return Flow(parsed.unversioned, scheme, variances, [w.grad.norm().item() for w in weights], dead)
 
 
-def plot_flows(flows: list[Flow], stem: Path) -> list[Path]:
-    """Per layer: the activations' variance and the weight gradient's norm, log scale; PNG and SVG."""
+def plot_flows(flows: list[Flow], stem: Path, formats: frozenset[str] = frozenset({"png", "svg"})) -> list[Path]:
+    """Per layer: the activations' variance and the weight gradient's norm, log scale, each
+    activation in its colour of the report's figures; in each format of ``formats``."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.4), dpi=150, sharex=True)
-    for i, flow in enumerate(flows):
-        style = {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i // len(PALETTE) % 4], "lw": 1.4}
+    styles = activation_styles(flow.activation for flow in flows)
+    for flow in flows:
+        style = {**styles[flow.activation].line, "lw": 1.4}
         layers = range(1, len(flow.variance) + 1)
         top.plot(layers, flow.variance, label=f"{flow.activation} ({flow.init} init)", **style)
         bottom.plot(layers, flow.grad_norm, **style)
@@ -110,6 +112,6 @@ def plot_flows(flows: list[Flow], stem: Path) -> list[Path]:
         axis.set_yscale("log")
         axis.grid(alpha=0.3, which="both")
     top.set_title(f"signal propagation at initialisation: {len(flows[0].variance)} layers, batch {BATCH} of N(0, 1)", fontsize=10)
-    top.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return save_figure(fig, stem, frozenset({"png", "svg"}))
+    legend_below(fig)
+    finish(fig)
+    return save_figure(fig, stem, formats)

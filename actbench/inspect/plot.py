@@ -17,7 +17,7 @@ import torch
 
 from actbench.activations import parse_activation
 from actbench.errors import UsageError
-from actbench.report.figures import LINESTYLES, PALETTE, save_figure
+from actbench.report.figures import LINESTYLES, activation_styles, finish, legend_below, save_figure
 from actbench.results.store import ResultStore
 
 import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
@@ -27,7 +27,8 @@ GRID_POINTS = 2001  # a step of 0.006 on the default [-6, 6]
 
 @dataclass(frozen=True)
 class Shape:
-    label: str  # the canonical spec, plus where its parameters come from
+    activation: str  # the canonical spec: its style in every figure
+    label: str  # the spec as written (no plug-in version), plus where its parameters come from
     x: np.ndarray
     f: np.ndarray
     df: np.ndarray
@@ -42,13 +43,14 @@ def _values_and_slopes(module: torch.nn.Module, x: torch.Tensor) -> tuple[np.nda
     return f.detach().numpy(), df.numpy()
 
 
-def shape(module: torch.nn.Module, label: str, low: float, high: float) -> Shape:
-    """f and f' of ``module`` on GRID_POINTS points of [low, high], in float64."""
+def shape(module: torch.nn.Module, activation: str, label: str, low: float, high: float) -> Shape:
+    """f and f' of ``module``, an ``activation`` (its canonical spec), on GRID_POINTS points
+    of [low, high], in float64."""
     module = module.double()
     x = torch.linspace(low, high, GRID_POINTS, dtype=torch.float64)
     f, df = _values_and_slopes(module, x)
     (f0,), (df0,) = _values_and_slopes(module, torch.zeros(1, dtype=torch.float64))
-    return Shape(label, x.numpy(), f, df, float(f0), float(df0))
+    return Shape(activation, label, x.numpy(), f, df, float(f0), float(df0))
 
 
 def trained_parameters(results_dir: Path, activation: str, task: str | None) -> dict[str, dict[str, list[float]]]:
@@ -83,7 +85,7 @@ def shapes(
         parsed = parse_activation(spec)
         layers = trained_parameters(results_dir, parsed.canonical, task) if results_dir else {}
         if not layers:
-            out.append(shape(parsed.build(), parsed.canonical, low, high))
+            out.append(shape(parsed.build(), parsed.canonical, parsed.unversioned, low, high))
         for layer, params in layers.items():
             module = parsed.build()
             with torch.no_grad():
@@ -91,16 +93,22 @@ def shapes(
                     target = module.get_parameter(name)
                     target.copy_(torch.tensor(value, dtype=target.dtype).reshape(target.shape))
             summary = ", ".join(f"{n}={np.mean(v):.3g}" for n, v in params.items())
-            out.append(shape(module, f"{parsed.canonical} {layer} trained ({summary})", low, high))
+            out.append(shape(module, parsed.canonical, f"{parsed.unversioned} {layer} trained ({summary})", low, high))
     return out
 
 
-def plot_shapes(drawn: list[Shape], stem: Path) -> list[Path]:
-    """Two panels on a shared x axis: f above, f' below; PNG and SVG."""
+def plot_shapes(drawn: list[Shape], stem: Path, formats: frozenset[str] = frozenset({"png", "svg"})) -> list[Path]:
+    """Two panels on a shared x axis: f above, f' below, the legend under them; each
+    activation in its colour of the report's figures, its trained layers in further line
+    styles; in each format of ``formats`` (figure format names)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 6.4), dpi=150, sharex=True)
-    for i, s in enumerate(drawn):
-        style = {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i // len(PALETTE) % 4], "lw": 1.6}
+    styles = activation_styles(s.activation for s in drawn)
+    seen: dict[str, int] = {}  # activation -> shapes of it drawn so far
+    for s in drawn:
+        k = seen[s.activation] = seen.get(s.activation, -1) + 1
+        base = styles[s.activation]
+        style = {"color": base.colour, "lw": 1.6, "linestyle": LINESTYLES[(LINESTYLES.index(base.linestyle) + k) % 4]}
         top.plot(s.x, s.f, label=s.label, **style)
         bottom.plot(s.x, s.df, **style)
     for axis, name in ((top, "f(x)"), (bottom, "f'(x)")):
@@ -110,9 +118,9 @@ def plot_shapes(drawn: list[Shape], stem: Path) -> list[Path]:
         axis.set_ylabel(name)
     bottom.set_xlabel("x")
     top.set_title("activation f and its derivative f' (float64, f' by autograd)", fontsize=10)
-    top.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return save_figure(fig, stem, frozenset({"png", "svg"}))
+    legend_below(fig)
+    finish(fig)
+    return save_figure(fig, stem, formats)
 
 
 def describe(drawn: list[Shape]) -> pd.DataFrame:

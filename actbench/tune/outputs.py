@@ -1,6 +1,7 @@
 """A tuning's files, in RESULTS/TASK/: tune-ID.toml (the run config with each activation's
 chosen settings, for ``actbench run --config``), tune-ID.md and .json (every setting's
-validation score), sensitivity-ID.png and .svg (score against setting, per activation)."""
+validation score), sensitivity-ID.png and .svg (score against setting, per activation, each in
+its colour of the report's figures)."""
 
 from __future__ import annotations
 
@@ -104,36 +105,37 @@ def _numeric_axis(tuning: Tuning) -> str | None:
 
 
 def plot_sensitivity(tuning: Tuning, frame: pd.DataFrame, stem: Path, formats: frozenset[str]) -> list[Path]:
-    """Validation score against the setting, one line per activation with ± 1 sd over the
-    seeds, each activation's chosen setting ringed."""
+    """Validation score against the setting, one line per activation (in its colour of the
+    report's figures) with ± 1 sd over the seeds, each activation's chosen setting ringed."""
     import matplotlib.pyplot as plt
 
-    from actbench.report.figures import LINESTYLES, PALETTE, save_figure
+    from actbench.report.figures import WRAP, activation_styles, finish, legend_below, save_figure, wrap_label
 
     key = _numeric_axis(tuning)
-    labels = [setting_label(s) for s in tuning.settings]
+    labels = [wrap_label(setting_label(s), WRAP) for s in tuning.settings]
+    styles = activation_styles(frame["activation"])
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-    for i, (act, group) in enumerate(frame.groupby("activation", sort=False)):
+    for act, group in frame.groupby("activation", sort=False):
         x = [tuning.grid[key][s] for s in group["setting"]] if key else list(group["setting"])
-        colour = PALETTE[i % len(PALETTE)]
-        ax.errorbar(x, group["mean"], yerr=group["sd"].fillna(0.0), color=colour, ls=LINESTYLES[i // len(PALETTE) % 4],
-                    marker="o", ms=4, capsize=3, label=act)  # fmt: skip
+        style = styles[act]
+        ax.errorbar(x, group["mean"], yerr=group["sd"].fillna(0.0), **style.line, marker=style.marker, ms=4,
+                    capsize=3, label=act)
         chosen = group["chosen"].to_numpy()
         ax.scatter([v for v, c in zip(x, chosen) if c], group["mean"][chosen], s=120, facecolors="none",
-                   edgecolors=colour, lw=1.5)  # fmt: skip
+                   edgecolors=style.colour, lw=1.5)
     if key:
         values = tuning.grid[key]
         if min(values) > 0 and max(values) / min(values) >= 10:
             ax.set_xscale("log")
         ax.set_xlabel(key)
     else:
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", rotation_mode="anchor", fontsize=8)
         ax.set_xlabel("setting")
     ax.set_ylabel(validation_label(tuning.metric))
     ax.set_title(f"{tuning.base.task}: mean ± 1 sd over {len(tuning.base.seeds)} seeds; ringed: chosen", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
+    legend_below(fig)
+    finish(fig)
     return save_figure(fig, stem, formats)
 
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures
+from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
 from actbench.cli import app
-from actbench.inspect.plot import describe, shapes
+from actbench.inspect.plot import Shape, describe, plot_shapes, shapes
 
 runner = CliRunner()
 
@@ -29,11 +31,17 @@ def test_values_and_slopes_match_closed_forms():
     assert facts.loc["srelu(t=2.21)", "min f on range"] < 0
 
 
-def test_plot_writes_png_and_svg_and_refuses_bad_input():
+def test_plot_writes_the_file_its_suffix_names_and_refuses_bad_input():
     result = runner.invoke(app, ["plot", "relu,gelu,squareplus(b=0)", "--range", "-2", "2", "--out", "figs/shape.png"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in Path("figs").iterdir()) == ["shape.png", "shape.svg"]
+    assert sorted(p.name for p in Path("figs").iterdir()) == ["shape.png"]
     assert "squareplus(b=0.0)" in result.stdout
+    assert runner.invoke(app, ["plot", "relu", "--out", "paper/shape.pdf"]).exit_code == 0
+    assert [p.name for p in Path("paper").iterdir()] == ["shape.pdf"]
+    assert Path("paper/shape.pdf").read_bytes().startswith(b"%PDF-")
+    jpeg = runner.invoke(app, ["plot", "relu", "--out", "shape.jpg"])
+    assert jpeg.exit_code == 2
+    assert jpeg.stderr.strip() == "error: --out shape.jpg: unknown figure format 'jpg'; choose from: png, svg, pdf"
     bad = runner.invoke(app, ["plot", "relu", "--range", "2", "-2"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "error: range must have low < high, got 2 -2"
     assert runner.invoke(app, ["plot", "gleu"]).stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu?"
@@ -53,3 +61,22 @@ def test_from_results_draws_each_layer_at_its_trained_parameters():
     missing = runner.invoke(app, ["plot", "gelu", "--from-results"])
     assert missing.exit_code == 2
     assert missing.stderr.strip() == f"error: no finished trials of gelu in {Path('results') / 'actbench.sqlite'}"
+
+
+def test_the_figure_keeps_a_plug_in_s_long_name_inside_and_gelu_its_colour(monkeypatch):
+    relu, gelu = shapes(["relu", "gelu"], -3.0, 3.0)
+    # A learnable plug-in drawn at two trained layers: one colour, two line styles.
+    layers = [
+        Shape(LONG_NAME, f"{LONG_NAME} act{i} trained (beta={b})", relu.x, relu.f * b, relu.df * b, 0.0, b)
+        for i, b in ((1, 0.5), (2, 2.0))
+    ]
+    with caught_figures(monkeypatch) as caught:
+        (path,) = plot_shapes([relu, gelu, *layers], Path("shapes"), frozenset({"svg"}))
+    (fig,) = caught
+    assert path.name == "shapes.svg"
+    assert_ready_to_paste(fig)
+    assert_legends_off_the_data(fig)
+    top = {line.get_label(): line for line in fig.axes[0].lines}
+    assert to_hex(top["gelu"].get_color()) == "#e69f00"  # as in the report's figures
+    first, second = (top[layer.label] for layer in layers)
+    assert first.get_color() == second.get_color() and first.get_linestyle() != second.get_linestyle()
