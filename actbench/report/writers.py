@@ -1,6 +1,7 @@
 """Writes a report's files: into ``<results>/<task>/`` (or ``--out``) summary.*, compare.*
 (every activation against a baseline), pairs.* (with --pairs all) and the figures,
-in the formats asked for (actbench.report.formats).
+in the formats asked for (actbench.report.formats). A report is written aside and then
+replaces the previous one's files (actbench.report.publish): a folder never holds a mix.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from actbench.errors import UsageError
 from actbench.report import stats
 from actbench.report.across import (
     AcrossResult,
@@ -26,8 +28,17 @@ from actbench.report.build import CompareSpec, TaskReport, build_reports
 from actbench.report.figures import FigureFormat, plot_across, plot_cost, plot_curves, plot_differences, plot_seeds
 from actbench.report.formats import FORMATS
 from actbench.report.html import PageFormat
+from actbench.report.publish import discard, publish, staging_folder
 from actbench.report.side_by_side import default_and_tuned, side_by_side_markdown, side_by_side_note, side_by_side_rows
-from actbench.report.tables import comparison_markdown, pairs_markdown, ranking, to_latex, to_markdown
+from actbench.report.tables import (
+    comparison_markdown,
+    family,
+    method_text,
+    pairs_markdown,
+    ranking,
+    to_latex,
+    to_markdown,
+)
 from actbench.results.store import ResultStore
 
 Render = Callable[[TaskReport], str]
@@ -49,7 +60,9 @@ def _summary_json(report: TaskReport) -> str:
     return json.dumps(saved, indent=2) + "\n"
 
 
-def _comparison_frame(report: TaskReport) -> pd.DataFrame:
+def comparison_frame(report: TaskReport) -> pd.DataFrame:
+    """compare.csv's rows (and compare.json's, and actbench.study's): every Comparison field,
+    the verdict without its marks (step_down_only and test say them)."""
     frame = stats.comparisons_frame(report.comparisons)
     if report.spec.margin is None:  # no equivalence test asked for: its columns would be empty
         frame = frame.drop(columns=["margin", "p_tost", "p_tost_holm", "equivalent"])
@@ -57,13 +70,20 @@ def _comparison_frame(report: TaskReport) -> pd.DataFrame:
     return frame
 
 
+def _intervals(level: float, m: int) -> dict:
+    """What ci_low/ci_high are (stats.simultaneous_intervals), for the json files."""
+    return {"method": "t-interval (paired; Welch's where seed sets differ)", "level": level,
+            "simultaneous_over": m, "adjustment": "Bonferroni" if m > 1 else "none"}  # fmt: skip
+
+
 def _comparison_json(report: TaskReport) -> str:
+    m, level = family(report)
     saved = {
         "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
         "metric_label": report.compared.label, "baseline": report.baseline,
-        "alpha": report.spec.alpha, "bootstrap": {"method": "BCa", "resamples": stats.BOOTSTRAP_RESAMPLES,
-        "seed": stats.BOOTSTRAP_SEED, "confidence": 0.95}, "holm_over": "p_ttest",
-        "rows": json.loads(_comparison_frame(report).to_json(orient="records")),  # NaN -> null
+        "alpha": report.spec.alpha, "intervals": _intervals(level, m), "holm_over": "p_ttest",
+        "notices": report.notices, "method": method_text(report),
+        "rows": json.loads(comparison_frame(report).to_json(orient="records")),  # NaN -> null
     }  # fmt: skip
     return json.dumps(saved, indent=2) + "\n"
 
@@ -73,9 +93,11 @@ def _pairs_frame(report: TaskReport) -> pd.DataFrame:
 
 
 def _pairs_json(report: TaskReport) -> str:
+    m, level = family(report, report.pairs)
     saved = {
         "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
-        "alpha": report.spec.alpha, "holm_over": "p_ttest of all pairs",
+        "alpha": report.spec.alpha, "intervals": _intervals(level, m),
+        "holm_over": "p_ttest of all pairs",
         "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranking(report)],
         "pairs": json.loads(_pairs_frame(report).to_json(orient="records")),
     }  # fmt: skip
@@ -90,7 +112,7 @@ MD = TextFormat("md", to_markdown, comparison_markdown, pairs_markdown)
 CSV = TextFormat(
     "csv",
     lambda r: _csv(r.summary),
-    lambda r: _csv(_comparison_frame(r)),
+    lambda r: _csv(comparison_frame(r)),
     lambda r: _csv(_pairs_frame(r)),
 )
 TEX = TextFormat("tex", to_latex)
@@ -187,14 +209,36 @@ def make_reports(
     each report with the files written for it; a task's default and tuned comparisons side
     by side; with ``across_tasks``, every task's default comparison (tuned ones only where
     there is no other) combined (actbench.report.across) into ``out/``; the html page of
-    them all when asked for."""
+    them all when asked for. The files of the previous report that this one does not
+    rewrite are removed (actbench.report.publish)."""
     with ResultStore(results_dir, create=False) as store:
         reports = build_reports(store, task, activations, spec)
     # Across tasks: the default comparisons; a tuned one would weigh its task twice (a
     # results folder of tuned runs only combines those).
     untuned = [r for r in reports if r.tuned is None] or reports
     across = across_from_reports(untuned) if across_tasks else None  # its errors before any file is written
-    folder = out or results_dir
+    destination = Path(out or results_dir)
+    if destination.exists() and not destination.is_dir():
+        raise UsageError(f"--out {destination} is a file, not a folder: a report is a folder of files (--out DIR)")
+    folder = staging_folder(destination)  # written aside, then published in place of the last report
+    try:
+        written = _write_all(results_dir, folder, reports, spec, across)
+    except BaseException:
+        discard(folder)
+        raise
+    moved = publish(folder, destination)
+    return Written(
+        [(report, [moved[p] for p in files]) for report, files in written.reports],
+        [(default, tuned, moved[path]) for default, tuned, path in written.side_by_side],
+        across,
+        [moved[p] for p in written.folder_files],
+    )
+
+
+def _write_all(
+    results_dir: Path, folder: Path, reports: list[TaskReport], spec: CompareSpec, across: AcrossResult | None
+) -> Written:
+    """Every file of the report into ``folder``: per task, then the folder's own."""
     written = Written([], [], across, [])
     for report in reports:
         several = sum(r.task == report.task for r in reports) > 1
@@ -208,5 +252,5 @@ def make_reports(
     for page in (FORMATS.get(name) for name in FORMATS.names() if name in spec.formats):
         if isinstance(page, PageFormat):
             extra = _html_sections(results_dir, written.side_by_side, across)
-            written.folder_files.append(page.write(results_dir, reports, out, extra))
+            written.folder_files.append(page.write(results_dir, reports, folder, extra))
     return written

@@ -1,0 +1,110 @@
+"""A report folder holds only what the last report wrote (actbench.report.publish)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from actbench.cli import app
+from actbench.report import writers
+from actbench.report.publish import MANIFEST, STAGING_PREFIX
+from actbench.results.store import ResultStore
+from fakes import HPARAMS, fake_result
+
+ACCS = {"relu": [96.0, 97.0, 97.3], "gelu": [96.5, 97.4, 97.8], "silu": [96.2, 97.1, 97.5]}
+
+
+def actbench(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    with ResultStore(tmp_path / "results") as store:
+        for act, accs in ACCS.items():
+            for seed in range(4):
+                store.add(fake_result(act, seed, [a + 0.1 * seed * (act == "gelu") for a in accs]))
+    return tmp_path / "results"
+
+
+def test_a_second_report_leaves_no_file_of_the_first(results):
+    first = actbench("report", "--format", "md,csv,json,png")
+    assert first.exit_code == 0, first.output
+    assert {"mnist-mini/compare.csv", "mnist-mini/curves.png"} <= files(results)
+    second = actbench("report", "--baseline", "gelu", "--format", "md")
+    assert second.exit_code == 0, second.output
+    assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.md", "mnist-mini/compare.md"}
+    assert "## mnist-mini: activations against gelu" in (results / "mnist-mini" / "compare.md").read_text()
+    assert json.loads((results / MANIFEST).read_text()) == {
+        "complete": True, "files": ["mnist-mini/compare.md", "mnist-mini/summary.md"], "replacing": []
+    }
+
+
+def test_a_second_protocol_removes_the_plain_names_of_the_first(results):
+    assert actbench("report", "--format", "md").exit_code == 0
+    assert "mnist-mini/summary.md" in files(results)
+    with ResultStore(results) as store:
+        for act in ("relu", "gelu"):
+            for seed in range(3):
+                store.add(fake_result(act, seed, ACCS[act], hparams={**HPARAMS, "lr": 0.01}))
+    assert actbench("report", "--format", "md").exit_code == 0
+    names = files(results)
+    assert "mnist-mini/summary.md" not in names and "mnist-mini/compare.md" not in names
+    assert len([n for n in names if n.startswith("mnist-mini/summary-")]) == 2  # one per protocol, by hash
+
+
+def test_files_of_an_older_release_are_replaced_and_other_commands_files_kept(results):
+    task = results / "mnist-mini"
+    task.mkdir()
+    kept = ["mnist-mini/tune-1a2b3c4d.md", "mnist-mini/decisions-1a2b3c4d.md", "mnist-mini/sensitivity-1a2b.png",
+            "mnist-mini/my-notes.txt", "notes.md"]
+    stale = ["mnist-mini/compare.csv", "mnist-mini/curves-0123abcd.png", "mnist-mini/tuned-0123abcd.md",
+             "across-tasks.md", "report.html"]
+    for name in kept + stale:
+        (results / name).write_text("old")
+    assert actbench("report", "--format", "md").exit_code == 0
+    assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.md", "mnist-mini/compare.md", *kept}
+
+
+def test_an_out_folder_keeps_what_actbench_did_not_write(results, tmp_path):
+    out = tmp_path / "paper"
+    (out / "mnist-mini").mkdir(parents=True)
+    (out / "mnist-mini" / "curves.svg").write_text("the user's own figure")
+    assert actbench("report", "--format", "md", "--out", str(out)).exit_code == 0
+    assert (out / "mnist-mini" / "curves.svg").read_text() == "the user's own figure"
+    assert actbench("report", "--format", "csv", "--out", str(out)).exit_code == 0
+    assert files(out) == {MANIFEST, "mnist-mini/curves.svg", "mnist-mini/summary.csv", "mnist-mini/compare.csv"}
+
+
+def test_a_report_that_fails_while_writing_leaves_the_last_one_whole(results, monkeypatch):
+    assert actbench("report", "--format", "md,csv").exit_code == 0
+    before = {name: (results / name).read_bytes() for name in files(results)}
+
+    def half_written(report, folder, several_configs):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "summary.md").write_text("half of a report")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(writers, "write_report", half_written)
+    failed = actbench("report", "--baseline", "gelu", "--format", "md")
+    assert failed.exit_code != 0
+    assert {name: (results / name).read_bytes() for name in files(results)} == before
+    assert not [p for p in results.iterdir() if p.name.startswith(STAGING_PREFIX)]
+
+
+def test_an_interrupted_publication_is_cleaned_by_the_next_report(results):
+    assert actbench("report", "--format", "md").exit_code == 0
+    # As if the last report died between its renames: the manifest lists both sets.
+    (results / "mnist-mini" / "compare.csv").write_text("from the interrupted report")
+    manifest = {"complete": False, "files": ["mnist-mini/compare.md", "mnist-mini/summary.md"],
+                "replacing": ["mnist-mini/compare.csv"]}
+    (results / MANIFEST).write_text(json.dumps(manifest))
+    assert actbench("report", "--format", "json").exit_code == 0
+    assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.json", "mnist-mini/compare.json"}
