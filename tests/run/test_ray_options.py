@@ -53,6 +53,10 @@ def test_without_ray_the_executor_says_how_to_install_it(monkeypatch):
          "--device mps does not apply to --executor ray: Ray gives each trial its GPUs; use auto, cpu or cuda, "
          "with --gpus-per-trial"),
         (["--executor", "ray", "--address", " "], "--address must not be empty (omit it to start a local Ray instance)"),
+        (["--executor", "ray", "--address", "10.0.0.1"],
+         "--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got '10.0.0.1'"),
+        (["--executor", "ray", "--address", "headnode:ray"],
+         "--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got 'headnode:ray'"),
     ],
 )  # fmt: skip
 def test_bad_executor_options_are_one_line_before_anything_starts(args, message):

@@ -5,8 +5,11 @@ many at once as its resources allow; the driver (this process) alone writes the 
 
 Without ``--address`` it joins ``RAY_ADDRESS`` if that is set, else starts a new local
 instance with every CPU and GPU of this machine (``--address auto`` joins a cluster that
-``ray start`` runs on this machine). Each unit is one Ray task asking for
-``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs (fractions pack several units on a
+``ray start`` runs on this machine). A cluster to join is probed before Ray connects
+(``_check_cluster``): Ray itself retries an address where no cluster listens for many
+minutes, so one that does not answer within CONNECT_TIMEOUT_S, or answers in another
+protocol than the gRPC of Ray's GCS, ends the run in one line. Each unit is one Ray
+task asking for ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs (fractions pack several units on a
 GPU); by default 1 CPU, and 1 GPU where the cluster has GPUs. The worker side is
 worker.py: where its data and checkpoints come from.
 
@@ -27,6 +30,7 @@ import importlib.util
 import logging
 import math
 import os
+import socket
 import sys
 import sysconfig
 import time
@@ -48,6 +52,12 @@ INSTALL_HINT = '--executor ray needs Ray, which is not installed: pip install "a
 MAX_RETRIES = 2  # attempts after the first when a worker dies
 WAIT_S = 0.25  # how long collect waits for a finished task before it passes on progress
 RESOURCES_S = 5.0  # how long the cluster's size is trusted before it is read again (nodes join)
+CONNECT_TIMEOUT_S = 30.0  # how long a cluster to join may take to answer before the run ends
+RETRY_S = 0.5  # between attempts to connect to a cluster that refuses (its head may still be starting)
+# How an HTTP/2 connection opens (RFC 9113 3.4): the client's preface, then an empty SETTINGS
+# frame. Ray's GCS speaks gRPC, over HTTP/2, so it answers with a SETTINGS frame of its own.
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+HTTP2_SETTINGS = 4  # the frame type, byte 3 of a frame's 9-byte header
 
 
 def _train_remotely(
@@ -87,6 +97,95 @@ def _local_plugin_modules(specs: list[str]) -> list[str]:
     return paths
 
 
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port); None: anything else."""
+    host, colon, port = address.strip().rpartition(":")
+    if not colon or not host or "://" in host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _cluster_to_join(address: str | None) -> tuple[str, str] | None:
+    """The address ``ray.init(address=address)`` joins and where it came from (``--address``,
+    ``RAY_ADDRESS`` or ``auto``); None: it starts a local instance. ``None`` stands for
+    ``RAY_ADDRESS``, as the executor passes it only when that is set."""
+    if address == "local":
+        return None
+    if address not in (None, "auto"):
+        return address, "--address"
+    if os.environ.get("RAY_ADDRESS"):  # it overrides auto in ray.init too
+        return os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
+    # Ray has no public API that says where auto leads; this is what ray.init itself calls:
+    # the cluster `ray start` last recorded (Ray's temporary folder), else a GCS running here.
+    from ray._private.services import get_ray_address_from_environment
+
+    try:
+        return get_ray_address_from_environment("auto", None), "auto"
+    except ConnectionError:
+        raise ActbenchError(
+            "--address auto found no Ray cluster on this machine: start one with 'ray start --head', "
+            "give the address of one with --address HOST:PORT, or leave out --address to start a local instance"
+        ) from None
+
+
+def _check_cluster(address: str, origin: str) -> None:
+    """Return once something at ``address`` answers as a Ray cluster's GCS does (with an
+    HTTP/2 SETTINGS frame), else raise ActbenchError within about CONNECT_TIMEOUT_S. A
+    refused connection is tried again every RETRY_S until then: a head started at the same
+    time as this run (a batch job) has that long to come up. ``origin``: where the address
+    came from (_cluster_to_join), for the message. Only HOST:PORT is probed: a ray:// address
+    goes through Ray Client, with its own timeouts, and anything else is Ray's to refuse."""
+    parsed = _host_port(address)
+    if parsed is None:
+        return
+    host, port = parsed
+    where = {"--address": "", "RAY_ADDRESS": "from RAY_ADDRESS; ", "auto": "found by --address auto; "}[origin]
+    check, local = ("check the address", "or leave out --address to start a local instance")
+    if origin == "RAY_ADDRESS":
+        check, local = ("check RAY_ADDRESS", "or unset it to start a local instance")
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        try:
+            conn = socket.create_connection((host, port), timeout=max(deadline - time.monotonic(), RETRY_S))
+            break
+        except socket.gaierror:
+            unknown = f"no Ray cluster answers at {address} ({where}no host {host} is known)"
+            raise ActbenchError(f"{unknown}: {check}, {local}") from None
+        except OSError:  # refused, unreachable, timed out
+            if time.monotonic() + RETRY_S >= deadline:
+                raise ActbenchError(
+                    f"no Ray cluster answers at {address} ({where}waited {CONNECT_TIMEOUT_S:g} s): "
+                    f"start one with 'ray start --head --port={port}', {check}, {local}"
+                ) from None
+            time.sleep(RETRY_S)
+    with conn:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return  # a GCS behind TLS does not answer a plain preface; Ray's own handshake checks it
+        # At least RETRY_S to reply: a server that took the whole wait to accept gets a moment.
+        conn.settimeout(max(deadline - time.monotonic(), RETRY_S))
+        head = b""  # the 9-byte header of the first frame the server sends
+        reply: str | None = None  # what was wrong with it
+        try:
+            conn.sendall(HTTP2_PREFACE)
+            while len(head) < 9 and (chunk := conn.recv(9 - len(head))):
+                head += chunk
+        except TimeoutError:
+            reply = f"no reply; waited {CONNECT_TIMEOUT_S:g} s"
+        except OSError:  # reset, a broken pipe: as closed
+            pass
+    if reply is None:
+        if not head:
+            reply = "it closed the connection"
+        elif len(head) < 9 or head[3] != HTTP2_SETTINGS:
+            reply = "it speaks another protocol"
+        else:
+            return
+    raise ActbenchError(
+        f"{address} answers, but not as a Ray cluster ({where}{reply}): "
+        f"{check} ('ray start --head' prints the right one), {local}"
+    )
+
+
 class RayExecutor:
     """Connects to (or starts) Ray when opened; see the module docstring."""
 
@@ -111,8 +210,14 @@ class RayExecutor:
             checked["max_retries"] = int(_positive("max_retries", checked["max_retries"], whole=True))
         if checked.get("cpus_per_trial") == 0:
             raise UsageError("--cpus-per-trial must be above 0: a trial needs a CPU to drive it")
-        if "address" in checked and not str(checked["address"]).strip():
-            raise UsageError("--address must not be empty (omit it to start a local Ray instance)")
+        if "address" in checked:
+            address = str(checked["address"]).strip()
+            if not address:
+                raise UsageError("--address must not be empty (omit it to start a local Ray instance)")
+            if address not in ("auto", "local") and "://" not in address and _host_port(address) is None:
+                raise UsageError(
+                    f"--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got {address!r}"
+                )
         gpus = checked.get("gpus_per_trial")
         name = device.strip().lower()
         if name not in ("auto", "cpu", "cuda"):
@@ -146,10 +251,13 @@ class RayExecutor:
         self._marker: str | None = None
         options = setup.options
         modules = _local_plugin_modules(setup.activations)
+        # None: Ray reads RAY_ADDRESS; "local": a new instance, never a cluster found running here.
+        address = options.get("address") or (None if os.environ.get("RAY_ADDRESS") else "local")
+        if joining := _cluster_to_join(address):
+            _check_cluster(*joining)
         try:
             ray.init(
-                # None: Ray reads RAY_ADDRESS; "local": a new instance, never a cluster found running here.
-                address=options.get("address") or (None if os.environ.get("RAY_ADDRESS") else "local"),
+                address=address,
                 runtime_env={"py_modules": modules} if modules else None,
                 include_dashboard=False,
                 logging_level=logging.ERROR,
