@@ -162,6 +162,10 @@ def run(
         Optional[Path],
         typer.Option(help="Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. [default: RESULTS/checkpoints]"),
     ] = None,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(help="torch's CPU threads for training in this process; 1 where other work shares the cores, which more threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"),
+    ] = None,
     until_decided: Annotated[
         bool,
         typer.Option("--until-decided", help="Add seeds in blocks until each activation is better, worse or equivalent (--margin) against --baseline, or --max-repeats is reached; see the README."),
@@ -213,7 +217,7 @@ def run(
         "hparams": hparams or None, "engine": engine, "executor": executor, "memory_budget_gb": memory_budget,
         "compile": compile_ or None, "checkpoint": False if no_checkpoint else None, "checkpoint_dir": checkpoint_dir,
         "address": address, "gpus_per_trial": gpus_per_trial, "cpus_per_trial": cpus_per_trial,
-        "max_retries": max_retries,
+        "max_retries": max_retries, "threads": threads,
     }  # fmt: skip
     file_values = load_config_file(config) if config else {}
     sequential = {"--max-repeats": max_repeats, "--look-every": look_every, "--margin": margin,
@@ -257,7 +261,8 @@ def _stopping_rule(run_config, look_every, margin, baseline, metric, alpha):
 
     acts = run_config.activations
     base = parse_activation(baseline).canonical if baseline else ("relu" if "relu" in acts else acts[0])
-    rule = StoppingRule(len(run_config.seeds), look_every or 5, base, metric, margin, 0.05 if alpha is None else alpha)
+    every = 5 if look_every is None else look_every  # 0 is refused by check_rule, not taken as "not given"
+    rule = StoppingRule(len(run_config.seeds), every, base, metric, margin, 0.05 if alpha is None else alpha)
     check_rule(run_config, rule)
     return rule
 
@@ -294,6 +299,10 @@ def tune(
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Dataset folder; its test files are not needed.")] = None,
     engine: Annotated[Optional[str], typer.Option(help=f"auto or {_names(ENGINES.names())}. [default: auto]")] = None,
+    threads: Annotated[
+        Optional[int],
+        typer.Option(help="torch's CPU threads for training in this process; 1 where other work shares the cores, which more threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"),
+    ] = None,
     results_dir: ResultsDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
@@ -316,7 +325,7 @@ def tune(
     """
     from actbench.activations import split_specs
     from actbench.report.tables import rich_table
-    from actbench.run.config import build_run_config, parse_assignment
+    from actbench.run.config import SEED_LIMIT, build_run_config, parse_assignment
     from actbench.run.progress import QuietReporter, RichReporter
     from actbench.tune.grid import parse_grid
     from actbench.tune.outputs import method_text, score_rows, write_outputs
@@ -324,11 +333,14 @@ def tune(
 
     if repeats < 1 or final_repeats < 1:
         raise UsageError(f"--{'repeats' if repeats < 1 else 'final-repeats'} must be a positive integer")
+    for flag, count, first in (("--repeats", repeats, TUNE_SEED_START), ("--final-repeats", final_repeats, 0)):
+        if first + count > SEED_LIMIT:  # before the seeds are listed: that many overflow range()
+            raise UsageError(f"{flag} {count} is too large: seeds must be below 2**63")
     hparams = dict(parse_assignment(item) for item in set_ or [])
     cli_values = {
         "task": task, "acts": split_specs(acts), "seeds": list(range(TUNE_SEED_START, TUNE_SEED_START + repeats)),
         "epochs": epochs, "device": device, "data_dir": data_dir, "results_dir": results_dir, "hparams": hparams or None,
-        "engine": engine,
+        "engine": engine, "threads": threads,
     }  # fmt: skip
     tuning = make_tuning(build_run_config({}, cli_values), parse_grid(grid), metric)
     reporter = QuietReporter() if quiet else RichReporter(err)
@@ -343,7 +355,9 @@ def tune(
         out.print(rich_table(score_rows(tuning, frame), title, caption=method_text(tuning), left=(0, 1)))
         for path in files:
             err.print(f"wrote {path}", markup=False)
-        err.print(f"next: actbench run --config {files[0]}", markup=False)
+        # The config does not name the results folder: the command as printed must, to write where tune did.
+        elsewhere = "" if tuning.base.results_dir == Path("results") else f" --results-dir {tuning.base.results_dir}"
+        err.print(f"next: actbench run --config {files[0]}{elsewhere}", markup=False)
 
 
 @app.command()
@@ -357,6 +371,7 @@ def status(
     epochs: Annotated[Optional[float], typer.Option(help="The run's epochs, if not the task's.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="The run's other hyperparameters, key=value.")] = None,
     results_dir: ResultsDir = None,
+    format_: Annotated[str, typer.Option("--format", help="table, or json for scripts.")] = "table",
 ) -> None:
     """What a results folder holds: stored trials per activation, the trials being trained
     (by which run, on which host and pid, and when its lease was last renewed) and, given
@@ -370,8 +385,10 @@ def status(
     """
     from actbench.results.store import ResultStore
     from actbench.run.config import build_run_config, load_config_file, parse_assignment
-    from actbench.run.status import read_status, status_tables
+    from actbench.run.status import read_status, status_json, status_tables
 
+    if format_ not in ("table", "json"):
+        raise UsageError(f"unknown --format {format_!r}; choose from: table, json")
     folder = results_dir or Path("results")
     trials = None
     if config or acts:
@@ -382,6 +399,9 @@ def status(
         trials = run_config.trials()
     with ResultStore(folder, create=False) as store:
         found = read_status(store, trials)
+    if format_ == "json":
+        out.print(status_json(found), markup=False, soft_wrap=True)
+        return
     for shown in status_tables(found):
         if isinstance(shown, str):
             out.print(shown, markup=False)
@@ -414,23 +434,25 @@ def report(
         typer.Option(help="Test accuracy (%) to reach: the epochs and seconds each trial took to get there. VALUE for every task, or TASK=VALUE (repeatable), e.g. --target mnist=97.5 --target cifar10-airbench94=94"),
     ] = None,
     across_tasks: Annotated[
-        bool, typer.Option("--across-tasks", help="Also combine the tasks: each activation's probability of beating the baseline on a random (task, seed), and its mean rank, with stratified-bootstrap intervals.")
+        bool, typer.Option("--across-tasks", help="Also combine the tasks: each activation's probability of beating the baseline on a random (task, seed), and its mean rank, with a stratified Wilson interval for the probability and stratified-bootstrap intervals for the ranks.")
     ] = False,
     format_: Annotated[
-        Optional[str], typer.Option("--format", help=f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())} (html: one self-contained page of everything). [default: all but html]")
+        Optional[str], typer.Option("--format", help=f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())} (html: one self-contained page of everything). [default: all but html and pdf]")
     ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")] = None,
     results_dir: ResultsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Write the files, print errors only.")] = False,
 ) -> None:
     """Summarise the stored trials and compare them with a baseline, per task.
 
     Prints the summary (mean ± std across seeds) and the comparison (paired per-seed
-    differences with bootstrap intervals, t-test, Wilcoxon and Holm-corrected p-values),
-    and writes into `RESULTS_DIR/TASK/` (or `--out`): summary.md/.csv/.tex/.json,
-    compare.md/.csv/.json, pairs.* with `--pairs all`, and PNG + SVG figures: curves
-    (accuracy per epoch, late epochs zoomed), seeds (every seed per activation),
-    differences (paired differences to the baseline with their intervals), cost
-    (metric against wall time per trial).
+    differences with the t-intervals the verdicts rest on, simultaneous over the table;
+    t-test, Wilcoxon and Holm-corrected p-values; unpaired rows marked), and writes into
+    `RESULTS_DIR/TASK/` (or `--out`), replacing the previous report's files:
+    summary.md/.csv/.tex/.json, compare.md/.csv/.json, pairs.* with `--pairs all`, and
+    PNG + SVG figures (PDF with --format pdf): curves (accuracy per epoch, late epochs
+    zoomed), seeds (every seed per activation), differences (paired differences to the
+    baseline with their intervals), cost (metric against seconds per trial).
 
     Examples:
 
@@ -440,7 +462,7 @@ def report(
 
         actbench report --pairs all
     """
-    from actbench.activations import parse_activation, split_specs
+    from actbench.activations import split_specs, stored_spec
     from actbench.report.build import CompareSpec
     from actbench.report.across import across_method, across_rows
     from actbench.report.side_by_side import side_by_side_note, side_by_side_rows
@@ -448,12 +470,14 @@ def report(
     from actbench.report.writers import make_reports
 
     task_name = TASKS.primary(task) if task else None
-    activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
+    activations = [stored_spec(s) for s in split_specs(acts)] if acts else None
     names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else None
-    base = parse_activation(baseline).canonical if baseline else None
+    base = stored_spec(baseline) if baseline else None
     spec = CompareSpec(metric, base, alpha, margin, pairs, targets=_targets(target or []),
                        **({"formats": frozenset(names)} if names is not None else {}))  # fmt: skip
     written = make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir, across_tasks)
+    if quiet:
+        return
     for task_report, files in written.reports:
         out.print(to_rich(task_report))
         if task_report.comparisons:
@@ -517,7 +541,11 @@ def plan(
         Optional[str], typer.Option(help="Pair every activation with this one. [default: relu when stored, else the first]")
     ] = None,
     metric: Annotated[Optional[str], typer.Option(help="The metric compared. [default: the task's headline]")] = None,
+    look_every: Annotated[
+        int, typer.Option(help="Also the --max-repeats that run --until-decided needs with this --look-every.")
+    ] = 5,
     results_dir: ResultsDir = None,
+    format_: Annotated[str, typer.Option("--format", help="table, or json for scripts.")] = "table",
 ) -> None:
     """How many paired seeds a comparison needs, from a pilot store or a given SD.
 
@@ -526,6 +554,8 @@ def plan(
     DELTA at Holm's level with the given power (and at the interval's ends), the smallest
     difference the pilot's own seeds detect, and with --margin the seeds TOST needs to
     show equivalence. Exact: the noncentral t distribution, not a normal approximation.
+    Also the until-decided budget: the --max-repeats with which run --until-decided
+    (looking every --look-every seeds) reaches the same power, by simulation.
 
     Examples:
 
@@ -535,7 +565,7 @@ def plan(
 
         actbench plan --delta 0.2 --sd 0.15 --comparisons 3
     """
-    from actbench.report.design import PlanSettings, plan_from_values, plan_row
+    from actbench.report.design import PlanSettings, plan_row
     from actbench.report.tables import plan_method, plan_rows, rich_table
 
     for name, value in (("delta", delta), ("sd", sd), ("margin", margin)):
@@ -546,28 +576,61 @@ def plan(
             raise UsageError(f"--{name} must be between 0 and 1, got {value:g}")
     if comparisons is not None and comparisons < 1:
         raise UsageError(f"--comparisons must be at least 1, got {comparisons}")
+    if look_every < 1:
+        raise UsageError(f"--look-every must be at least 1, got {look_every}")
+    if format_ not in ("table", "json"):
+        raise UsageError(f"unknown --format {format_!r}; choose from: table, json")
+    plans = []  # (the table's title, the metric's label, settings, PlanRows, where they come from)
     if sd is not None:
-        settings = PlanSettings(delta, alpha, power, comparisons or 1, margin)
-        rows = plan_rows([plan_row("(given SD)", sd, settings)], settings)
-        out.print(rich_table(rows, f"seeds needed, SD {sd:g} given", caption=plan_method(settings, "as given")))
+        settings = PlanSettings(delta, alpha, power, comparisons or 1, margin, look_every)
+        plans.append((f"seeds needed, SD {sd:g} given", "as given", settings, [plan_row("(given SD)", sd, settings)], {}))
+    else:
+        plans = _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every,
+                             results_dir)
+    if format_ == "json":
+        payload = [{**where, "metric": label, "settings": dataclasses.asdict(settings),
+                    "rows": [dataclasses.asdict(row) for row in rows]} for _, label, settings, rows, where in plans]
+        out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False, soft_wrap=True)
         return
-    from actbench.activations import parse_activation, split_specs
+    for title, label, settings, rows, _ in plans:
+        out.print(rich_table(plan_rows(rows, settings), title, caption=plan_method(settings, label), left=(0, -1)))
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every float that is not finite as None: JSON has no NaN (an SD given by
+    hand has no interval) and no infinity."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return None
+    return value
+
+
+def _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every, results_dir):
+    """actbench plan from a pilot store: per report, what plan prints (see plan)."""
+    from actbench.report.design import PlanSettings, plan_from_values
+    from actbench.activations import split_specs, stored_spec
     from actbench.report.build import CompareSpec, build_reports
     from actbench.results.store import ResultStore
 
-    activations = [parse_activation(s).canonical for s in split_specs(acts)] if acts else None
-    spec = CompareSpec(metric, parse_activation(baseline).canonical if baseline else None, alpha)
+    activations = [stored_spec(s) for s in split_specs(acts)] if acts else None
+    spec = CompareSpec(metric, stored_spec(baseline) if baseline else None, alpha)
     with ResultStore(results_dir or Path("results"), create=False) as store:
         reports = build_reports(store, TASKS.primary(task) if task else None, activations, spec)
+    plans = []
     for report_ in reports:
         others = report_.values["activation"].nunique() - 1
         if others < 1:
             err.print(f"{report_.title}: only {report_.baseline} has finished trials: nothing to plan", markup=False)
             continue
-        settings = PlanSettings(delta, alpha, power, comparisons or others, margin)
-        rows = plan_rows(plan_from_values(report_.values, report_.baseline, settings), settings)
-        title = f"{report_.title}: seeds needed against {report_.baseline}"
-        out.print(rich_table(rows, title, caption=plan_method(settings, report_.compared.label), left=(0, -1)))
+        settings = PlanSettings(delta, alpha, power, comparisons or others, margin, look_every)
+        rows = plan_from_values(report_.values, report_.baseline, settings)
+        where = {"task": report_.task, "config_hash": report_.config_hash, "baseline": report_.baseline}
+        plans.append((f"{report_.title}: seeds needed against {report_.baseline}", report_.compared.label, settings,
+                      rows, where))
+    return plans
 
 
 @app.command()
@@ -576,7 +639,7 @@ def plot(
     acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
     range_: Annotated[tuple[float, float], typer.Option("--range", help="x from LOW to HIGH.")] = (-6.0, 6.0),
     out_file: Annotated[
-        Path, typer.Option("--out", help="Figure file; its .png and .svg are written.")
+        Path, typer.Option("--out", help="Figure file, in the format its suffix names: .png, .svg or .pdf.")
     ] = Path("activations.png"),
     from_results: Annotated[
         bool, typer.Option("--from-results", help="Draw learnable activations at their trained parameters: the last epoch's, averaged over the stored trials, per layer.")
@@ -584,25 +647,28 @@ def plot(
     task: Annotated[Optional[str], typer.Option(help="With --from-results: only trials of this task.")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Draw f and f' of activations on shared axes (two panels), PNG and SVG.
+    """Draw f and f' of activations on shared axes (two panels), as PNG, SVG or PDF.
 
     Examples:
 
         actbench plot relu,gelu,srelu,ralu
 
-        actbench plot 'ralu(alpha=9),squareplus(b=0)' --range -3 3 --out ralu.png
+        actbench plot 'ralu(alpha=9),squareplus(b=0)' --range -3 3 --out ralu.pdf
 
         actbench plot ralu,prelu --from-results --task mnist
     """
     from actbench.activations import split_specs
     from actbench.inspect.tables import shapes_table
     from actbench.inspect.plot import plot_shapes, shapes
+    from actbench.report.formats import figure_file
+
+    stem, figure_format = figure_file(out_file)
     low, high = range_
     stored = (results_dir or Path("results")) if from_results else None
     task_name = TASKS.primary(task) if task else None
     drawn = shapes(split_specs(acts), low, high, stored, task_name)
     out.print(shapes_table(drawn, low, high))
-    for path in plot_shapes(drawn, out_file.with_suffix("")):
+    for path in plot_shapes(drawn, stem, figure_format):
         err.print(f"wrote {path}", markup=False)
 
 
@@ -699,7 +765,9 @@ def flow(
     acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
     depth: Annotated[int, typer.Option(help="Layers of the MLP.")] = 50,
     width: Annotated[int, typer.Option(help="Units per layer.")] = 256,
-    out_file: Annotated[Path, typer.Option("--out", help="Figure file; its .png and .svg are written.")] = Path("flow.png"),
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Figure file, in the format its suffix names: .png, .svg or .pdf.")
+    ] = Path("flow.png"),
 ) -> None:
     """Signal propagation at initialisation in a deep MLP: per-layer activation variance and
     gradient norm, a figure, and a verdict per activation (vanishing / stable / exploding).
@@ -715,12 +783,14 @@ def flow(
     from actbench.activations import split_specs
     from actbench.inspect.flow import plot_flows, signal_flow
     from actbench.inspect.tables import flow_table
+    from actbench.report.formats import figure_file
 
     if depth < 2 or width < 1:
         raise UsageError(f"depth must be >= 2 and width >= 1, got depth {depth}, width {width}")
+    stem, figure_format = figure_file(out_file)
     flows = [signal_flow(spec, depth, width) for spec in split_specs(acts)]
     out.print(flow_table(flows, f"{depth} layers x {width} units, first to last layer"))
-    for path in plot_flows(flows, out_file.with_suffix("")):
+    for path in plot_flows(flows, stem, figure_format):
         err.print(f"wrote {path}", markup=False)
 
 
@@ -810,15 +880,19 @@ def export(
         actbench export --format jsonl | head
     """
     from actbench.results.export import export as export_rows
+    from actbench.results.export import export_to_file
     from actbench.results.store import ResultStore
 
     EXPORT_FORMATS.primary(format)  # an unknown format fails before the store is opened
+    if out_file is not None and out_file.is_dir():
+        raise UsageError(f"--out {out_file} is a folder; give a file name, e.g. {out_file / ('trials.' + format)}")
+    if out_file is not None and not out_file.parent.is_dir():
+        raise UsageError(f"--out {out_file}: the folder {out_file.parent} does not exist")
     with ResultStore(results_dir or Path("results"), create=False) as store:
         if out_file is None:
             export_rows(store, format, sys.stdout)
             return
-        with open(out_file, "w", newline="") as handle:
-            rows = export_rows(store, format, handle)
+        rows = export_to_file(store, format, out_file)
         err.print(f"wrote {rows} rows to {out_file}", markup=False)
 
 

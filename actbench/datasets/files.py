@@ -25,6 +25,7 @@ __all__ = [
     "ImageData",
     "check_md5",
     "default_data_dir",
+    "known_file",
     "locate",
     "missing_error",
     "read_bytes",
@@ -114,17 +115,34 @@ def missing_error(
     )
 
 
+# Every dataset file actbench knows, by MD5: "MNIST's train-images-idx3-ubyte.gz". The readers
+# register theirs (known_file), so a valid file of another dataset, put where this one was
+# looked for, is named for what it is rather than called corrupt.
+KNOWN_FILES: dict[str, str] = {}
+
+
+def known_file(md5: str, title: str, filename: str) -> None:
+    KNOWN_FILES[md5] = f"{title}'s {filename}"
+
+
 def check_md5(raw: bytes, path: Path, expected: str, *, packaged: bool = False) -> None:
     """DataError naming the file if the MD5 of its bytes `raw` is not `expected`.
 
     packaged: the file ships inside actbench, so the fix is to reinstall."""
     got = hashlib.md5(raw).hexdigest()
-    if got != expected:
-        fix = "Reinstall actbench" if packaged else "Delete it to re-download"
+    if got == expected:
+        return
+    if got in KNOWN_FILES and expected in KNOWN_FILES:
+        wanted = KNOWN_FILES[expected].split("'s ")[0]
         raise DataError(
-            f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
-            f"not the original. {fix}, or pass --no-verify to use it anyway."
+            f"{path} is {KNOWN_FILES[got]}, not {KNOWN_FILES[expected]} (MD5 {got}): the folder holds another "
+            f"dataset's files; pass --data-dir DIR with {wanted}'s files (they download there when missing)."
         )
+    fix = "Reinstall actbench" if packaged else "Delete it to re-download"
+    raise DataError(
+        f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
+        f"not the original. {fix}, or pass --no-verify to use it anyway."
+    )
 
 
 def warn_unverified(title: str) -> None:

@@ -7,9 +7,10 @@ into ``Trial``s.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
@@ -32,14 +33,26 @@ else:  # pragma: no cover - Python 3.10
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
     "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", "checkpoint_dir", "tuned", *HPARAM_SHORTCUTS,
-    *OPTION_KEYS,
+    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", "checkpoint_dir", "tuned", "threads",
+    *HPARAM_SHORTCUTS, *OPTION_KEYS,
 )  # fmt: skip
 # Hyperparameters every activation must share in a tuned run: the budget (epochs) and what
 # the metrics are measured on.
 UNTUNABLE = ("epochs", "split")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# A seed is stored in an SQLite INTEGER, a signed 64-bit number; the seeding itself
+# (actbench.seeding: numpy's SeedSequence) takes any non-negative integer.
+SEED_LIMIT = 2**63
+
+# What the plain keys of a run config must hold (the others are checked where they are
+# read): a wrong type is one line naming the key, not a traceback, and "false" is not
+# taken for true.
+ACTS_TYPE = 'a comma-separated string ("relu,gelu") or a list of activation specs (["relu", "gelu"])'
+STRING_KEYS = ("task", "device", "engine", "executor", "address")
+PATH_KEYS = ("data_dir", "results_dir", "checkpoint_dir")
+BOOL_KEYS = ("verify", "compile", "checkpoint")
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,9 @@ class RunConfig:
     compile: bool  # torch.compile the training step
     checkpoint: bool  # save each unit's state after every epoch, to resume from
     checkpoint_dir: Path | None  # where (None: RESULTS/checkpoints); a shared folder lets cluster retries resume
+    # torch's intra-op threads while this process trains (local executor); None: torch's default
+    # (OMP_NUM_THREADS, else one per core). Not part of a trial: it changes the time, not the experiment.
+    threads: int | None
 
     @property
     def checkpoints(self) -> Path | None:
@@ -102,6 +118,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         )
     if "hparams" in values and not isinstance(values["hparams"], dict):
         raise UsageError(f"{path}: 'hparams' must be a table ([hparams])")
+    check_types(values, where=str(path))
     tuned = values.get("tuned")
     if tuned is not None and not (
         isinstance(tuned, dict) and isinstance(tuned.get("by"), str) and isinstance(tuned.get("settings"), dict)
@@ -109,6 +126,30 @@ def load_config_file(path: Path) -> dict[str, Any]:
     ):  # fmt: skip
         raise UsageError(f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of activation = {{key = value}}")
     return values
+
+
+def check_types(values: dict[str, Any], where: str | None = None) -> None:
+    """UsageError naming the key (and ``where`` it was given) whose value is of the wrong type."""
+    prefix = f"{where}: " if where else ""
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key == "acts":
+            ok, requirement = _is_specs(value), ACTS_TYPE
+        elif key in STRING_KEYS:
+            ok, requirement = isinstance(value, str), "a string"
+        elif key in PATH_KEYS:
+            ok, requirement = isinstance(value, (str, PurePath)), "a path (a string)"
+        elif key in BOOL_KEYS:
+            ok, requirement = isinstance(value, bool), "true or false"
+        else:
+            continue
+        if not ok:
+            raise UsageError(f"{prefix}'{key}' must be {requirement}, got {value!r}")
+
+
+def _is_specs(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -167,6 +208,8 @@ def _seeds(layer: dict[str, Any], where: str) -> list[int] | None:
         repeats = layer["repeats"]
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
             raise UsageError(f"repeats must be a positive integer, got {repeats!r}")
+        if repeats > SEED_LIMIT:  # before the seeds are listed: that many overflow range()
+            raise UsageError(f"repeats {repeats} is too large: seeds must be below 2**63")
         return list(range(repeats))
     if layer.get("seeds") is not None:
         seeds = layer["seeds"]
@@ -175,8 +218,13 @@ def _seeds(layer: dict[str, Any], where: str) -> list[int] | None:
                 seeds = [int(s) for s in seeds.split(",") if s.strip()]
             except ValueError:
                 raise UsageError(f"seeds must be integers like 0,3,7, got {layer['seeds']!r}") from None
-        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        if not isinstance(seeds, (list, tuple)) or not seeds or any(
+            isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds
+        ):
             raise UsageError(f"seeds must be non-negative integers, got {layer['seeds']!r}")
+        too_large = [s for s in seeds if s >= SEED_LIMIT]
+        if too_large:
+            raise UsageError(f"seed {too_large[0]} is too large: seeds must be below 2**63")
         if len(set(seeds)) != len(seeds):
             raise UsageError(f"seeds must not repeat, got {layer['seeds']!r}")
         return list(seeds)
@@ -194,6 +242,7 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
 
     ``cli_values`` uses the same keys as the file; ``None`` means "not given".
     """
+    check_types(cli_values)
     merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
     task = get_task(str(merged.get("task", "mnist")))
     activations = _activations(merged.get("acts", []))
@@ -222,6 +271,7 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
         compile=bool(merged.get("compile", False)),
         checkpoint=bool(merged.get("checkpoint", True)),
         checkpoint_dir=Path(merged["checkpoint_dir"]).expanduser() if merged.get("checkpoint_dir") else None,
+        threads=_threads(merged.get("threads"), executor),
     )
 
 
@@ -259,6 +309,26 @@ def resolve_engine(name: str, task: str) -> str:
     if engine == "population" and not has_population:
         raise UsageError(f"task {task} has no population engine; use --engine sequential")
     return engine
+
+
+def _threads(value: Any, executor: str) -> int | None:
+    """--threads checked: a whole number of threads, at most one per CPU of this machine (more
+    only oversubscribe them), for the local executor (a Ray unit's threads are its CPUs)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"--threads must be a positive integer, got {value!r}")
+    cpus = os.cpu_count() or 1
+    if value > cpus:
+        raise UsageError(
+            f"--threads {value} is more than this machine's {cpus} CPU(s): more threads only oversubscribe them"
+        )
+    if executor != "local":
+        raise UsageError(
+            f"--threads applies to the local executor; with --executor {executor} a unit's torch threads are "
+            "its --cpus-per-trial"
+        )
+    return value
 
 
 def _memory_budget(gigabytes: Any) -> int | None:

@@ -11,11 +11,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from actbench.api import EpochMetrics, Trial, TrialResult
 from actbench.run.config import RunConfig
-from actbench.run.runner import RunOutcome
+from actbench.run.runner import Resumption, RunOutcome
 
 
 class QuietReporter:
     def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome, where: str | None) -> None:
+        pass
+
+    def resuming(self, config: RunConfig, resumption: Resumption) -> None:
         pass
 
     def trial_started(self, trial: Trial) -> None:
@@ -32,6 +35,18 @@ class QuietReporter:
 
     def close(self) -> None:
         pass
+
+
+def describe_resumption(resumption: Resumption, epochs: float) -> str:
+    """'resuming: 2 stored trial(s) skipped, 4 trial(s) in flight resume after epoch 2 of 3'."""
+    parts = [f"{resumption.skipped} stored trial(s) skipped"] if resumption.skipped else []
+    if resumption.at_epoch:
+        first, last = min(resumption.at_epoch), max(resumption.at_epoch)
+        after = f"epoch {first}" if first == last else f"epochs {first}-{last}"
+        parts.append(f"{sum(resumption.at_epoch.values())} trial(s) in flight resume after {after} of {epochs:g}")
+    if resumption.restarted:
+        parts.append(f"{resumption.restarted} trial(s) in flight start over (no epoch of theirs was checkpointed)")
+    return "resuming: " + ", ".join(parts)
 
 
 def describe_claims(claims: pd.DataFrame) -> str:
@@ -80,6 +95,11 @@ class RichReporter(QuietReporter):
             self.pending, self.epochs = len(pending), config.hparams["epochs"]
             self.progress.start()
             self.bar = self.progress.add_task("", total=len(pending) * self.epochs, trials="")
+
+    def resuming(self, config: RunConfig, resumption: Resumption) -> None:
+        self.progress.console.print(
+            describe_resumption(resumption, config.hparams["epochs"]), markup=False, highlight=False
+        )
 
     def _update(self) -> None:
         if len(self.in_flight) == 1:
@@ -134,4 +154,5 @@ class RichReporter(QuietReporter):
             )  # fmt: skip
 
     def close(self) -> None:
-        self.progress.stop()
+        if self.bar is not None:  # a display that never started would print an empty line on stop
+            self.progress.stop()

@@ -7,21 +7,41 @@ the executor has as many as it can run at once (one locally, one per worker slot
 Ray cluster), and commits each result the moment it comes back. Several runs on one
 results folder thus split the work; a run that finds everything left claimed by live
 runs waits for them, and takes over what a dead one leaves (its lease lapses).
+
+Each stored trial records what defined its activation (actbench.activations.identity),
+computed here on the CPU before anything trains. A plug-in's version is in its spec, so an
+edited plug-in is new trials; a built-in's is not, so a run whose built-in computes
+something other than what made its stored trials (another actbench release changed it)
+stops before training: resuming would pool the two under one name.
+
+A run that finds units a stopped run left in flight says so (``Reporter.resuming``): how
+many stored trials it skips, and after which epoch their checkpoints let the others go
+on. With ``config.threads`` set, torch trains here with that many intra-op threads, and
+gets its own number back after.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
+import torch
 
+from actbench.activations import parse_activation
+from actbench.activations.identity import VERSION_DIGITS, definition
 from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
 from actbench.errors import ActbenchError
 from actbench.results.store import Owner, ResultStore, network_filesystem
-from actbench.run.checkpoints import remove_unit_checkpoint, saved_units, write_manifest
+from actbench.run.checkpoints import (
+    CheckpointWarning, EngineCheckpoint, remove_unit_checkpoint, saved_units, unit_checkpoint, write_manifest,
+)
 from actbench.run.config import RunConfig
 from actbench.run.engines import ENGINES, Engine
 from actbench.run.executors import EXECUTORS, Executor, ExecutorSetup, UnitDone
@@ -42,6 +62,15 @@ class RunOutcome:
     by_others: int = 0  # pending when this run started, trained and stored by other runs meanwhile
 
 
+@dataclass
+class Resumption:
+    """What a run takes up from one that stopped: the checkpoints of its units in flight."""
+
+    skipped: int  # trials already stored
+    at_epoch: dict[int, int] = field(default_factory=dict)  # last checkpointed epoch -> trials resuming after it
+    restarted: int = 0  # trials in flight whose unit saved no usable checkpoint: they start over
+
+
 class RunInterrupted(ActbenchError):
     exit_code = 130  # the shell's convention for Ctrl-C
 
@@ -59,6 +88,8 @@ class Reporter(Protocol):
 
     def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome, where: str | None) -> None:
         """``where``: the executor's description; None when nothing is left to run."""
+    def resuming(self, config: RunConfig, resumption: Resumption) -> None:
+        """Said after ``started`` when a stopped run left units in flight."""
     def trial_started(self, trial: Trial) -> None: ...
     def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None: ...
     def trial_done(self, result: TrialResult, stored: bool) -> None: ...
@@ -68,6 +99,7 @@ class Reporter(Protocol):
 def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
     """Run every trial of ``config`` not yet in its results store."""
     trials = config.trials()
+    definitions = {act: definition(parse_activation(act)) for act in config.activations}
     with ResultStore(config.results_dir) as store:
         if kind := network_filesystem(config.results_dir):
             warnings.warn(
@@ -75,6 +107,7 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
                 "so runs sharing this folder may corrupt it; keep the results folder on a local disk",
                 stacklevel=2,
             )
+        _check_definitions(config, store, trials, definitions)
         done = store.stored_keys(trials)
         pending = [t for t in trials if t.key not in done]
         outcome = RunOutcome(total=len(trials), skipped=len(trials) - len(pending))
@@ -83,15 +116,20 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
             return outcome
         checkpoints = config.checkpoints
         ctx = TrainContext(config.device, config.data_dir, config.verify, config.compile, checkpoints)
+        saved = _saved_units(checkpoints, store, pending)
         owner = Owner.this_process()
         executor = None
         try:
             setup = ExecutorSetup(ctx, config.executor_options, config.activations, config.memory_budget)
             executor = EXECUTORS.get(config.executor)(setup, reporter.trial_started, reporter.epoch_done)
             reporter.started(config, pending, outcome, executor.description)
-            executor.prepare(get_task(config.task), pending[0].hparams)  # data-related settings are shared by all
-            with LeaseKeeper(config.results_dir, owner):
-                _train_pending(config, store, pending, executor, owner, reporter, outcome)
+            resumption = _resumption(ctx, store, pending, saved, outcome.skipped)
+            if resumption is not None:
+                reporter.resuming(config, resumption)
+            with torch_threads(config.threads):
+                executor.prepare(get_task(config.task), pending[0].hparams)  # data-related settings are shared by all
+                with LeaseKeeper(config.results_dir, owner):
+                    _train_pending(config, store, pending, executor, owner, reporter, outcome, definitions, saved)
         except KeyboardInterrupt:
             raise RunInterrupted(outcome) from None
         except OSError as exc:  # a checkpoint the disk refused: stop, keep what is stored
@@ -109,20 +147,87 @@ def execute(config: RunConfig, reporter: Reporter) -> RunOutcome:
     return outcome
 
 
-def _train_pending(
-    config: RunConfig, store: ResultStore, pending: list[Trial], executor: Executor, owner: Owner,
-    reporter: Reporter, outcome: RunOutcome,
-) -> None:  # fmt: skip
-    """Keep the executor's capacity filled with claimed units and commit each result as it
-    comes back, until every pending trial is stored. Units that a stopped run left
-    checkpoints of come first, re-formed as they were."""
-    ctx, engine = executor.ctx, ENGINES.get(config.engine)
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` inside, and restored after (the library is
+    used from notebooks too); None: left as they are."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _saved_units(checkpoints: Path | None, store: ResultStore, pending: list[Trial]) -> list[WorkUnit]:
+    """The units a stopped run left manifests of that are made of this run's trials (stored
+    ones too: diverged population members), oldest first."""
     wanted = {t.key for t in pending}
-    # The saved units made of this run's trials (stored ones too: diverged population members).
-    saved = [
-        unit for unit in saved_units(ctx.checkpoint_dir)
+    return [
+        unit for unit in saved_units(checkpoints)
         if {t.key for t in unit.trials} <= wanted | store.stored_keys(unit.trials)
     ]  # fmt: skip
+
+
+def _resumption(
+    ctx: TrainContext, store: ResultStore, pending: list[Trial], saved: list[WorkUnit], skipped: int
+) -> Resumption | None:
+    """Where the trials of ``saved`` that no live run has claimed take up: after the last
+    epoch their unit's checkpoint holds, or from scratch without one; None: none to take up."""
+    if not saved:
+        return None
+    resumption = Resumption(skipped)
+    free = {t.key for t in store.unclaimed(pending)}
+    for unit in saved:
+        in_flight = [t for t in unit.trials if t.key in free]
+        if not in_flight:
+            continue
+        timed = EngineCheckpoint(unit_checkpoint(ctx, unit), clock=lambda: 0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CheckpointWarning)  # said once, when the unit itself loads it
+            usable = timed.load() is not None
+        if not usable:
+            resumption.restarted += len(in_flight)
+            continue
+        # A task saves its state after an epoch, then yields the epoch's metrics, which the
+        # engine stamps (actbench.api.Checkpoint): the saved stamps end one epoch before the state.
+        members = {(t.activation, t.seed) for t in in_flight}
+        last = max((n for act, seed, n in timed.at_epoch if (act, seed) in members), default=0) + 1
+        resumption.at_epoch[last] = resumption.at_epoch.get(last, 0) + len(in_flight)
+    return resumption if resumption.at_epoch or resumption.restarted else None
+
+
+def _check_definitions(
+    config: RunConfig, store: ResultStore, trials: list[Trial], definitions: dict[str, str]
+) -> None:
+    """ActbenchError if trials of this run's (task, activation, hyperparameters) are stored
+    with a recorded definition other than the activation's now: this run would skip them,
+    or add seeds to them, as if they were the same activation."""
+    for (task, activation, _), found in store.stored_definitions(trials).items():
+        current = definitions[activation]
+        other = sorted(d for d in found if d is not None and d != current)
+        if other:
+            count = sum(found[d] for d in other)
+            raise ActbenchError(
+                f"{activation}: {count} trial(s) of {task} stored in {config.results_dir} were made by definition "
+                f"{', '.join(d[:VERSION_DIGITS] for d in other)}, this actbench's {activation} is "
+                f"{current[:VERSION_DIGITS]}; a run cannot resume over another definition: "
+                "pass a new --results-dir to run this one"
+            )
+
+
+def _train_pending(
+    config: RunConfig, store: ResultStore, pending: list[Trial], executor: Executor, owner: Owner,
+    reporter: Reporter, outcome: RunOutcome, definitions: dict[str, str], saved: list[WorkUnit],
+) -> None:  # fmt: skip
+    """Keep the executor's capacity filled with claimed units and commit each result as it
+    comes back, until every pending trial is stored, each with its activation's definition
+    (``definitions``). The units that a stopped run left checkpoints of (``saved``) come
+    first, re-formed as they were."""
+    ctx, engine = executor.ctx, ENGINES.get(config.engine)
     # Submitted units -> the keys of their trials stored before they started (a resumed
     # unit yields those again: they are not committed twice).
     running: dict[WorkUnit, set[tuple]] = {}
@@ -147,6 +252,7 @@ def _train_pending(
                 continue
             if any(item.trial.key in before for before in running.values()):
                 continue  # a resumed unit yields again what was stored before it stopped
+            item = dataclasses.replace(item, definition=definitions[item.trial.activation])
             stored = store.add(item)
             if stored:
                 outcome.stored += 1

@@ -4,6 +4,7 @@ for a run config, the trials still pending."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -70,3 +71,19 @@ def status_tables(status: Status) -> list[Table | str]:
                 pending.add_row(escape(act), ", ".join(map(str, seeds)))
             shown.append(pending)
     return shown
+
+
+def status_json(status: Status) -> str:
+    """What ``actbench status --format json`` prints: the same three parts as the tables, as
+    one object (times as Unix seconds; ``pending`` null when no run was given)."""
+    claims = status.claims[["task", "activation", "seed", "config_hash", "owner", "host", "pid", "claimed_at",
+                            "renewed_at", "lease_until"]]
+    by_act: dict[str, list[int]] = {}
+    for trial in status.pending or []:
+        by_act.setdefault(trial.activation, []).append(trial.seed)
+    payload = {
+        "stored": json.loads(status.stored.to_json(orient="records")),
+        "claims": json.loads(claims.to_json(orient="records")),
+        "pending": None if status.pending is None else [{"activation": a, "seeds": s} for a, s in by_act.items()],
+    }
+    return json.dumps(payload, indent=2)

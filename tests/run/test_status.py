@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+import pytest
 
 from typer.testing import CliRunner
 
@@ -14,15 +17,22 @@ from fakes import HPARAMS, fake_result
 runner = CliRunner()
 
 
-def test_status_shows_stored_claimed_and_pending_trials():
+# The fakes' hyperparameters are mnist-mini's with 3 epochs: the same config hash.
+RUN = ["--task", "mnist-mini", "--acts", "relu,gelu", "--repeats", "2", "--epochs", str(HPARAMS["epochs"])]
+
+
+@pytest.fixture
+def busy():
+    """relu seed 0 stored, seed 1 diverged; gelu seed 0 claimed by a run on another machine."""
     remote = Owner("gpu-node-7:4242:abcd1234", "gpu-node-7", 4242, "another-machine")
     with ResultStore(Path("results")) as store:
         store.add(fake_result("relu", 0, [90.0]))
         store.add(fake_result("relu", 1, [90.0], diverged_at=1))
         store.claim([fake_result("gelu", 0, [90.0]).trial], remote, 600)
-    # The fakes' hyperparameters are mnist-mini's with 3 epochs: the same config hash.
-    args = ["--task", "mnist-mini", "--acts", "relu,gelu", "--repeats", "2", "--epochs", str(HPARAMS["epochs"])]
-    result = runner.invoke(app, ["status", *args])
+
+
+def test_status_shows_stored_claimed_and_pending_trials(busy):
+    result = runner.invoke(app, ["status", *RUN])
     assert result.exit_code == 0, result.output
     lines = [line.strip("│ ").split("│") for line in result.stdout.splitlines()]
     cells = [[cell.strip() for cell in line] for line in lines]
@@ -39,3 +49,18 @@ def test_status_without_a_store_is_one_line():
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("error: no results database at results/actbench.sqlite")
+
+
+def test_status_as_json_holds_what_the_tables_show(busy):
+    result = runner.invoke(app, ["status", *RUN, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    config = fake_result("relu", 0, [90.0]).trial.config_hash
+    assert found["stored"] == [{"task": "mnist-mini", "config": config[:8], "activation": "relu",
+                                "ok": 1, "diverged": 1, "failed": 0}]
+    (claim,) = found["claims"]
+    assert (claim["activation"], claim["seed"], claim["owner"], claim["config_hash"]) == (
+        "gelu", 0, "gpu-node-7:4242:abcd1234", config)
+    assert found["pending"] == [{"activation": "gelu", "seeds": [1]}]
+    bad = runner.invoke(app, ["status", "--format", "xml"])
+    assert (bad.exit_code, bad.stderr) == (2, "error: unknown --format 'xml'; choose from: table, json\n")

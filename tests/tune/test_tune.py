@@ -176,3 +176,40 @@ def test_a_malformed_tuned_table_in_a_config_file_is_one_clear_message(tmp_path)
         load_config_file(path)
     assert str(info.value) == (f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of "
                                "activation = {key = value}")  # fmt: skip
+
+
+def test_the_next_command_printed_writes_where_tune_did(tmp_path):
+    result = actbench("tune", "--task", "mnist-mini", "--acts", "relu", "--grid", "lr=1e-3", "--repeats", "1",
+                      *FAST, "--results-dir", str(tmp_path / "elsewhere"))
+    assert result.exit_code == 0, result.output
+    (config_file,) = (tmp_path / "elsewhere" / "mnist-mini").glob("tune-*.toml")
+    assert f"next: actbench run --config {config_file} --results-dir {tmp_path / 'elsewhere'}\n" in result.output
+
+
+# --- the sensitivity figure ---------------------------------------------------------------
+
+
+def test_the_sensitivity_figure_keeps_long_names_and_settings_inside(monkeypatch, tmp_path):
+    from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures
+    from matplotlib.colors import to_hex
+
+    from actbench.tune.outputs import plot_sensitivity
+    from actbench.tune.tuning import make_tuning
+
+    grid = {"lr": [1e-3, 1e-2], "hidden": [[128, 64], [256, 128, 64]]}  # two keys: one tick label per setting
+    tuning = make_tuning(build_run_config({"task": "mnist-mini", "acts": ["gelu", "relu"]}, {}), grid, None)
+    rows = [
+        {"activation": act, "setting": i, "trials": 2, "n": 2, "mean": 90.0 + i + k, "sd": 0.5, "chosen": i == 3}
+        for k, act in enumerate(["gelu", LONG_NAME])
+        for i in range(len(tuning.settings))
+    ]
+    with caught_figures(monkeypatch) as caught:
+        (path,) = plot_sensitivity(tuning, pd.DataFrame(rows), tmp_path / "sensitivity", frozenset({"pdf"}))
+    (fig,) = caught
+    assert path.suffix == ".pdf"
+    assert_ready_to_paste(fig)
+    assert_legends_off_the_data(fig)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "lr=0.01, hidden=[256, 128,\n64]" in ticks  # wrapped, not cut
+    (gelu,) = [bars for bars in fig.axes[0].containers if bars.get_label() == "gelu"]
+    assert to_hex(gelu.lines[0].get_color()) == "#e69f00"  # as in the report's figures

@@ -40,6 +40,7 @@ from actbench.datasets.files import (
     ImageData,
     check_md5,
     default_data_dir,
+    known_file,
     locate,
     missing_error,
     read_bytes,
@@ -77,6 +78,8 @@ BATCH_MD5 = {
 ARCHIVE = "cifar-10-python.tar.gz"  # 163 MB; holds BATCHES_FOLDER/ and its files
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)  # base URLs of ARCHIVE, tried in order
+for _name, _md5 in [*BATCH_MD5.items(), (ARCHIVE, ARCHIVE_MD5)]:
+    known_file(_md5, "CIFAR-10", _name)
 
 IMAGE_SHAPE = (3, 32, 32)  # channels R, G, B; rows; columns
 NUM_CLASSES = 10

@@ -29,6 +29,7 @@ from actbench.datasets.download import download_files
 from actbench.datasets.files import (
     ImageData,
     default_data_dir,
+    known_file,
     locate,
     missing_error,
     read_bytes,
@@ -118,6 +119,9 @@ MNIST_MINI = DatasetSource(
 )
 
 DATASET_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist", "mnist-mini")
+for _source in (*SOURCES.values(), MNIST_MINI):
+    for _filename, _md5 in _source.files.values():
+        known_file(_md5, _source.title, _filename)
 
 
 

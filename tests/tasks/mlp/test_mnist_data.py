@@ -20,7 +20,7 @@ from actbench.datasets import download
 from actbench.datasets import files as dataset_files
 from actbench.tasks.mlp import data
 from actbench.datasets.files import DataWarning
-from actbench.tasks.mlp.data import DatasetSource, load_dataset, read_idx
+from actbench.tasks.mlp.data import MNIST_MINI, MNIST_MINI_DIR, DatasetSource, load_dataset, read_idx
 from actbench.errors import DataError, UsageError
 from local_http import closed_ports, server  # noqa: F401  (server is a fixture)
 
@@ -258,6 +258,22 @@ def test_md5_mismatch_refused(tmp_path, monkeypatch):
     assert len(record) == 1 and "\n" not in str(record[0].message)
     assert d.verified is False
     check_shapes(d, 30, 10)
+
+
+def test_another_datasets_valid_file_is_named_not_called_corrupt(tmp_path):
+    """MNIST asked for, the folder holds other (valid) files: say whose they are, and do not
+    invite deleting them."""
+    import shutil
+
+    for filename, _ in MNIST_MINI.files.values():
+        shutil.copy(MNIST_MINI_DIR / filename, tmp_path / filename)
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", tmp_path, download=False)
+    assert str(err.value) == (
+        f"{tmp_path / 'train-images-idx3-ubyte.gz'} is MNIST-mini's train-images-idx3-ubyte.gz, not MNIST's "
+        f"train-images-idx3-ubyte.gz (MD5 {MNIST_MINI.files['train_images'][1]}): the folder holds another "
+        "dataset's files; pass --data-dir DIR with MNIST's files (they download there when missing)."
+    )
 
 
 def test_verify_true_does_not_warn(tmp_path, monkeypatch):
