@@ -126,6 +126,7 @@ def actbench(*args: str, cwd: Path) -> tuple[int, str, float]:
     return done.returncode, done.stderr.strip(), seconds
 
 
+@pytest.mark.slow  # a CLI process that waits out the (shortened) timeout
 def test_nothing_listening_at_the_address_is_one_line_after_the_wait(results):
     port = free_port()
     before = snapshot(results)
@@ -139,6 +140,7 @@ def test_nothing_listening_at_the_address_is_one_line_after_the_wait(results):
     assert snapshot(results) == before
 
 
+@pytest.mark.slow  # a CLI process per case
 @pytest.mark.parametrize(
     "behaviour, reply",
     [("silent", "no reply; waited 2 s"), ("http", "it speaks another protocol")],
@@ -152,6 +154,7 @@ def test_a_server_that_is_not_ray_is_one_line(results, behaviour, reply):
     assert snapshot(results) == before
 
 
+@pytest.mark.slow  # a CLI process, importing Ray
 def test_auto_without_a_cluster_on_this_machine_is_one_line(results):
     before = snapshot(results)
     code, stderr, _ = actbench(*RUN, "--address", "auto", cwd=results.parent)
