@@ -16,6 +16,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from shlex import quote
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -356,8 +357,8 @@ def tune(
         for path in files:
             err.print(f"wrote {path}", markup=False)
         # The config does not name the results folder: the command as printed must, to write where tune did.
-        elsewhere = "" if tuning.base.results_dir == Path("results") else f" --results-dir {tuning.base.results_dir}"
-        err.print(f"next: actbench run --config {files[0]}{elsewhere}", markup=False)
+        elsewhere = "" if tuning.base.results_dir == Path("results") else f" --results-dir {quote(str(tuning.base.results_dir))}"
+        err.print(f"next: actbench run --config {quote(str(files[0]))}{elsewhere}", markup=False)
 
 
 @app.command()

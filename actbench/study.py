@@ -160,6 +160,8 @@ class Results:
         """Write the report files as ``actbench report`` does; the paths written."""
         from actbench.report.writers import make_reports
 
+        if isinstance(formats, str):  # "md" or "md,png", as --format takes it
+            formats = [name.strip() for name in formats.split(",")]
         spec = _compare_spec({**compare, **({"formats": frozenset(formats)} if formats is not None else {})})
         written = make_reports(self.path, _task(task), _stored(acts), spec, Path(out) if out else None, across_tasks)
         paths = [p for _, files in written.reports for p in files]

@@ -3,7 +3,7 @@
 A trial's numbers come from the code that computed its activation, so that code is part
 of what the trial is:
 
-- a plug-in (``pkg.mod:Name``): SHA-256 of its source as this process imported it: the
+- a plug-in (``pkg.mod:Name``): SHA-256 of its source files as they are on disk: the
   module's file for a top-level module, or every .py file of its top-level package
   (their relative paths and contents, in sorted order) for ``pkg.mod:Name``, since a
   module of a package may call any other. The first 8 hex digits are its version in the
@@ -68,9 +68,8 @@ def definition_label(activation: str, definition: str | None) -> str:
     return f"{activation} [def {definition[:VERSION_DIGITS] if definition else 'unknown'}]"
 
 
-# Top-level module name -> (the module object hashed, its source hash): a module imported
-# anew (another process, or dropped from sys.modules) is hashed anew.
-_SOURCES: dict[str, tuple[ModuleType, str]] = {}
+# Top-level module name -> ((each source file's path, mtime and size), their hash).
+_SOURCES: dict[str, tuple[tuple, str]] = {}
 
 
 def plugin_source_hash(module_name: str) -> str:
@@ -78,17 +77,20 @@ def plugin_source_hash(module_name: str) -> str:
     module docstring); imports it if it is not yet. SpecError if it has no source files."""
     top_name = module_name.partition(".")[0]
     top = sys.modules.get(top_name) or importlib.import_module(top_name)
-    cached = _SOURCES.get(top_name)
-    if cached is not None and cached[0] is top:
-        return cached[1]
-    digest = hashlib.sha256()
     files = _source_files(top)
     if not files:
         raise SpecError(f"plug-in module {top_name!r} has no source file to version it by")
+    # Hashed anew when a file changed (a notebook's importlib.reload after an edit keeps the
+    # module object): the version names the files as they are on disk.
+    stamp = tuple((relative, path.stat().st_mtime_ns, path.stat().st_size) for relative, path in files)
+    cached = _SOURCES.get(top_name)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    digest = hashlib.sha256()
     for relative, path in files:
         digest.update(relative.encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
-    _SOURCES[top_name] = (top, digest.hexdigest())
+    _SOURCES[top_name] = (stamp, digest.hexdigest())
     return digest.hexdigest()
 
 
@@ -135,19 +137,21 @@ def fingerprint(build: Callable[[], nn.Module]) -> str:
     PReLU) gets it as (65, C), every channel the same, C its first parameter's length."""
     import torch
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)  # a module drawing random numbers in __init__ draws the same ones
-        module = build().to(torch.float64)
     low, high, points = GRID
     grid = torch.cat([torch.linspace(low, high, points, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)])
-    params = list(module.parameters())
-    try:
-        x, y = _forward(module, grid)
-    except RuntimeError:
-        if not params:
-            raise
-        x, y = _forward(module, grid[:, None].repeat(1, params[0].numel()))  # (65, C)
-    grads = torch.autograd.grad(y.sum(), [x, *params], allow_unused=True)
+    # Seeded and forked: a module that draws random numbers (in __init__, or in forward as
+    # RReLU does) draws the same ones every time, and the run's own RNG does not move.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = build().to(torch.float64)
+        params = list(module.parameters())
+        try:
+            x, y = _forward(module, grid)
+        except RuntimeError:
+            if not params:
+                raise
+            x, y = _forward(module, grid[:, None].repeat(1, params[0].numel()))  # (65, C)
+        grads = torch.autograd.grad(y.sum(), [x, *params], allow_unused=True)
     digest = hashlib.sha256()
     for tensor in (y, *grads, *params):
         digest.update((_rounded(tensor) + "\n").encode())

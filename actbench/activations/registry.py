@@ -225,17 +225,43 @@ def parse_activation(spec: str) -> ActivationSpec:
 
 
 def stored_spec(spec: str) -> str:
-    """The canonical form of a spec naming stored trials (``report --acts``, ``--baseline``):
-    a plug-in's @version as given, any version (a stale one too), and none added where
-    none is given, so that ``myact:X`` names every stored version; a report's row label
-    ``gelu [def 1a2b3c4d]`` (actbench.activations.identity.definition_label) is kept."""
+    """A spec naming stored trials (``report --acts``, ``--baseline``), for names_stored: a
+    registry entry's canonical form; a plug-in as written, never imported (its code may have
+    changed since, or be gone), a path reduced to its module name; a report's row label
+    ``gelu [def 1a2b3c4d]`` (actbench.activations.identity.definition_label) kept."""
     from actbench.activations.identity import DEFINITION_LABEL
 
     text = spec.strip()
     label = DEFINITION_LABEL.search(text)
-    if label is None:
-        return _parse(text, pinned=False).canonical
-    return _parse(text[: label.start()], pinned=False).canonical + label[0]
+    body, suffix = (text, "") if label is None else (text[: label.start()].strip(), label[0])
+    target, given = _split_call(body)
+    module, colon, name = target.rpartition(":")
+    if not colon:
+        return _parse(body, pinned=False).canonical + suffix
+    if _is_path(module):
+        module = Path(module).stem
+    args = ", ".join(f"{key}={value}" for key, value in sorted(given.items()))
+    return f"{module}:{name.replace(' ', '')}" + (f"({args})" if args else "") + suffix
+
+
+def names_stored(item: str, stored: str) -> bool:
+    """Whether ``item`` (a stored_spec) names the stored activation ``stored`` (canonical):
+    exactly; or, for a plug-in, the same module and name, the @version if one is given (a
+    prefix of the stored one), and each parameter given at the stored value (1 = 1.0)."""
+    if item == stored:
+        return True
+    (item_target, item_args), (stored_target, stored_args) = _split_call(item), _split_call(stored)
+    item_name, _, item_version = item_target.partition("@")
+    stored_name, _, stored_version = stored_target.partition("@")
+    if ":" not in item_name or item_name != stored_name or not stored_version.startswith(item_version):
+        return False
+    return all(key in stored_args and _same_value(value, stored_args[key]) for key, value in item_args.items())
+
+
+def _same_value(given: str, stored: str) -> bool:
+    if _FLOAT.fullmatch(given) and _FLOAT.fullmatch(stored):
+        return float(given) == float(stored)
+    return given.lower() == stored.lower()
 
 
 def unversioned(canonical: str) -> str:

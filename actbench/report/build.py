@@ -9,9 +9,10 @@ on the validation split are actbench tune's, reported by it, and left out here.
 
 Nor are two definitions of one activation pooled (trials.definition, see
 actbench.activations.identity): an activation whose trials of one protocol were made by
-several (or by one and by an unrecorded one, stored before schema 6) becomes one row per
-definition, ``gelu [def 1a2b3c4d]`` and ``gelu [def unknown]``; a plug-in's versions are
-apart already, by the @version in their names. A report whose trials come from several
+several recorded definitions becomes one row per definition, ``gelu [def 1a2b3c4d]``
+(and ``gelu [def unknown]`` for its trials stored before schema 6); trials stored before
+schema 6 beside a single recorded definition are pooled with it, and a notice says so. A
+plug-in's versions are apart already, by the @version in their names. A report whose trials come from several
 actbench code revisions says so in its notices.
 """
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from actbench.activations.identity import DEFINITION_LABEL, VERSION_DIGITS, definition_label
-from actbench.activations.registry import unversioned
+from actbench.activations.registry import names_stored
 from actbench.api import TUNED_KEY, Metric, protocol_hash
 from actbench.errors import UsageError
 from actbench.report import cost, stats
@@ -131,9 +132,10 @@ def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
 
 def _names(item: str, label: str) -> bool:
     """Whether a --acts or --baseline item (actbench.activations.stored_spec) names the report
-    row ``label``: exactly, every definition of it, or (a plug-in without @version) every version."""
+    row ``label``: exactly, every definition of it, or a plug-in's versions and settings as
+    names_stored matches them (``myact:X`` names every stored version)."""
     activation = DEFINITION_LABEL.sub("", label)
-    return item in (label, activation, unversioned(activation))
+    return item in (label, activation) or names_stored(item, activation)
 
 
 def _label_definitions(trials: pd.DataFrame) -> pd.DataFrame:

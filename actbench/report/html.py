@@ -9,9 +9,10 @@ The page is a list of ``Section``s of blocks (``Table``, ``Figure``, ``Note``, `
 ``to_html()`` method.
 
 It leads with the answer (each activation against the baseline, one line each: verdict,
-Δ with the interval the verdict rests on, n), then every task's tables and figures; the
-long method paragraphs are written once, in a Method section at the end, and each table
-links to its own.
+Δ with the interval the verdict rests on, n), then every task's tables and figures; each
+task's comparison and pairs method paragraphs are written once, in a Method section at
+the end, and each table links to its own (the across-tasks method and the cost notes stay
+under their tables).
 """
 
 from __future__ import annotations

@@ -72,18 +72,22 @@ def _read_manifest(destination: Path) -> list[str]:
 
 def _write_manifest(destination: Path, files: list[str], replacing: list[str], complete: bool) -> None:
     payload = {"complete": complete, "files": files, "replacing": replacing}
-    part = destination / (MANIFEST + ".part")
+    part = destination / f"{MANIFEST}.{os.getpid()}.part"  # two reports at once never share one
     part.write_text(json.dumps(payload, indent=1) + "\n")
     os.replace(part, destination / MANIFEST)
 
 
-def publish(staging: Path, destination: Path) -> dict[Path, Path]:
+def publish(staging: Path, destination: Path, tasks: set[str] | None = None) -> dict[Path, Path]:
     """Move every file of ``staging`` to the same place under ``destination``, remove the
-    previous report's files that this one does not replace, and delete ``staging``.
+    previous report's files that this one does not replace, and delete ``staging``. With
+    ``tasks`` (a report of some tasks only, --task), the files of the other tasks' folders
+    are theirs and stay; the folder's own files (the html page, across-tasks) are replaced.
     Returns each staged path's published path."""
     new = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
-    old = [name for name in dict.fromkeys(_read_manifest(destination)) if name not in new]
-    _write_manifest(destination, new, old, complete=False)
+    previous = [name for name in dict.fromkeys(_read_manifest(destination)) if name not in new]
+    kept = [name for name in previous if tasks is not None and "/" in name and name.split("/")[0] not in tasks]
+    old = [name for name in previous if name not in kept]
+    _write_manifest(destination, new + kept, old, complete=False)
     for name in old:
         (destination / name).unlink(missing_ok=True)
     moved = {}
@@ -92,7 +96,7 @@ def publish(staging: Path, destination: Path) -> dict[Path, Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, target)
         moved[staging / name] = target
-    _write_manifest(destination, new, [], complete=True)
+    _write_manifest(destination, new + kept, [], complete=True)
     shutil.rmtree(staging, ignore_errors=True)
     return moved
 

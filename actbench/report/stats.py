@@ -275,10 +275,10 @@ def compare_pair(baseline: pd.Series, other: pd.Series, margin: float | None = N
     seeds = f"{other.name}: seeds {seed_ranges(other.index)}; {baseline.name}: {seed_ranges(baseline.index)}"
     note = f"seed sets differ ({seeds}): Welch's t-test, unpaired" + ("; no TOST" if margin is not None else "")
     out = {"test": "welch", "delta_mean": float(a.mean() - b.mean()), "note": note}
+    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread on either side: SciPy would say p = 0 (or NaN)
+        return {**out, "note": f"{note}; neither seed set varies: no test"}
     result = scipy_stats.ttest_ind(a, b, equal_var=False)
-    out["p_ttest"] = float(result.pvalue)
-    if not math.isnan(out["p_ttest"]):  # NaN when neither seed set varies: no test for Holm, no interval
-        out["t"] = result
+    out["p_ttest"], out["t"] = float(result.pvalue), result
     return out
 
 

@@ -313,10 +313,8 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
     rows = []
     for c in report.comparisons:
         spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
-        delta = (
-            "–" if math.isnan(c.delta_mean)
-            else f"{c.delta_mean:+.{digits}f} [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
-        )  # fmt: skip
+        interval = "" if math.isnan(c.ci_low) else f" [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
+        delta = "–" if math.isnan(c.delta_mean) else f"{c.delta_mean:+.{digits}f}{interval}"  # untested: no interval
         rows.append({
             "activation": c.activation, "n": str(c.n), "mean ± std": spread,
             f"Δ vs {report.baseline} [{interval_name(report)} CI]": delta, "p (t-test)": _p(c.p_ttest),

@@ -39,7 +39,7 @@ from actbench.report.tables import (
     to_latex,
     to_markdown,
 )
-from actbench.results.store import ResultStore
+from actbench.results.store import ResultStore, StoreError
 
 Render = Callable[[TaskReport], str]
 
@@ -220,13 +220,19 @@ def make_reports(
     destination = Path(out or results_dir)
     if destination.exists() and not destination.is_dir():
         raise UsageError(f"--out {destination} is a file, not a folder: a report is a folder of files (--out DIR)")
-    folder = staging_folder(destination)  # written aside, then published in place of the last report
+    try:
+        folder = staging_folder(destination)  # written aside, then published in place of the last report
+    except OSError as exc:
+        raise StoreError(f"cannot write the report into {destination}: {exc.strerror or exc}") from None
     try:
         written = _write_all(results_dir, folder, reports, spec, across)
+        moved = publish(folder, destination, None if task is None else {task})
+    except OSError as exc:
+        discard(folder)
+        raise StoreError(f"cannot write the report into {destination}: {exc.strerror or exc}") from None
     except BaseException:
         discard(folder)
         raise
-    moved = publish(folder, destination)
     return Written(
         [(report, [moved[p] for p in files]) for report, files in written.reports],
         [(default, tuned, moved[path]) for default, tuned, path in written.side_by_side],

@@ -54,6 +54,9 @@ def export_to_file(store: ResultStore, fmt: str, path: Path) -> int:
     except OSError as exc:
         part.unlink(missing_ok=True)
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:  # interrupted, or the store failed: no half-written file stays
+        part.unlink(missing_ok=True)
+        raise
     return rows
 
 

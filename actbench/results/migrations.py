@@ -145,7 +145,8 @@ def _to_5(conn: sqlite3.Connection) -> None:
 
 def _to_6(conn: sqlite3.Connection) -> None:
     """What defined each trial's activation; NULL for every trial stored before (the report
-    labels such trials' definition unknown, and never pools them with recorded ones)."""
+    pools such trials with a single recorded definition, saying so, and shows them apart,
+    'def unknown', beside several: actbench.report.build)."""
     if "definition" not in [row[1] for row in conn.execute("PRAGMA table_info(trials)")]:
         conn.execute("ALTER TABLE trials ADD COLUMN definition TEXT")
 

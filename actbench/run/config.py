@@ -318,7 +318,8 @@ def _threads(value: Any, executor: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"--threads must be a positive integer, got {value!r}")
-    cpus = os.cpu_count() or 1
+    # The CPUs this process may use (a Slurm job, a container, taskset), not the host's.
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if value > cpus:
         raise UsageError(
             f"--threads {value} is more than this machine's {cpus} CPU(s): more threads only oversubscribe them"

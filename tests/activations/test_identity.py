@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from actbench.activations import PluginVersionError, canonical_spec, parse_activation, stored_spec
+from actbench.activations import PluginVersionError, canonical_spec, names_stored, parse_activation, stored_spec
 from actbench.activations.builtin import RaLU
 from actbench.activations.identity import definition, fingerprint, plugin_source_hash
 from actbench.errors import SpecError
@@ -111,20 +111,28 @@ def test_a_malformed_version_is_one_line(plugins, spec, message):
     assert str(info.value) == message
 
 
-def test_a_spec_naming_stored_trials_keeps_the_version_it_is_given_and_adds_none(plugins):
-    assert stored_spec("idswish:Swish") == "idswish:Swish(beta=1.0)"  # every stored version
-    assert stored_spec("idswish:Swish@00000000(beta=2)") == "idswish:Swish@00000000(beta=2.0)"  # stale: fine here
+def test_a_spec_naming_stored_trials_is_taken_as_written_and_matches_every_version_it_names(plugins):
+    # A plug-in is not imported: its defaults or its file may have changed since the trials were stored.
+    assert stored_spec("idswish:Swish") == "idswish:Swish"
+    assert stored_spec("idswish:Swish@00000000(beta=2)") == "idswish:Swish@00000000(beta=2)"
+    assert stored_spec("sub/idswish.py:Swish(beta=2)") == "idswish:Swish(beta=2)"
     assert stored_spec("swish") == "silu"
     assert stored_spec("ralu [def 1a2b3c4d]") == "ralu(alpha=1.0, learnable=true) [def 1a2b3c4d]"
     assert stored_spec("gelu [def unknown]") == "gelu [def unknown]"
+    stored = "idswish:Swish@4d8537cd11(beta=1.0)"
+    for item in ("idswish:Swish", "idswish:Swish@4d8537cd", "idswish:Swish(beta=1)", "idswish:Swish@4d8537cd(beta=1.0)"):
+        assert names_stored(stored_spec(item), stored), item
+    for item in ("idswish:Swish(beta=2)", "idswish:Swish@0f0f0f0f", "idswish:Swish(gamma=1)", "other:Swish", "silu"):
+        assert not names_stored(stored_spec(item), stored), item
 
 
-def test_the_source_hash_is_of_the_module_as_imported(plugins):
+def test_the_source_hash_is_of_the_files_on_disk(plugins):
+    """An edit followed by importlib.reload (a notebook's way) keeps the module object: the
+    version must follow the file, not the object."""
     before = plugin_source_hash("idswish")
     (plugins / "idswish.py").write_text(SWISH + "# edited\n")
-    assert plugin_source_hash("idswish") == before  # this process still runs the old code
-    reimport("idswish")
-    assert plugin_source_hash("idswish") == sha256(b"idswish.py", (SWISH + "# edited\n").encode())
+    after = plugin_source_hash("idswish")
+    assert after != before and after == sha256(b"idswish.py", (SWISH + "# edited\n").encode())
 
 
 # --- behavioural fingerprints of registry entries -----------------------------------------

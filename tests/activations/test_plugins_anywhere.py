@@ -135,7 +135,7 @@ def test_a_file_by_relative_or_absolute_path_is_the_module_of_its_stem(tmp_path)
     # Its folder is now importable (at the end of sys.path), so the canonical form parses back.
     assert sys.path[-1] == str(file.parent) and sys.path.count(str(file.parent)) == 1
     assert canonical_spec(expected) == expected
-    assert stored_spec("plugins/myact.py:Swish(beta=2)") == "myact:Swish(beta=2.0)"
+    assert stored_spec("plugins/myact.py:Swish(beta=2)") == "myact:Swish(beta=2)"  # as written: matched by value
 
 
 @pytest.mark.parametrize(

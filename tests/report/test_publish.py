@@ -108,3 +108,33 @@ def test_an_interrupted_publication_is_cleaned_by_the_next_report(results):
     (results / MANIFEST).write_text(json.dumps(manifest))
     assert actbench("report", "--format", "json").exit_code == 0
     assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.json", "mnist-mini/compare.json"}
+
+
+def test_a_report_of_one_task_keeps_the_other_tasks_files_and_replaces_the_folders_own(results):
+    with ResultStore(results) as store:
+        for act, accs in ACCS.items():
+            for seed in range(3):
+                store.add(fake_result(act, seed, accs, task="fashion-mnist"))
+    assert actbench("report", "--format", "md,html").exit_code == 0
+    assert {"fashion-mnist/compare.md", "report.html"} <= files(results)
+    one = actbench("report", "--task", "mnist-mini", "--format", "csv")
+    assert one.exit_code == 0, one.output
+    assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.csv", "mnist-mini/compare.csv",
+                              "fashion-mnist/summary.md", "fashion-mnist/compare.md"}
+    listed = json.loads((results / MANIFEST).read_text())["files"]
+    assert sorted(listed) == ["fashion-mnist/compare.md", "fashion-mnist/summary.md", "mnist-mini/compare.csv",
+                              "mnist-mini/summary.csv"]
+    # The next report of every task replaces them all.
+    assert actbench("report", "--format", "json").exit_code == 0
+    assert not any(name.endswith((".md", ".csv")) for name in files(results))
+
+
+def test_a_folder_it_cannot_write_is_one_line(results, tmp_path, monkeypatch):
+    def refused(destination):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(writers, "staging_folder", refused)  # as a read-only folder does (root writes anywhere)
+    result = actbench("report", "--format", "md", "--out", str(tmp_path / "locked"))
+    assert (result.exit_code, result.stderr) == (
+        1, f"error: cannot write the report into {tmp_path / 'locked'}: Permission denied\n"
+    )

@@ -411,3 +411,14 @@ def test_step_down_and_unpaired_rows_are_marked_in_md_csv_json_html_and_the_term
     assert ("<p>‡ Holm&#x27;s step-down rejects; the simultaneous interval, which is more conservative, "
             "touches 0.</p>") in page
     assert "inconclusive (unpaired §)" in result.stdout and "better ‡" in result.stdout and reason in result.stdout
+
+
+def test_an_unpaired_row_where_neither_seed_set_varies_is_not_tested():
+    """SciPy's Welch test says p = 0 when both groups are constant: a 'better' on no evidence."""
+    values = pd.DataFrame({"activation": ["relu"] * 4 + ["gelu"] * 3, "seed": [0, 1, 2, 3, 0, 1, 2],
+                           "value": [1.0] * 4 + [2.0] * 3})
+    _, gelu = stats.compare_to_baseline(values, "relu", 0.05)
+    assert (gelu.test, gelu.delta_mean, math.isnan(gelu.p_holm), math.isnan(gelu.ci_low)) == ("welch", 1.0, True, True)
+    assert stats.verdict(gelu, True) == (
+        "seed sets differ (gelu: seeds 0–2; relu: 0–3): Welch's t-test, unpaired; neither seed set varies: no test"
+    )

@@ -107,7 +107,7 @@ def test_an_edited_plugin_is_trained_anew_and_reported_apart_never_pooled(myact)
     ambiguous = runner.invoke(app, ["report", "--baseline", "myact:LearnableSwish", "--format", "csv"])
     assert ambiguous.exit_code == 2
     assert ambiguous.stderr.strip() == (
-        f"error: baseline myact:LearnableSwish(beta=1.0) names 2 activations in mnist-mini [{first_protocol()}]: "
+        f"error: baseline myact:LearnableSwish names 2 activations in mnist-mini [{first_protocol()}]: "
         f"{old.canonical}, {new.canonical}; give one of them"
     )
     # The old version by its @version (which no longer parses for a run): the report finds it.
