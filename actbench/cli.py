@@ -463,7 +463,7 @@ def report(
 
         actbench report --pairs all
     """
-    from actbench.activations import split_specs, stored_spec
+    from actbench.activations import stored_spec, stored_specs
     from actbench.report.build import CompareSpec
     from actbench.report.across import across_method, across_rows
     from actbench.report.side_by_side import side_by_side_note, side_by_side_rows
@@ -471,7 +471,7 @@ def report(
     from actbench.report.writers import make_reports
 
     task_name = TASKS.primary(task) if task else None
-    activations = [stored_spec(s) for s in split_specs(acts)] if acts else None
+    activations = stored_specs(acts) if acts else None
     names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else None
     base = stored_spec(baseline) if baseline else None
     spec = CompareSpec(metric, base, alpha, margin, pairs, targets=_targets(target or []),
@@ -612,11 +612,11 @@ def _json_safe(value: Any) -> Any:
 def _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every, results_dir):
     """actbench plan from a pilot store: per report, what plan prints (see plan)."""
     from actbench.report.design import PlanSettings, plan_from_values
-    from actbench.activations import split_specs, stored_spec
+    from actbench.activations import stored_spec, stored_specs
     from actbench.report.build import CompareSpec, build_reports
     from actbench.results.store import ResultStore
 
-    activations = [stored_spec(s) for s in split_specs(acts)] if acts else None
+    activations = stored_specs(acts) if acts else None
     spec = CompareSpec(metric, stored_spec(baseline) if baseline else None, alpha)
     with ResultStore(results_dir or Path("results"), create=False) as store:
         reports = build_reports(store, TASKS.primary(task) if task else None, activations, spec)

@@ -177,11 +177,9 @@ def _task(task: str | None) -> str | None:
 def _stored(acts: str | Iterable[str] | None) -> list[str] | None:
     """Specs naming stored trials, as ``report --acts`` takes them (a plug-in without its
     @version names every stored version)."""
-    from actbench.activations import split_specs, stored_spec
+    from actbench.activations import stored_specs
 
-    if acts is None:
-        return None
-    return [stored_spec(spec) for spec in (split_specs(acts) if isinstance(acts, str) else list(acts))]
+    return None if acts is None else stored_specs(acts)
 
 
 def _compare_spec(options: dict[str, Any]):

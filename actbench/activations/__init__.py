@@ -26,6 +26,7 @@ from actbench.activations.registry import (
     register_activation,
     split_specs,
     stored_spec,
+    stored_specs,
 )
 
 _MODULE_CLASSES = ("RaLU", "SReLU", "Squareplus")  # the custom ones, by name
@@ -57,4 +58,5 @@ __all__ = [
     "register_activation",
     "split_specs",
     "stored_spec",
+    "stored_specs",
 ]

@@ -244,6 +244,11 @@ def stored_spec(spec: str) -> str:
     return f"{module}:{name.replace(' ', '')}" + (f"({args})" if args else "") + suffix
 
 
+def stored_specs(acts: str | Iterable[str]) -> list[str]:
+    """stored_spec of each spec of ``acts``: a comma-separated string (--acts) or a list."""
+    return [stored_spec(spec) for spec in (split_specs(acts) if isinstance(acts, str) else acts)]
+
+
 def names_stored(item: str, stored: str) -> bool:
     """Whether ``item`` (a stored_spec) names the stored activation ``stored`` (canonical):
     exactly; or, for a plug-in, the same module and name, the @version if one is given (a

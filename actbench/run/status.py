@@ -41,6 +41,14 @@ def read_status(store: ResultStore, trials: list[Trial] | None) -> Status:
     return Status(counts, claims, pending)
 
 
+def pending_seeds(pending: list[Trial]) -> dict[str, list[int]]:
+    """The pending trials' seeds by activation, in the order given: as the table and json list them."""
+    by_act: dict[str, list[int]] = {}
+    for trial in pending:
+        by_act.setdefault(trial.activation, []).append(trial.seed)
+    return by_act
+
+
 def status_tables(status: Status) -> list[Table | str]:
     """What ``actbench status`` prints: the stored trials' table, then a line on the claims
     and one on the pending trials, each followed by its table when it has rows."""
@@ -60,9 +68,7 @@ def status_tables(status: Status) -> list[Table | str]:
         shown.append(claimed)
     if status.pending is not None:
         shown.append(f"pending, neither stored nor claimed: {len(status.pending)} trial(s)")
-        by_act: dict[str, list[int]] = {}
-        for trial in status.pending:
-            by_act.setdefault(trial.activation, []).append(trial.seed)
+        by_act = pending_seeds(status.pending)
         if by_act:
             pending = Table()
             pending.add_column("activation")
@@ -78,9 +84,7 @@ def status_json(status: Status) -> str:
     one object (times as Unix seconds; ``pending`` null when no run was given)."""
     claims = status.claims[["task", "activation", "seed", "config_hash", "owner", "host", "pid", "claimed_at",
                             "renewed_at", "lease_until"]]
-    by_act: dict[str, list[int]] = {}
-    for trial in status.pending or []:
-        by_act.setdefault(trial.activation, []).append(trial.seed)
+    by_act = pending_seeds(status.pending or [])
     payload = {
         "stored": json.loads(status.stored.to_json(orient="records")),
         "claims": json.loads(claims.to_json(orient="records")),

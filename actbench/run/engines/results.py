@@ -11,6 +11,7 @@ import torch
 
 from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult
 from actbench.run.provenance import code_revision
+from actbench.tasks.costs import synchronize
 
 
 def describe_device(device: torch.device) -> str:
@@ -21,8 +22,7 @@ def describe_device(device: torch.device) -> str:
 
 def elapsed(start: float, ctx: TrainContext) -> float:
     """Seconds since ``start`` (perf_counter), once the device has finished its queued work."""
-    if ctx.device.type == "cuda":
-        torch.cuda.synchronize(ctx.device)
+    synchronize(ctx.device)
     return time.perf_counter() - start
 
 
