@@ -13,8 +13,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 _PUBLIC = {
-    "get_activation": "activations", "list_activations": "activations", "register_activation": "activations",
-    "compare": "study", "open_results": "study", "Results": "study",
+    "get_activation": "activations",
+    "list_activations": "activations",
+    "register_activation": "activations",
+    "compare": "study",
+    "open_results": "study",
+    "Results": "study",
 }
 
 

@@ -15,9 +15,10 @@ import functools
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from shlex import quote
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -95,7 +96,8 @@ def _names(names: list[str], last: str = "or") -> str:
 
 
 ResultsDir = Annotated[
-    Optional[Path], typer.Option("--results-dir", help="Folder of the results database and reports. [default: ./results]")
+    Path | None,
+    typer.Option("--results-dir", help="Folder of the results database and reports. [default: ./results]"),
 ]
 
 
@@ -103,85 +105,157 @@ ResultsDir = Annotated[
 @fail_cleanly
 def run(
     task: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help=f"Task to train: {', '.join(TASKS.names())} (see 'actbench tasks'). [default: mnist]"),
     ] = None,
-    acts: Annotated[Optional[str], typer.Option(help="Comma-separated activation specs, e.g. 'relu,gelu,ralu(alpha=2)'.")] = None,
-    repeats: Annotated[Optional[int], typer.Option(help="Run seeds 0..N-1. [default: 1]")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="Explicit seeds, e.g. 0,3,7 (instead of --repeats).")] = None,
+    acts: Annotated[
+        str | None, typer.Option(help="Comma-separated activation specs, e.g. 'relu,gelu,ralu(alpha=2)'.")
+    ] = None,
+    repeats: Annotated[int | None, typer.Option(help="Run seeds 0..N-1. [default: 1]")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Explicit seeds, e.g. 0,3,7 (instead of --repeats).")] = None,
     epochs: Annotated[
-        Optional[float], typer.Option(help="Epochs per trial; fractions where the task allows them (airbench: 9.9). [default: the task's, 20 for mnist]")
+        float | None,
+        typer.Option(
+            help=(
+                "Epochs per trial; fractions where the task allows them (airbench: 9.9). [default: the task's, 20 for "
+                "mnist]"
+            )
+        ),
     ] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Training batch size. [default: the task's]")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: the task's]")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help="Weight decay. [default: the task's]")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Training batch size. [default: the task's]")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate. [default: the task's]")] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="Weight decay. [default: the task's]")] = None,
     set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="Any task hyperparameter as key=value, e.g. --set 'hidden=[256,128]'. Repeatable.")
+        list[str] | None,
+        typer.Option("--set", help="Any task hyperparameter as key=value, e.g. --set 'hidden=[256,128]'. Repeatable."),
     ] = None,
-    config: Annotated[Optional[Path], typer.Option(help="TOML run config; options given here override it.")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML run config; options given here override it.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
     data_dir: Annotated[
-        Optional[Path], typer.Option(help="Dataset folder (flat or torchvision layout). [default: $ACTBENCH_DATA, else the user cache]")
+        Path | None,
+        typer.Option(
+            help="Dataset folder (flat or torchvision layout). [default: $ACTBENCH_DATA, else the user cache]"
+        ),
     ] = None,
     results_dir: ResultsDir = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).")] = False,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).")
+    ] = False,
     engine: Annotated[
-        Optional[str],
-        typer.Option(help=f"auto or {_names(ENGINES.names())}: population trains every trial of the run as one batched model, sequential one model at a time. [default: auto = population where the task has one]"),
+        str | None,
+        typer.Option(
+            help=(
+                f"auto or {_names(ENGINES.names())}: population trains every trial of the run as one batched model, "
+                "sequential one model at a time. [default: auto = population where the task has one]"
+            )
+        ),
     ] = None,
     executor: Annotated[
-        Optional[str],
-        typer.Option(help=f"Where the trials run: {_names(EXECUTORS.names())} (local: this process; ray: the workers of a Ray cluster, see the README). [default: local]"),
+        str | None,
+        typer.Option(
+            help=(
+                f"Where the trials run: {_names(EXECUTORS.names())} (local: this process; ray: the workers of a Ray "
+                "cluster, see the README). [default: local]"
+            )
+        ),
     ] = None,
     address: Annotated[
-        Optional[str],
-        typer.Option(help="--executor ray: the cluster to join, e.g. 10.0.0.1:6379 or auto. [default: $RAY_ADDRESS, else a new local Ray instance]"),
+        str | None,
+        typer.Option(
+            help=(
+                "--executor ray: the cluster to join, e.g. 10.0.0.1:6379 or auto. [default: $RAY_ADDRESS, else a new "
+                "local Ray instance]"
+            )
+        ),
     ] = None,
     gpus_per_trial: Annotated[
-        Optional[float],
-        typer.Option(help="--executor ray: GPUs per unit of work; a fraction (0.25) packs several on a GPU. [default: 1 where the cluster has GPUs, else 0]"),
+        float | None,
+        typer.Option(
+            help=(
+                "--executor ray: GPUs per unit of work; a fraction (0.25) packs several on a GPU. [default: 1 where "
+                "the cluster has GPUs, else 0]"
+            )
+        ),
     ] = None,
     cpus_per_trial: Annotated[
-        Optional[float], typer.Option(help="--executor ray: CPUs per unit of work (its torch threads). [default: 1]")
+        float | None, typer.Option(help="--executor ray: CPUs per unit of work (its torch threads). [default: 1]")
     ] = None,
     max_retries: Annotated[
-        Optional[int],
+        int | None,
         typer.Option(help="--executor ray: attempts after the first when a worker dies mid-unit. [default: 2]"),
     ] = None,
     memory_budget: Annotated[
-        Optional[float],
-        typer.Option("--memory-budget", help="GB a population may use; larger runs are split into chunks. [default: a quarter of the RAM, half the free GPU memory]"),
+        float | None,
+        typer.Option(
+            "--memory-budget",
+            help=(
+                "GB a population may use; larger runs are split into chunks. [default: a quarter of the RAM, half the "
+                "free GPU memory]"
+            ),
+        ),
     ] = None,
     compile_: Annotated[
         bool,
-        typer.Option("--compile", help="torch.compile the training step (about 30 s to compile; measured no faster on a 2-core CPU, see the README)."),
+        typer.Option(
+            "--compile",
+            help=(
+                "torch.compile the training step (about 30 s to compile; measured no faster on a 2-core CPU, see the "
+                "README)."
+            ),
+        ),
     ] = False,
     no_checkpoint: Annotated[
-        bool, typer.Option("--no-checkpoint", help="Do not save each unit's state after every epoch (a killed run then restarts its trials in flight).")
+        bool,
+        typer.Option(
+            "--no-checkpoint",
+            help="Do not save each unit's state after every epoch (a killed run then restarts its trials in flight).",
+        ),
     ] = False,
     checkpoint_dir: Annotated[
-        Optional[Path],
-        typer.Option(help="Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. [default: RESULTS/checkpoints]"),
+        Path | None,
+        typer.Option(
+            help=(
+                "Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. "
+                "[default: RESULTS/checkpoints]"
+            )
+        ),
     ] = None,
     threads: Annotated[
-        Optional[int],
-        typer.Option(help="torch's CPU threads for training in this process; 1 where other work shares the cores, which more threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"),
+        int | None,
+        typer.Option(
+            help=(
+                "torch's CPU threads for training in this process; 1 where other work shares the cores, which more "
+                "threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"
+            )
+        ),
     ] = None,
     until_decided: Annotated[
         bool,
-        typer.Option("--until-decided", help="Add seeds in blocks until each activation is better, worse or equivalent (--margin) against --baseline, or --max-repeats is reached; see the README."),
+        typer.Option(
+            "--until-decided",
+            help=(
+                "Add seeds in blocks until each activation is better, worse or equivalent (--margin) against "
+                "--baseline, or --max-repeats is reached; see the README."
+            ),
+        ),
     ] = False,
-    max_repeats: Annotated[Optional[int], typer.Option(help="--until-decided: seeds 0..N-1 at most.")] = None,
-    look_every: Annotated[Optional[int], typer.Option(help="--until-decided: seeds added between looks. [default: 5]")] = None,
+    max_repeats: Annotated[int | None, typer.Option(help="--until-decided: seeds 0..N-1 at most.")] = None,
+    look_every: Annotated[
+        int | None, typer.Option(help="--until-decided: seeds added between looks. [default: 5]")
+    ] = None,
     margin: Annotated[
-        Optional[float], typer.Option(help="--until-decided: equivalence margin, in the metric's unit (accuracy: points).")
+        float | None,
+        typer.Option(help="--until-decided: equivalence margin, in the metric's unit (accuracy: points)."),
     ] = None,
     baseline: Annotated[
-        Optional[str], typer.Option(help="--until-decided: compare with this activation. [default: relu if listed, else the first]")
+        str | None,
+        typer.Option(help="--until-decided: compare with this activation. [default: relu if listed, else the first]"),
     ] = None,
-    metric: Annotated[Optional[str], typer.Option(help="--until-decided: the metric compared. [default: the task's headline]")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="--until-decided: the metric compared. [default: the task's headline]")
+    ] = None,
     alpha: Annotated[
-        Optional[float], typer.Option(help="--until-decided: error rate of the whole table. [default: 0.05]")
+        float | None, typer.Option(help="--until-decided: error rate of the whole table. [default: 0.05]")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
@@ -212,17 +286,40 @@ def run(
 
     hparams = dict(parse_assignment(item) for item in set_ or [])
     cli_values = {
-        "task": task, "acts": acts, "repeats": repeats, "seeds": seeds, "epochs": epochs,
-        "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "device": device,
-        "data_dir": data_dir, "results_dir": results_dir, "verify": False if no_verify else None,
-        "hparams": hparams or None, "engine": engine, "executor": executor, "memory_budget_gb": memory_budget,
-        "compile": compile_ or None, "checkpoint": False if no_checkpoint else None, "checkpoint_dir": checkpoint_dir,
-        "address": address, "gpus_per_trial": gpus_per_trial, "cpus_per_trial": cpus_per_trial,
-        "max_retries": max_retries, "threads": threads,
-    }  # fmt: skip
+        "task": task,
+        "acts": acts,
+        "repeats": repeats,
+        "seeds": seeds,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "device": device,
+        "data_dir": data_dir,
+        "results_dir": results_dir,
+        "verify": False if no_verify else None,
+        "hparams": hparams or None,
+        "engine": engine,
+        "executor": executor,
+        "memory_budget_gb": memory_budget,
+        "compile": compile_ or None,
+        "checkpoint": False if no_checkpoint else None,
+        "checkpoint_dir": checkpoint_dir,
+        "address": address,
+        "gpus_per_trial": gpus_per_trial,
+        "cpus_per_trial": cpus_per_trial,
+        "max_retries": max_retries,
+        "threads": threads,
+    }
     file_values = load_config_file(config) if config else {}
-    sequential = {"--max-repeats": max_repeats, "--look-every": look_every, "--margin": margin,
-                  "--baseline": baseline, "--metric": metric, "--alpha": alpha}  # fmt: skip
+    sequential = {
+        "--max-repeats": max_repeats,
+        "--look-every": look_every,
+        "--margin": margin,
+        "--baseline": baseline,
+        "--metric": metric,
+        "--alpha": alpha,
+    }
     if not until_decided:
         given = [flag for flag, value in sequential.items() if value is not None]
         if given:
@@ -287,22 +384,40 @@ def _run_until_decided(run_config, rule, reporter):
 def tune(
     acts: Annotated[str, typer.Option(help="Comma-separated activation specs to tune, e.g. relu,selu,gelu.")],
     grid: Annotated[
-        list[str], typer.Option(help="A hyperparameter and its values, e.g. lr=3e-4,1e-3,3e-3 or init=torch,lecun. Repeatable: every combination is tried.")
+        list[str],
+        typer.Option(
+            help=(
+                "A hyperparameter and its values, e.g. lr=3e-4,1e-3,3e-3 or init=torch,lecun. Repeatable: every "
+                "combination is tried."
+            )
+        ),
     ],
     task: Annotated[str, typer.Option(help="Task to tune on (every built-in task has a validation split).")] = "mnist",
     repeats: Annotated[int, typer.Option(help="Seeds per setting (1000..1000+N-1, disjoint from a comparison's).")] = 3,
-    epochs: Annotated[Optional[float], typer.Option(help="Epochs per trial, the same for every setting. [default: the task's]")] = None,
-    set_: Annotated[
-        Optional[list[str]], typer.Option("--set", help="Any other task hyperparameter, shared by every setting, as key=value. Repeatable.")
+    epochs: Annotated[
+        float | None, typer.Option(help="Epochs per trial, the same for every setting. [default: the task's]")
     ] = None,
-    metric: Annotated[Optional[str], typer.Option(help="The validation metric a setting is chosen by. [default: the task's headline]")] = None,
-    final_repeats: Annotated[int, typer.Option(help="Seeds the written run config asks for, for the comparison on the test set.")] = 10,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Dataset folder; its test files are not needed.")] = None,
-    engine: Annotated[Optional[str], typer.Option(help=f"auto or {_names(ENGINES.names())}. [default: auto]")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other task hyperparameter, shared by every setting, as key=value. Repeatable."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="The validation metric a setting is chosen by. [default: the task's headline]")
+    ] = None,
+    final_repeats: Annotated[
+        int, typer.Option(help="Seeds the written run config asks for, for the comparison on the test set.")
+    ] = 10,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Dataset folder; its test files are not needed.")] = None,
+    engine: Annotated[str | None, typer.Option(help=f"auto or {_names(ENGINES.names())}. [default: auto]")] = None,
     threads: Annotated[
-        Optional[int],
-        typer.Option(help="torch's CPU threads for training in this process; 1 where other work shares the cores, which more threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"),
+        int | None,
+        typer.Option(
+            help=(
+                "torch's CPU threads for training in this process; 1 where other work shares the cores, which more "
+                "threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"
+            )
+        ),
     ] = None,
     results_dir: ResultsDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
@@ -339,10 +454,17 @@ def tune(
             raise UsageError(f"{flag} {count} is too large: seeds must be below 2**63")
     hparams = dict(parse_assignment(item) for item in set_ or [])
     cli_values = {
-        "task": task, "acts": split_specs(acts), "seeds": list(range(TUNE_SEED_START, TUNE_SEED_START + repeats)),
-        "epochs": epochs, "device": device, "data_dir": data_dir, "results_dir": results_dir, "hparams": hparams or None,
-        "engine": engine, "threads": threads,
-    }  # fmt: skip
+        "task": task,
+        "acts": split_specs(acts),
+        "seeds": list(range(TUNE_SEED_START, TUNE_SEED_START + repeats)),
+        "epochs": epochs,
+        "device": device,
+        "data_dir": data_dir,
+        "results_dir": results_dir,
+        "hparams": hparams or None,
+        "engine": engine,
+        "threads": threads,
+    }
     tuning = make_tuning(build_run_config({}, cli_values), parse_grid(grid), metric)
     reporter = QuietReporter() if quiet else RichReporter(err)
     try:
@@ -357,20 +479,24 @@ def tune(
         for path in files:
             err.print(f"wrote {path}", markup=False)
         # The config does not name the results folder: the command as printed must, to write where tune did.
-        elsewhere = "" if tuning.base.results_dir == Path("results") else f" --results-dir {quote(str(tuning.base.results_dir))}"
+        elsewhere = (
+            ""
+            if tuning.base.results_dir == Path("results")
+            else f" --results-dir {quote(str(tuning.base.results_dir))}"
+        )
         err.print(f"next: actbench run --config {quote(str(files[0]))}{elsewhere}", markup=False)
 
 
 @app.command()
 @fail_cleanly
 def status(
-    config: Annotated[Optional[Path], typer.Option(help="A run config: also list its trials still pending.")] = None,
-    task: Annotated[Optional[str], typer.Option(help="With --acts: the run's task, as for 'actbench run'.")] = None,
-    acts: Annotated[Optional[str], typer.Option(help="The run's activations: also list its trials still pending.")] = None,
-    repeats: Annotated[Optional[int], typer.Option(help="The run's seeds 0..N-1.")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="The run's explicit seeds.")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="The run's epochs, if not the task's.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="The run's other hyperparameters, key=value.")] = None,
+    config: Annotated[Path | None, typer.Option(help="A run config: also list its trials still pending.")] = None,
+    task: Annotated[str | None, typer.Option(help="With --acts: the run's task, as for 'actbench run'.")] = None,
+    acts: Annotated[str | None, typer.Option(help="The run's activations: also list its trials still pending.")] = None,
+    repeats: Annotated[int | None, typer.Option(help="The run's seeds 0..N-1.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="The run's explicit seeds.")] = None,
+    epochs: Annotated[float | None, typer.Option(help="The run's epochs, if not the task's.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="The run's other hyperparameters, key=value.")] = None,
     results_dir: ResultsDir = None,
     format_: Annotated[str, typer.Option("--format", help="table, or json for scripts.")] = "table",
 ) -> None:
@@ -393,8 +519,15 @@ def status(
     folder = results_dir or Path("results")
     trials = None
     if config or acts:
-        cli_values = {"task": task, "acts": acts, "repeats": repeats, "seeds": seeds, "epochs": epochs,
-                      "hparams": dict(parse_assignment(item) for item in set_ or []) or None, "device": "cpu"}  # fmt: skip
+        cli_values = {
+            "task": task,
+            "acts": acts,
+            "repeats": repeats,
+            "seeds": seeds,
+            "epochs": epochs,
+            "hparams": dict(parse_assignment(item) for item in set_ or []) or None,
+            "device": "cpu",
+        }
         run_config = build_run_config(load_config_file(config) if config else {}, cli_values)
         folder = results_dir or run_config.results_dir
         trials = run_config.trials()
@@ -413,34 +546,74 @@ def status(
 @app.command()
 @fail_cleanly
 def report(
-    task: Annotated[Optional[str], typer.Option(help="Only this task.")] = None,
-    acts: Annotated[Optional[str], typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+    acts: Annotated[str | None, typer.Option(help="Only these activations (comma-separated specs).")] = None,
     baseline: Annotated[
-        Optional[str], typer.Option(help="Compare every activation with this one. [default: relu when stored, else the first]")
+        str | None,
+        typer.Option(help="Compare every activation with this one. [default: relu when stored, else the first]"),
     ] = None,
     metric: Annotated[
-        Optional[str],
-        typer.Option(help=f"{_names(known_metrics())}: best_acc is selected on the test set, late_mean the mean over the last half of the epochs; a task's own metrics are listed by 'actbench tasks NAME'. [default: the task's headline]"),
+        str | None,
+        typer.Option(
+            help=(
+                f"{_names(known_metrics())}: best_acc is selected on the test set, late_mean the mean over the last "
+                "half of the epochs; a task's own metrics are listed by 'actbench tasks NAME'. [default: the task's "
+                "headline]"
+            )
+        ),
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
     margin: Annotated[
-        Optional[float],
-        typer.Option(help="Equivalence margin in the metric's unit: an activation within +-MARGIN of the baseline by TOST is 'equivalent (+-MARGIN)'."),
+        float | None,
+        typer.Option(
+            help=(
+                "Equivalence margin in the metric's unit: an activation within +-MARGIN of the baseline by TOST is "
+                "'equivalent (+-MARGIN)'."
+            )
+        ),
     ] = None,
     pairs: Annotated[
-        str, typer.Option(help="baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking with ties.")
+        str,
+        typer.Option(
+            help=(
+                "baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking "
+                "with ties."
+            )
+        ),
     ] = "baseline",
     target: Annotated[
-        Optional[list[str]],
-        typer.Option(help="Test accuracy (%) to reach: the epochs and seconds each trial took to get there. VALUE for every task, or TASK=VALUE (repeatable), e.g. --target mnist=97.5 --target cifar10-airbench94=94"),
+        list[str] | None,
+        typer.Option(
+            help=(
+                "Test accuracy (%) to reach: the epochs and seconds each trial took to get there. VALUE for every "
+                "task, or TASK=VALUE (repeatable), e.g. --target mnist=97.5 --target cifar10-airbench94=94"
+            )
+        ),
     ] = None,
     across_tasks: Annotated[
-        bool, typer.Option("--across-tasks", help="Also combine the tasks: each activation's probability of beating the baseline on a random (task, seed), and its mean rank, with a stratified Wilson interval for the probability and stratified-bootstrap intervals for the ranks.")
+        bool,
+        typer.Option(
+            "--across-tasks",
+            help=(
+                "Also combine the tasks: each activation's probability of beating the baseline on a random (task, "
+                "seed), and its mean rank, with a stratified Wilson interval for the probability and "
+                "stratified-bootstrap intervals for the ranks."
+            ),
+        ),
     ] = False,
     format_: Annotated[
-        Optional[str], typer.Option("--format", help=f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())} (html: one self-contained page of everything). [default: all but html and pdf]")
+        str | None,
+        typer.Option(
+            "--format",
+            help=(
+                f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())} (html: one self-contained page "
+                "of everything). [default: all but html and pdf]"
+            ),
+        ),
     ] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")
+    ] = None,
     results_dir: ResultsDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Write the files, print errors only.")] = False,
 ) -> None:
@@ -464,8 +637,8 @@ def report(
         actbench report --pairs all
     """
     from actbench.activations import stored_spec, stored_specs
-    from actbench.report.build import CompareSpec
     from actbench.report.across import across_method, across_rows
+    from actbench.report.build import CompareSpec
     from actbench.report.side_by_side import side_by_side_note, side_by_side_rows
     from actbench.report.tables import comparison_rich, cost_rich, pairs_rich, ranking_rich, rich_table, to_rich
     from actbench.report.writers import make_reports
@@ -474,8 +647,15 @@ def report(
     activations = stored_specs(acts) if acts else None
     names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else None
     base = stored_spec(baseline) if baseline else None
-    spec = CompareSpec(metric, base, alpha, margin, pairs, targets=_targets(target or []),
-                       **({"formats": frozenset(names)} if names is not None else {}))  # fmt: skip
+    spec = CompareSpec(
+        metric,
+        base,
+        alpha,
+        margin,
+        pairs,
+        targets=_targets(target or []),
+        **({"formats": frozenset(names)} if names is not None else {}),
+    )
     written = make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir, across_tasks)
     if quiet:
         return
@@ -490,13 +670,22 @@ def report(
             out.print(cost_rich(task_report))
         decided = (results_dir or Path("results")) / task_report.task / f"decisions-{task_report.config_hash[:8]}.md"
         if decided.exists():  # a run --until-decided: its decisions, with intervals adjusted for its looks
-            out.print(f"\nrun --until-decided ({decided}); its intervals are adjusted for the looks, the table "
-                      f"above's are not:\n\n{decided.read_text()}", markup=False)  # fmt: skip
+            out.print(
+                f"\nrun --until-decided ({decided}); its intervals are adjusted for the looks, the table "
+                f"above's are not:\n\n{decided.read_text()}",
+                markup=False,
+            )
         for path in files:
             err.print(f"wrote {path}", markup=False)
     for default, tuned, path in written.side_by_side:
-        out.print(rich_table(side_by_side_rows(default, tuned), f"{tuned.task}: default and tuned",
-                             caption=side_by_side_note(default, tuned), left=(0, 2, 3, 5)))  # fmt: skip
+        out.print(
+            rich_table(
+                side_by_side_rows(default, tuned),
+                f"{tuned.task}: default and tuned",
+                caption=side_by_side_note(default, tuned),
+                left=(0, 2, 3, 5),
+            )
+        )
         err.print(f"wrote {path}", markup=False)
     if written.across is not None:
         title = f"across {len(written.across.strata)} tasks: against {written.across.baseline}"
@@ -524,24 +713,29 @@ def _targets(items: list[str]) -> dict[str, float] | None:
 @app.command()
 @fail_cleanly
 def plan(
-    delta: Annotated[float, typer.Option(help="The true difference to detect, in the metric's unit (accuracy: points).")],
+    delta: Annotated[
+        float, typer.Option(help="The true difference to detect, in the metric's unit (accuracy: points).")
+    ],
     sd: Annotated[
-        Optional[float], typer.Option(help="SD of the paired differences, given by hand instead of a pilot store.")
+        float | None, typer.Option(help="SD of the paired differences, given by hand instead of a pilot store.")
     ] = None,
     comparisons: Annotated[
-        Optional[int], typer.Option(help="Comparisons in the table (Holm). [default: the store's activations - 1; 1 with --sd]")
+        int | None,
+        typer.Option(help="Comparisons in the table (Holm). [default: the store's activations - 1; 1 with --sd]"),
     ] = None,
     margin: Annotated[
-        Optional[float], typer.Option(help="Also the seeds to show equivalence within +-MARGIN (TOST) when the truth is 0.")
+        float | None,
+        typer.Option(help="Also the seeds to show equivalence within +-MARGIN (TOST) when the truth is 0."),
     ] = None,
     alpha: Annotated[float, typer.Option(help="The table's significance level (Holm).")] = 0.05,
     power: Annotated[float, typer.Option(help="Power wanted.")] = 0.8,
-    task: Annotated[Optional[str], typer.Option(help="Only this task.")] = None,
-    acts: Annotated[Optional[str], typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
+    acts: Annotated[str | None, typer.Option(help="Only these activations (comma-separated specs).")] = None,
     baseline: Annotated[
-        Optional[str], typer.Option(help="Pair every activation with this one. [default: relu when stored, else the first]")
+        str | None,
+        typer.Option(help="Pair every activation with this one. [default: relu when stored, else the first]"),
     ] = None,
-    metric: Annotated[Optional[str], typer.Option(help="The metric compared. [default: the task's headline]")] = None,
+    metric: Annotated[str | None, typer.Option(help="The metric compared. [default: the task's headline]")] = None,
     look_every: Annotated[
         int, typer.Option(help="Also the --max-repeats that run --until-decided needs with this --look-every.")
     ] = 5,
@@ -584,13 +778,23 @@ def plan(
     plans = []  # (the table's title, the metric's label, settings, PlanRows, where they come from)
     if sd is not None:
         settings = PlanSettings(delta, alpha, power, comparisons or 1, margin, look_every)
-        plans.append((f"seeds needed, SD {sd:g} given", "as given", settings, [plan_row("(given SD)", sd, settings)], {}))
+        plans.append(
+            (f"seeds needed, SD {sd:g} given", "as given", settings, [plan_row("(given SD)", sd, settings)], {})
+        )
     else:
-        plans = _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every,
-                             results_dir)
+        plans = _pilot_plans(
+            delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every, results_dir
+        )
     if format_ == "json":
-        payload = [{**where, "metric": label, "settings": dataclasses.asdict(settings),
-                    "rows": [dataclasses.asdict(row) for row in rows]} for _, label, settings, rows, where in plans]
+        payload = [
+            {
+                **where,
+                "metric": label,
+                "settings": dataclasses.asdict(settings),
+                "rows": [dataclasses.asdict(row) for row in rows],
+            }
+            for _, label, settings, rows, where in plans
+        ]
         out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False, soft_wrap=True)
         return
     for title, label, settings, rows, _ in plans:
@@ -611,9 +815,9 @@ def _json_safe(value: Any) -> Any:
 
 def _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every, results_dir):
     """actbench plan from a pilot store: per report, what plan prints (see plan)."""
-    from actbench.report.design import PlanSettings, plan_from_values
     from actbench.activations import stored_spec, stored_specs
     from actbench.report.build import CompareSpec, build_reports
+    from actbench.report.design import PlanSettings, plan_from_values
     from actbench.results.store import ResultStore
 
     activations = stored_specs(acts) if acts else None
@@ -629,8 +833,9 @@ def _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline,
         settings = PlanSettings(delta, alpha, power, comparisons or others, margin, look_every)
         rows = plan_from_values(report_.values, report_.baseline, settings)
         where = {"task": report_.task, "config_hash": report_.config_hash, "baseline": report_.baseline}
-        plans.append((f"{report_.title}: seeds needed against {report_.baseline}", report_.compared.label, settings,
-                      rows, where))
+        plans.append(
+            (f"{report_.title}: seeds needed against {report_.baseline}", report_.compared.label, settings, rows, where)
+        )
     return plans
 
 
@@ -643,9 +848,16 @@ def plot(
         Path, typer.Option("--out", help="Figure file, in the format its suffix names: .png, .svg or .pdf.")
     ] = Path("activations.png"),
     from_results: Annotated[
-        bool, typer.Option("--from-results", help="Draw learnable activations at their trained parameters: the last epoch's, averaged over the stored trials, per layer.")
+        bool,
+        typer.Option(
+            "--from-results",
+            help=(
+                "Draw learnable activations at their trained parameters: the last epoch's, averaged over the stored "
+                "trials, per layer."
+            ),
+        ),
     ] = False,
-    task: Annotated[Optional[str], typer.Option(help="With --from-results: only trials of this task.")] = None,
+    task: Annotated[str | None, typer.Option(help="With --from-results: only trials of this task.")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
     """Draw f and f' of activations on shared axes (two panels), as PNG, SVG or PDF.
@@ -659,8 +871,8 @@ def plot(
         actbench plot ralu,prelu --from-results --task mnist
     """
     from actbench.activations import split_specs
-    from actbench.inspect.tables import shapes_table
     from actbench.inspect.plot import plot_shapes, shapes
+    from actbench.inspect.tables import shapes_table
     from actbench.report.formats import figure_file
 
     stem, figure_format = figure_file(out_file)
@@ -679,7 +891,10 @@ def check(
     acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
     format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     sweep: Annotated[
-        Optional[str], typer.Option(help="NAME=LOW:HIGH: the range of a parameter over which each activation that has it is monotone.")
+        str | None,
+        typer.Option(
+            help="NAME=LOW:HIGH: the range of a parameter over which each activation that has it is monotone."
+        ),
     ] = None,
 ) -> None:
     """Properties of activations, computed numerically: f(0), f'(0), minimum, monotonicity,
@@ -693,8 +908,8 @@ def check(
         actbench check ralu --sweep alpha=-2:12 --format json
     """
     from actbench.activations import parse_activation, split_specs
-    from actbench.inspect.tables import properties_table
     from actbench.inspect.check import monotone_range, parse_sweep, properties
+    from actbench.inspect.tables import properties_table
 
     if format_ not in ("table", "json"):
         raise UsageError(f"unknown format {format_!r}; choose from: table, json")
@@ -718,11 +933,18 @@ def check(
 @fail_cleanly
 def speed(
     acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
-    size: Annotated[int, typer.Option(help="Elements of the input tensor (default 2^24: 64 MB in float32, beyond the caches).")] = 2**24,
+    size: Annotated[
+        int, typer.Option(help="Elements of the input tensor (default 2^24: 64 MB in float32, beyond the caches).")
+    ] = 2**24,
     dtype: Annotated[str, typer.Option(help="float32, float16, bfloat16 or float64.")] = "float32",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     repeats: Annotated[int, typer.Option(help="Timed repeats per measurement (the median is kept).")] = 20,
-    no_compile: Annotated[bool, typer.Option("--no-compile", help="Skip the torch.compile variant (it compiles for seconds per activation on a CPU).")] = False,
+    no_compile: Annotated[
+        bool,
+        typer.Option(
+            "--no-compile", help="Skip the torch.compile variant (it compiles for seconds per activation on a CPU)."
+        ),
+    ] = False,
     format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Forward and forward+backward throughput of activations (eager, plain composite where
@@ -754,10 +976,23 @@ def speed(
     bandwidth = copy_bandwidth(size, dtypes[dtype], where, repeats)  # the same size: the same caches
     rows = [t for spec in specs for t in measure(spec, size, dtypes[dtype], where, repeats, bandwidth, not no_compile)]
     if format_ == "json":
-        out.print_json(json.dumps({"device": str(where), "dtype": dtype, "size": size,
-                                   "copy_bandwidth_bytes_per_s": bandwidth, "rows": [r.to_dict() for r in rows]}))  # fmt: skip
+        out.print_json(
+            json.dumps(
+                {
+                    "device": str(where),
+                    "dtype": dtype,
+                    "size": size,
+                    "copy_bandwidth_bytes_per_s": bandwidth,
+                    "rows": [r.to_dict() for r in rows],
+                }
+            )
+        )
         return
-    out.print(speed_table(rows, f"{size:,} {dtype} elements on {where}; copy bandwidth {bandwidth / 1e9:.1f} GB/s (read + write)"))
+    out.print(
+        speed_table(
+            rows, f"{size:,} {dtype} elements on {where}; copy bandwidth {bandwidth / 1e9:.1f} GB/s (read + write)"
+        )
+    )
 
 
 @app.command()
@@ -798,7 +1033,7 @@ def flow(
 @app.command()
 @fail_cleanly
 def acts(
-    name: Annotated[Optional[str], typer.Argument(help="Show one activation (a name or a spec).")] = None,
+    name: Annotated[str | None, typer.Argument(help="Show one activation (a name or a spec).")] = None,
 ) -> None:
     """List the registered activations: parameters, defaults, learnable parts, formula, reference.
 
@@ -822,7 +1057,9 @@ def acts(
                 f"reference: {escape(info.reference)}",
             ]
             for p in info.params:
-                lines.append(f"  {p.name} ({p.kind.__name__}, default {p.default_text}){': ' + escape(p.doc) if p.doc else ''}")
+                lines.append(
+                    f"  {p.name} ({p.kind.__name__}, default {p.default_text}){': ' + escape(p.doc) if p.doc else ''}"
+                )
         out.print("\n".join(lines))
         return
     table = Table(title="actbench activations")
@@ -830,14 +1067,16 @@ def acts(
         table.add_column(column, overflow="fold")
     for info in list_activations():
         params = ", ".join(f"{p.name}={p.default_text}" for p in info.params) or "-"
-        table.add_row(info.name, ", ".join(info.aliases) or "-", params, info.learnable or "-", info.formula, info.reference)
+        table.add_row(
+            info.name, ", ".join(info.aliases) or "-", params, info.learnable or "-", info.formula, info.reference
+        )
     out.print(table)
 
 
 @app.command()
 @fail_cleanly
 def tasks(
-    name: Annotated[Optional[str], typer.Argument(help="Show one task's hyperparameters.")] = None,
+    name: Annotated[str | None, typer.Argument(help="Show one task's hyperparameters.")] = None,
 ) -> None:
     """List the tasks, or one task's hyperparameters and their defaults (override them with
     --set key=value or a config file's [hparams]).
@@ -868,7 +1107,7 @@ def tasks(
 @fail_cleanly
 def export(
     format: Annotated[str, typer.Option("--format", help=f"{_names(EXPORT_FORMATS.names())}.")] = "csv",
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
     results_dir: ResultsDir = None,
 ) -> None:
     """Write the raw per-trial, per-epoch rows of the store (task, activation, seed, epoch, losses,

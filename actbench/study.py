@@ -145,8 +145,14 @@ class Results:
             for r in self.reports(task, acts, **compare)
         ]
         frame = pd.concat(frames, ignore_index=True)
-        return frame[["task", "config_hash", "baseline", *(c for c in frame.columns if c not in
-                                                            ("task", "config_hash", "baseline"))]]
+        return frame[
+            [
+                "task",
+                "config_hash",
+                "baseline",
+                *(c for c in frame.columns if c not in ("task", "config_hash", "baseline")),
+            ]
+        ]
 
     def report(
         self,
@@ -195,7 +201,9 @@ def _compare_spec(options: dict[str, Any]):
     for key in options:
         if key not in fields:
             close = difflib.get_close_matches(key, [*fields, "target"], n=3)
-            raise UsageError(f"unknown report option {key!r}" + (f"; did you mean: {', '.join(close)}?" if close else ""))
+            raise UsageError(
+                f"unknown report option {key!r}" + (f"; did you mean: {', '.join(close)}?" if close else "")
+            )
     if options.get("baseline"):
         options["baseline"] = stored_spec(options["baseline"])
     if target is not None:

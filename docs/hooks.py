@@ -13,7 +13,9 @@ MARKER = "<!-- generated: actbench --help -->"
 def _reference() -> str:
     done = subprocess.run(
         [sys.executable, "-m", "typer", "actbench.cli", "utils", "docs", "--name", "actbench"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     lines = done.stdout.splitlines()
     # Typer's first heading names the program; the page has its own title.

@@ -73,12 +73,14 @@ def exact_coverage(win: np.ndarray, tie: np.ndarray | float, n: int, z: float = 
 
 def grid_coverage(tasks: int, grid: tuple[float, ...] = GRID, n: int = 10) -> np.ndarray:
     """Exact coverage at every combination (with repetition) of ``tasks`` task-level P from ``grid``."""
-    return np.array([exact_coverage(np.array(p), 0.0, n)[0]
-                     for p in itertools.combinations_with_replacement(grid, tasks)])
+    return np.array(
+        [exact_coverage(np.array(p), 0.0, n)[0] for p in itertools.combinations_with_replacement(grid, tasks)]
+    )
 
 
-def rank_coverage(gap: float, datasets: int, resamples: int, acts: int = 4, tasks: int = 3, n: int = 10,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def rank_coverage(
+    gap: float, datasets: int, resamples: int, acts: int = 4, tasks: int = 3, n: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per activation, the share of ``datasets`` simulated datasets whose mean-rank interval,
     and whose rank (position) interval, holds the true one: two (acts,) arrays."""
     rng = np.random.default_rng(seed)
@@ -109,23 +111,31 @@ def main() -> None:
     for tasks in (2, 3):
         grid = grid_coverage(tasks)
         inner = grid_coverage(tasks, INNER)
-        print(f"    {tasks} tasks ({len(grid)} cases): median {np.median(grid):.2%}, lowest {grid.min():.2%}, "
-              f"at or above 94% in {(grid >= 0.94).mean():.0%}; lowest with every task P in 0.1-0.9: "
-              f"{inner.min():.2%}")
+        print(
+            f"    {tasks} tasks ({len(grid)} cases): median {np.median(grid):.2%}, lowest {grid.min():.2%}, "
+            f"at or above 94% in {(grid >= 0.94).mean():.0%}; lowest with every task P in 0.1-0.9: "
+            f"{inner.min():.2%}"
+        )
     print("  every task at the same P, 0.01 to 0.99 by 0.01:")
     for tasks in (2, 3):
         coverage = np.array([exact_coverage(np.full(tasks, p), 0.0, 10)[0] for p in EQUAL])
-        print(f"    {tasks} tasks: median {np.median(coverage):.2%}, lowest {coverage.min():.2%} at P = "
-              f"{EQUAL[np.argmin(coverage)]:.2f}, at or above 94% at {(coverage >= 0.94).mean():.0%} of the P")
+        print(
+            f"    {tasks} tasks: median {np.median(coverage):.2%}, lowest {coverage.min():.2%} at P = "
+            f"{EQUAL[np.argmin(coverage)]:.2f}, at or above 94% at {(coverage >= 0.94).mean():.0%} of the P"
+        )
 
     mcse = 0.5 / np.sqrt(args.datasets)  # the largest binomial standard error of a share
-    print(f"\nRanks: 4 activations, means k * gap (seed SD 1), 10 seeds a task, {args.datasets} datasets, "
-          f"{args.resamples} resamples; coverage per activation, worst to best (MCSE <= {mcse:.1%})")
+    print(
+        f"\nRanks: 4 activations, means k * gap (seed SD 1), 10 seeds a task, {args.datasets} datasets, "
+        f"{args.resamples} resamples; coverage per activation, worst to best (MCSE <= {mcse:.1%})"
+    )
     for tasks in (2, 3):
         for gap in GAPS:
             mean_rank, rank = rank_coverage(gap, args.datasets, args.resamples, tasks=tasks)
-            print(f"  {tasks} tasks, gap {gap:4.2f}: mean rank {np.min(mean_rank):6.1%} to {np.max(mean_rank):6.1%}; "
-                  f"rank {np.min(rank):6.1%} to {np.max(rank):6.1%}")
+            print(
+                f"  {tasks} tasks, gap {gap:4.2f}: mean rank {np.min(mean_rank):6.1%} to {np.max(mean_rank):6.1%}; "
+                f"rank {np.min(rank):6.1%} to {np.max(rank):6.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -27,12 +27,12 @@ from pathlib import Path
 import torch
 
 from actbench.activations import canonical_spec, split_specs
-from actbench.tasks.airbench.data import BATCHES_FOLDER, write_synthetic_cifar10
-from actbench.run.config import parse_assignment, resolve_device
-from actbench.datasets.files import DataWarning
-from actbench.run.engines.results import describe_device
 from actbench.api import TrainContext
+from actbench.datasets.files import DataWarning
+from actbench.run.config import parse_assignment, resolve_device
+from actbench.run.engines.results import describe_device
 from actbench.tasks import get_task
+from actbench.tasks.airbench.data import BATCHES_FOLDER, write_synthetic_cifar10
 from actbench.tasks.airbench.optim import total_steps
 
 
@@ -54,8 +54,10 @@ def main() -> None:
     acts = [canonical_spec(spec) for spec in split_specs(args.acts)]
     device = resolve_device(args.device)
     steps = total_steps(args.n_train // hp["batch_size"], hp["epochs"])
-    print(f"{task.name} on {describe_device(device)}, torch {torch.__version__}: {steps} steps of "
-          f"{hp['batch_size']} images, {args.n_train} synthetic training and {args.n_test} test images")  # fmt: skip
+    print(
+        f"{task.name} on {describe_device(device)}, torch {torch.__version__}: {steps} steps of "
+        f"{hp['batch_size']} images, {args.n_train} synthetic training and {args.n_test} test images"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         write_synthetic_cifar10(Path(tmp) / BATCHES_FOLDER, args.n_train, args.n_test)
@@ -68,8 +70,10 @@ def main() -> None:
                 last = list(task.train(act, seed, hp, ctx))[-1]
                 wall = time.perf_counter() - wall
                 timed.setdefault(act, []).append(last.extra["timed_s"])
-                print(f"  {act:<28} seed {seed}: {last.extra['timed_s']:8.2f} s timed, {wall:8.2f} s wall "
-                      f"(per-epoch evaluations included), TTA acc {last.extra['tta_acc']:.2f}% (synthetic)")  # fmt: skip
+                print(
+                    f"  {act:<28} seed {seed}: {last.extra['timed_s']:8.2f} s timed, {wall:8.2f} s wall "
+                    f"(per-epoch evaluations included), TTA acc {last.extra['tta_acc']:.2f}% (synthetic)"
+                )
 
     print(f"\n{'activation':<28} {'timed s/trial':>16} {'train img/s':>12} {'x baseline':>11}")
     base = statistics.mean(timed[acts[0]])

@@ -109,7 +109,13 @@ def airbench_row(args, folder: Path) -> tuple:
         warnings.simplefilter("ignore")  # synthetic files: MD5 not verified
         epoch_s = second_epoch_seconds(task.train("gelu", 0, hp, ctx, trial), trial)
     full = epoch_s / steps * (50_000 // batch)
-    return ("airbench94 trial, widths 64/256/256", 1, trial, full, f" ({steps}-step epoch x {50_000 // batch / steps:.0f})")
+    return (
+        "airbench94 trial, widths 64/256/256",
+        1,
+        trial,
+        full,
+        f" ({steps}-step epoch x {50_000 // batch / steps:.0f})",
+    )
 
 
 def main() -> None:

@@ -41,8 +41,12 @@ PROTOCOL_ACTS = "relu,gelu,srelu,silu"
 def timed_run(args: list[str], results: Path) -> tuple[float, float, int]:
     """(process wall seconds, the stored trials' summed wall times, trials stored)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "actbench", "run", *args, "--results-dir", str(results), "-q"],
-                          cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "actbench", "run", *args, "--results-dir", str(results), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"actbench run {' '.join(args)} failed:\n{done.stderr}")
@@ -53,8 +57,10 @@ def timed_run(args: list[str], results: Path) -> tuple[float, float, int]:
 
 
 def ray_init_seconds() -> float:
-    code = "import ray, time; t = time.perf_counter(); ray.init(address='local', include_dashboard=False); " \
-           "ray.shutdown(); print(time.perf_counter() - t)"  # fmt: skip
+    code = (
+        "import ray, time; t = time.perf_counter(); ray.init(address='local', include_dashboard=False); "
+        "ray.shutdown(); print(time.perf_counter() - t)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -69,19 +75,35 @@ def compare(name: str, local_args: list[str], ray_args: list[str], repeats: int,
     for executor, runs in measured.items():
         walls[executor] = statistics.median(r[0] for r in runs)
         train = statistics.median(r[1] for r in runs)
-        print(f"  {executor:>5}: {walls[executor]:7.1f} s wall | {train:6.1f} s training | {runs[0][2]} trials "
-              f"(walls {', '.join(f'{r[0]:.1f}' for r in runs)})")  # fmt: skip
+        print(
+            f"  {executor:>5}: {walls[executor]:7.1f} s wall | {train:6.1f} s training | {runs[0][2]} trials "
+            f"(walls {', '.join(f'{r[0]:.1f}' for r in runs)})"
+        )
     print(f"  ray - local: {walls['ray'] - walls['local']:+.1f} s; ray / local: {walls['ray'] / walls['local']:.2f}x")
 
 
 def airbench(data_dir: Path, repeats: int, work: Path) -> None:
-    grid = ["--task", "cifar10-airbench94", "--acts", "relu,gelu", "--repeats", "4", "--data-dir", str(data_dir),
-            "--no-verify"]  # fmt: skip
+    grid = [
+        "--task",
+        "cifar10-airbench94",
+        "--acts",
+        "relu,gelu",
+        "--repeats",
+        "4",
+        "--data-dir",
+        str(data_dir),
+        "--no-verify",
+    ]
     print(f"\nairbench94, relu,gelu x 4 seeds on synthetic CIFAR-10: trials per minute (median of {repeats})")
-    for label, extra in (("local", []), ("ray, 1 GPU/trial", ["--executor", "ray", "--gpus-per-trial", "1"]),
-                         ("ray, 0.25 GPU/trial", ["--executor", "ray", "--gpus-per-trial", "0.25"])):  # fmt: skip
-        runs = [timed_run([*grid, *extra], work / f"airbench-{label}-{i}".replace(" ", "").replace("/", "-"))
-                for i in range(repeats)]  # fmt: skip
+    for label, extra in (
+        ("local", []),
+        ("ray, 1 GPU/trial", ["--executor", "ray", "--gpus-per-trial", "1"]),
+        ("ray, 0.25 GPU/trial", ["--executor", "ray", "--gpus-per-trial", "0.25"]),
+    ):
+        runs = [
+            timed_run([*grid, *extra], work / f"airbench-{label}-{i}".replace(" ", "").replace("/", "-"))
+            for i in range(repeats)
+        ]
         wall = statistics.median(r[0] for r in runs)
         print(f"  {label:>20}: {wall:6.1f} s wall, {60 * runs[0][2] / wall:5.1f} trials/min")
 
@@ -93,14 +115,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each workload per executor")
     parser.add_argument("--airbench", type=Path, help="synthetic CIFAR-10 folder: also time airbench94 on the GPU")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); a bare ray.init + shutdown: "
-          f"{ray_init_seconds():.1f} s")  # fmt: skip
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s); a bare ray.init + shutdown: "
+        f"{ray_init_seconds():.1f} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         smoke = ["--config", "configs/smoke.toml"]
         compare("smoke config", smoke, [*smoke, "--executor", "ray"], args.repeats, work)
-        chunk = ["--task", "mnist", "--acts", PROTOCOL_ACTS, "--repeats", "5", "--epochs", str(args.epochs),
-                 "--data-dir", str(args.data_dir.resolve()), "--engine", "population"]  # fmt: skip
+        chunk = [
+            "--task",
+            "mnist",
+            "--acts",
+            PROTOCOL_ACTS,
+            "--repeats",
+            "5",
+            "--epochs",
+            str(args.epochs),
+            "--data-dir",
+            str(args.data_dir.resolve()),
+            "--engine",
+            "population",
+        ]
         whole_machine = ["--executor", "ray", "--cpus-per-trial", str(os.cpu_count())]
         compare("MNIST protocol, one population chunk (4 x 5)", chunk, [*chunk, *whole_machine], args.repeats, work)
         if args.airbench:

@@ -80,8 +80,17 @@ def flops_per_model_epoch(sizes: list[int], n_train: int, n_test: int) -> float:
 
 def run_reference(data_dir: Path, acts: list[str], repeats: int) -> tuple[float, float]:
     """(its own timer: training and test evaluation; the process's wall seconds, start-up included)."""
-    command = [sys.executable, str(REFERENCE), str(data_dir), "--acts", ",".join(acts),
-               "--repeats", str(repeats), "--epochs", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        str(REFERENCE),
+        str(data_dir),
+        "--acts",
+        ",".join(acts),
+        "--repeats",
+        str(repeats),
+        "--epochs",
+        "1",
+    ]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])["wall_s"], time.perf_counter() - start
@@ -104,13 +113,30 @@ def actbench_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("actbench")
-    return [found] if found else [sys.executable, "-c", "import sys; from actbench.cli import main; sys.argv[0] = 'actbench'; main()"]
+    return (
+        [found]
+        if found
+        else [sys.executable, "-c", "import sys; from actbench.cli import main; sys.argv[0] = 'actbench'; main()"]
+    )
 
 
 def run_cli(task: str, data_dir: Path, acts: list[str], repeats: int, results: Path) -> float:
     """Process wall seconds of one `actbench run` of the workload into ``results``."""
-    command = [*actbench_command(), "run", "--task", task, "--acts", ",".join(acts), "--repeats", str(repeats),
-               "--epochs", "1", "--results-dir", str(results), "-q"]  # fmt: skip
+    command = [
+        *actbench_command(),
+        "run",
+        "--task",
+        task,
+        "--acts",
+        ",".join(acts),
+        "--repeats",
+        str(repeats),
+        "--epochs",
+        "1",
+        "--results-dir",
+        str(results),
+        "-q",
+    ]
     if task != "mnist-mini":
         command += ["--data-dir", str(data_dir)]
     start = time.perf_counter()
@@ -190,15 +216,17 @@ def step_bounds(acts: list[str], seeds: int, hp: dict, sizes: list[int]) -> dict
         x_rows.index_select(0, order)
         F.cross_entropy(logits, labels, reduction="none").view(k, rows).mean(dim=1).sum().backward()
 
-    return interleaved({
-        "first layer, seed blocks": first_block,
-        "first layer, FirstLayer + own backward()": first_engine,
-        "first layer, per member (before)": first_member,
-        "later layers": later_layers,
-        "AdamW (fused)": optimizer.step,
-        "activations": activations,
-        "gather + loss": rest,
-    })  # fmt: skip
+    return interleaved(
+        {
+            "first layer, seed blocks": first_block,
+            "first layer, FirstLayer + own backward()": first_engine,
+            "first layer, per member (before)": first_member,
+            "later layers": later_layers,
+            "AdamW (fused)": optimizer.step,
+            "activations": activations,
+            "gather + loss": rest,
+        }
+    )
 
 
 def activation_timings(acts: list[str], rows: int, repeats: int = 20) -> list[tuple[str, float, float]]:
@@ -221,8 +249,12 @@ def activation_timings(acts: list[str], rows: int, repeats: int = 20) -> list[tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="mnist", choices=["mnist", "mnist-mini"])
-    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist",
-                        help="MNIST .gz files (for --task mnist)")  # fmt: skip
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "mnist",
+        help="MNIST .gz files (for --task mnist)",
+    )
     parser.add_argument("--acts", default="relu,gelu,silu,srelu")
     parser.add_argument("--repeats", default="5,10", help="seeds per activation of each population (comma list)")
     parser.add_argument("--cli-repeats", type=int, default=5, help="seeds per activation of the command-line run")
@@ -250,14 +282,26 @@ def main() -> None:
         ("(b) actbench sequential", len(acts), run_actbench("sequential", args.task, acts, [0], ctx)),
     ]
     for r in repeats:
-        rows.append((f"(c) actbench population, {len(acts) * r}", len(acts) * r,
-                     run_actbench("population", args.task, acts, list(range(r)), ctx)))  # fmt: skip
+        rows.append(
+            (
+                f"(c) actbench population, {len(acts) * r}",
+                len(acts) * r,
+                run_actbench("population", args.task, acts, list(range(r)), ctx),
+            )
+        )
 
-    print(f"machine: {torch.get_num_threads()} CPU threads, torch {torch.__version__}; "
-          f"matmul peak (4096x4096 float32 mm): {peak:.0f} GFLOP/s")  # fmt: skip
-    print(f"workload: {','.join(acts)} on {args.task}, 1 epoch, {len(data.train_x)} train / "
-          f"{len(data.test_x)} test rows, batch {hp['batch_size']}, {flops / 1e9:.1f} GFLOP per model-epoch")  # fmt: skip
-    print(f"\n1. per model-epoch\n{'engine':<36}{'models':>7}{'s/model-epoch':>15}{'speedup':>9}{'GFLOP/s':>9}{'of peak':>9}")
+    print(
+        f"machine: {torch.get_num_threads()} CPU threads, torch {torch.__version__}; "
+        f"matmul peak (4096x4096 float32 mm): {peak:.0f} GFLOP/s"
+    )
+    print(
+        f"workload: {','.join(acts)} on {args.task}, 1 epoch, {len(data.train_x)} train / "
+        f"{len(data.test_x)} test rows, batch {hp['batch_size']}, {flops / 1e9:.1f} GFLOP per model-epoch"
+    )
+    print(
+        "\n1. per model-epoch\n"
+        f"{'engine':<36}{'models':>7}{'s/model-epoch':>15}{'speedup':>9}{'GFLOP/s':>9}{'of peak':>9}"
+    )
     baseline = rows[0][2] / rows[0][1]
     figures: dict = {"peak_gflops": peak, "flops_per_model_epoch": flops, "engines": {}}
     for name, models, wall in rows:
@@ -274,15 +318,27 @@ def main() -> None:
             cli = run_cli(args.task, data_dir, acts, args.cli_repeats, Path(tmp) / "results")
             again = run_cli(args.task, data_dir, acts, args.cli_repeats, Path(tmp) / "results")  # all stored
         models = len(acts) * args.cli_repeats
-        print(f"\n2. the command line: actbench run --acts {','.join(acts)} --repeats {args.cli_repeats} --epochs 1 "
-              f"({models} models), process wall time")  # fmt: skip
-        print(f"  baseline (reference_mnist.py, {models} models): {ref_process:6.1f} s "
-              f"({ref_process - ref_own:.1f} s of it outside its training timer)")  # fmt: skip
-        print(f"  actbench run:                                {cli:6.1f} s   {ref_process / cli:.1f}x faster "
-              f"(target {CLI_TARGET:.0f}x: {ref_process / CLI_TARGET:.1f} s)")  # fmt: skip
+        print(
+            f"\n2. the command line: actbench run --acts {','.join(acts)} --repeats {args.cli_repeats} --epochs 1 "
+            f"({models} models), process wall time"
+        )
+        print(
+            f"  baseline (reference_mnist.py, {models} models): {ref_process:6.1f} s "
+            f"({ref_process - ref_own:.1f} s of it outside its training timer)"
+        )
+        print(
+            f"  actbench run:                                {cli:6.1f} s   {ref_process / cli:.1f}x faster "
+            f"(target {CLI_TARGET:.0f}x: {ref_process / CLI_TARGET:.1f} s)"
+        )
         print(f"  the same command again, nothing to train:    {again:6.1f} s   (start-up: imports, config, store)")
-        figures["cli"] = {"models": models, "baseline_process_s": ref_process, "baseline_timer_s": ref_own,
-                          "actbench_s": cli, "nothing_to_train_s": again, "speedup": ref_process / cli}  # fmt: skip
+        figures["cli"] = {
+            "models": models,
+            "baseline_process_s": ref_process,
+            "baseline_timer_s": ref_own,
+            "actbench_s": cli,
+            "nothing_to_train_s": again,
+            "speedup": ref_process / cli,
+        }
 
     seeds = repeats[-1]
     k = len(acts) * seeds
@@ -290,8 +346,10 @@ def main() -> None:
     step_flops = k * hp["batch_size"] * (4 * sum(w) + 2 * sum(w[1:]))
     parts = step_bounds(acts, seeds, hp, sizes)
     measured_step = largest[2] / math.ceil(len(data.train_x) / hp["batch_size"])  # evaluation included: an upper bound
-    print(f"\n3. what bounds a step of {k} members ({step_flops / 1e9:.2f} GFLOP; the parts alone, "
-          f"interleaved medians; a whole step measured in 1: at most {measured_step * 1e3:.1f} ms)")  # fmt: skip
+    print(
+        f"\n3. what bounds a step of {k} members ({step_flops / 1e9:.2f} GFLOP; the parts alone, "
+        f"interleaved medians; a whole step measured in 1: at most {measured_step * 1e3:.1f} ms)"
+    )
     first_flops = k * hp["batch_size"] * 4 * w[0]
     later_flops = k * hp["batch_size"] * 6 * sum(w[1:])
     for name, seconds in parts.items():
@@ -299,14 +357,19 @@ def main() -> None:
         rate = f"{fl / seconds / 1e9:6.1f} GFLOP/s = {fl / seconds / 1e9 / peak:4.0%} of peak" if fl else ""
         print(f"  {name:<42}{seconds * 1e3:7.2f} ms   {rate}")
     gemms = parts["first layer, seed blocks"] + parts["later layers"]
-    for label, seconds in (("its matmuls alone", gemms), ("matmuls + AdamW", gemms + parts["AdamW (fused)"]),
-                           ("all the parts above", gemms + sum(parts[p] for p in ("AdamW (fused)", "activations", "gather + loss")))):  # fmt: skip
+    for label, seconds in (
+        ("its matmuls alone", gemms),
+        ("matmuls + AdamW", gemms + parts["AdamW (fused)"]),
+        ("all the parts above", gemms + sum(parts[p] for p in ("AdamW (fused)", "activations", "gather + loss"))),
+    ):
         print(f"  a step of {label:<26} would run at {step_flops / seconds / 1e9 / peak:4.0%} of peak")
     figures["step_bounds_s"] = parts
 
     population = len(acts) * seeds
-    print(f"\n4. activations, forward + backward on ({population * hp['batch_size']}, 128) float32 "
-          f"(one population step's hidden layer): custom autograd vs plain composite")  # fmt: skip
+    print(
+        f"\n4. activations, forward + backward on ({population * hp['batch_size']}, 128) float32 "
+        f"(one population step's hidden layer): custom autograd vs plain composite"
+    )
     for name, custom, composite in activation_timings(acts + ["ralu", "squareplus"], population * hp["batch_size"]):
         print(f"  {name:<12} custom {custom:6.2f} ms   composite {composite:6.2f} ms   ({composite / custom:.2f}x)")
         figures.setdefault("activations", {})[name] = {"custom_ms": custom, "composite_ms": composite}

@@ -32,8 +32,21 @@ def spin() -> None:
 
 def one_run(args: argparse.Namespace, threads: int | None, folder: Path) -> float:
     shutil.rmtree(folder, ignore_errors=True)
-    command = [str(ACTBENCH), "run", "--task", args.task, "--acts", args.acts, "--repeats", str(args.repeats),
-               "--epochs", "1", "--results-dir", str(folder), "-q"]
+    command = [
+        str(ACTBENCH),
+        "run",
+        "--task",
+        args.task,
+        "--acts",
+        args.acts,
+        "--repeats",
+        str(args.repeats),
+        "--epochs",
+        "1",
+        "--results-dir",
+        str(folder),
+        "-q",
+    ]
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     if threads is not None:

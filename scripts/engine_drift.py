@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from actbench.seeding import generator
 from actbench.api import TrainContext
+from actbench.seeding import generator
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer, train_epoch
 from actbench.tasks.mlp.population import Member, Population, make_population_optimizer, train_population_epoch

@@ -51,9 +51,14 @@ def write_airbench_files(folder: Path, cifar) -> None:
     """airbench's CifarLoader files: images (N, 32, 32, 3) uint8 HWC, labels (N,) int64."""
     folder.mkdir(parents=True, exist_ok=True)
     classes = [str(i) for i in range(10)]
-    for name, images, labels in (("train", cifar.train_images, cifar.train_labels), ("test", cifar.test_images, cifar.test_labels)):
-        torch.save({"images": images.permute(0, 2, 3, 1).contiguous(), "labels": labels, "classes": classes},
-                   folder / f"{name}.pt")  # fmt: skip
+    for name, images, labels in (
+        ("train", cifar.train_images, cifar.train_labels),
+        ("test", cifar.test_images, cifar.test_labels),
+    ):
+        torch.save(
+            {"images": images.permute(0, 2, 3, 1).contiguous(), "labels": labels, "classes": classes},
+            folder / f"{name}.pt",
+        )
 
 
 @contextlib.contextmanager
@@ -82,7 +87,9 @@ def timed(run) -> tuple[float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--airbench-sdist", type=Path, required=True, help="airbench-*.tar.gz (pip download airbench --no-deps)")
+    parser.add_argument(
+        "--airbench-sdist", type=Path, required=True, help="airbench-*.tar.gz (pip download airbench --no-deps)"
+    )
     parser.add_argument("--acts", default="relu,gelu")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n-train", type=int, default=50_000)
@@ -104,8 +111,9 @@ def main() -> None:
         return list(task.train(act, seed, hp, ctx))[-1].extra["tta_acc"]
 
     os.chdir(work)  # airbench reads ./cifar10/{train,test}.pt
-    loader = airbench.CifarLoader("cifar10", train=True, batch_size=hp["batch_size"],
-                                  aug={"flip": True, "translate": 2}, altflip=True)  # fmt: skip
+    loader = airbench.CifarLoader(
+        "cifar10", train=True, batch_size=hp["batch_size"], aug={"flip": True, "translate": 2}, altflip=True
+    )
     test_loader = airbench.CifarLoader("cifar10", train=False, batch_size=2000)
 
     def airbench_trial(act: str, seed: int) -> float:
@@ -117,14 +125,19 @@ def main() -> None:
     timed(lambda: actbench_trial("gelu", 999))  # warm-ups: cuDNN autotuning, first allocations
     timed(lambda: airbench_trial("gelu", 999))
     print(f"GPU: {torch.cuda.get_device_name(device)}, torch {torch.__version__}, airbench {args.airbench_sdist.name}")
-    print(f"airbench94, {args.n_train} synthetic training images, {args.seeds} seed(s) each, wall seconds per trial (median)")
+    print(
+        f"airbench94, {args.n_train} synthetic training images, {args.seeds} seed(s) each, "
+        "wall seconds per trial (median)"
+    )
     print(f"{'activation':<12}{'actbench s':>12}{'airbench s':>12}{'ratio':>8}{'actbench acc':>14}{'airbench acc':>14}")
     for act in args.acts.split(","):
-        ours, theirs = [timed(lambda: actbench_trial(act, s)) for s in range(args.seeds)], []
-        theirs = [timed(lambda: airbench_trial(act, s)) for s in range(args.seeds)]
+        ours = [timed(lambda act=act, s=s: actbench_trial(act, s)) for s in range(args.seeds)]
+        theirs = [timed(lambda act=act, s=s: airbench_trial(act, s)) for s in range(args.seeds)]
         t_ours, t_theirs = statistics.median(t for t, _ in ours), statistics.median(t for t, _ in theirs)
         acc_ours, acc_theirs = statistics.mean(a for _, a in ours), statistics.mean(a for _, a in theirs)
-        print(f"{act:<12}{t_ours:>12.2f}{t_theirs:>12.2f}{t_ours / t_theirs:>7.2f}x{acc_ours:>13.2f}%{acc_theirs:>13.2f}%")
+        print(
+            f"{act:<12}{t_ours:>12.2f}{t_theirs:>12.2f}{t_ours / t_theirs:>7.2f}x{acc_ours:>13.2f}%{acc_theirs:>13.2f}%"
+        )
 
 
 if __name__ == "__main__":

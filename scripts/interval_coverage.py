@@ -53,8 +53,10 @@ def main() -> None:
     m, alpha, runs = args.comparisons, args.alpha, args.runs
     level = stats.interval_level(alpha, m)
     mcse = math.sqrt(level * (1 - level) / runs)
-    print(f"m = {m}, alpha = {alpha:g}: each interval stated at {level:.4f} (MCSE {mcse:.4f}), "
-          f"all together promised >= {1 - alpha:.4f}; {runs:,} tables each")  # fmt: skip
+    print(
+        f"m = {m}, alpha = {alpha:g}: each interval stated at {level:.4f} (MCSE {mcse:.4f}), "
+        f"all together promised >= {1 - alpha:.4f}; {runs:,} tables each"
+    )
     for n in (3, 5, 10):
         rows, together = paired(rng, runs, n, m, alpha)
         print(f"n = {n:2d} paired: per row {', '.join(f'{c:.4f}' for c in rows)}; all together {together:.4f}")

@@ -29,8 +29,27 @@ ACTS = "relu,gelu,silu,srelu"
 
 
 def run_command(args: argparse.Namespace, results: Path) -> list[str]:
-    return [sys.executable, "-m", "actbench", "run", "--task", "mnist", "--acts", ACTS, "--repeats", "3",
-            "--epochs", "3", "--engine", args.engine, "--data-dir", str(args.data_dir), "--results-dir", str(results), "-q"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "actbench",
+        "run",
+        "--task",
+        "mnist",
+        "--acts",
+        ACTS,
+        "--repeats",
+        "3",
+        "--epochs",
+        "3",
+        "--engine",
+        args.engine,
+        "--data-dir",
+        str(args.data_dir),
+        "--results-dir",
+        str(results),
+        "-q",
+    ]
 
 
 def stored(results: Path) -> int:
@@ -52,8 +71,12 @@ def checkpointed_epochs(results: Path) -> list[int]:
 
 
 def exported(results: Path) -> pd.DataFrame:
-    done = subprocess.run([sys.executable, "-m", "actbench", "export", "--results-dir", str(results)],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "actbench", "export", "--results-dir", str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = pd.read_csv(io.StringIO(done.stdout))
     columns = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc"]
     return rows[columns].sort_values(["activation", "seed", "epoch"]).reset_index(drop=True)
@@ -77,13 +100,17 @@ def main() -> None:
             time.sleep(seconds)
             process.send_signal(signal.SIGKILL)
             process.wait()
-            print(f"kill {i} at {seconds:.0f} s: {stored(killed)} trials stored, "
-                  f"checkpoints of the units in flight at epoch {checkpointed_epochs(killed) or 'none'}")  # fmt: skip
+            print(
+                f"kill {i} at {seconds:.0f} s: {stored(killed)} trials stored, "
+                f"checkpoints of the units in flight at epoch {checkpointed_epochs(killed) or 'none'}"
+            )
         subprocess.run(run_command(args, killed), check=True)
         total_s = time.perf_counter() - campaign
         same = exported(killed).equals(exported(clean))
-        print(f"campaign: {len(args.kill_at)} kills and the rerun took {total_s:.1f} s against {clean_s:.1f} s clean "
-              f"({total_s / clean_s:.2f}x); {stored(killed)} trials; results identical to the clean run: {same}")  # fmt: skip
+        print(
+            f"campaign: {len(args.kill_at)} kills and the rerun took {total_s:.1f} s against {clean_s:.1f} s clean "
+            f"({total_s / clean_s:.2f}x); {stored(killed)} trials; results identical to the clean run: {same}"
+        )
 
 
 if __name__ == "__main__":

@@ -97,9 +97,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def write_idx_gz(path: Path, array: np.ndarray) -> None:
     # GzipFile over a file object with filename="" and mtime=0: the gzip header holds no
     # name and no time stamp, so the bytes depend only on the data (and zlib).
-    with open(path, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0
-    ) as gz:
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz:
         gz.write(idx_bytes(array))
 
 

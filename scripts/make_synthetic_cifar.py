@@ -23,20 +23,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a source tree without installing
     sys.path.insert(0, str(REPO))
 
-from actbench.tasks.airbench.data import BATCHES, BATCHES_FOLDER, write_synthetic_cifar10
+from actbench.tasks.airbench.data import BATCHES, BATCHES_FOLDER, write_synthetic_cifar10  # noqa: E402  (needs the sys.path line)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "dir", type=Path, help=f"data folder; files go to DIR/{BATCHES_FOLDER}/"
-    )
-    parser.add_argument(
-        "--train", type=int, default=2000, help="training images (default 2000)"
-    )
-    parser.add_argument(
-        "--test", type=int, default=500, help="test images (default 500)"
-    )
+    parser.add_argument("dir", type=Path, help=f"data folder; files go to DIR/{BATCHES_FOLDER}/")
+    parser.add_argument("--train", type=int, default=2000, help="training images (default 2000)")
+    parser.add_argument("--test", type=int, default=500, help="test images (default 500)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     if args.train < 0 or args.test < 0:
@@ -44,9 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.dir / BATCHES_FOLDER
     existing = [name for name in BATCHES if (folder / name).exists()]
     if existing:
-        parser.error(
-            f"{folder} already holds {', '.join(existing)}; delete them or choose another DIR"
-        )
+        parser.error(f"{folder} already holds {', '.join(existing)}; delete them or choose another DIR")
     written = write_synthetic_cifar10(folder, args.train, args.test, args.seed)
     for name, path in written.items():
         md5 = hashlib.md5(path.read_bytes()).hexdigest()

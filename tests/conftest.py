@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# The local HTTP server fixture of the download tests (tests/local_http.py).
+pytest_plugins = ["local_http"]
+
 # ../shared/data beside the repository: real MNIST files in CI and development.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,4 +1,5 @@
-"""Test doubles: stored results made without training, and plug-in activations that diverge, dawdle or kill their worker."""
+"""Test doubles: stored results made without training, and plug-in activations that diverge,
+dawdle or kill their worker."""
 
 from __future__ import annotations
 
@@ -10,20 +11,32 @@ import time
 import torch
 from torch import nn
 
-from actbench.api import Trial, TrialResult
-from actbench.api import EpochMetrics
+from actbench.api import EpochMetrics, Trial, TrialResult
 
 HPARAMS = {"batch_size": 64, "epochs": 3, "hidden": [128, 64], "lr": 0.001, "weight_decay": 0.0001}
 
 
-def fake_result(activation: str, seed: int, accs: list[float], *, task: str = "mnist-mini",
-                diverged_at: int | None = None, wall: float = 1.0, hparams: dict | None = None,
-                last_extra: dict[str, float] | None = None) -> TrialResult:
+def fake_result(
+    activation: str,
+    seed: int,
+    accs: list[float],
+    *,
+    task: str = "mnist-mini",
+    diverged_at: int | None = None,
+    wall: float = 1.0,
+    hparams: dict | None = None,
+    last_extra: dict[str, float] | None = None,
+) -> TrialResult:
     """A TrialResult with the given per-epoch test accuracies (NaN from ``diverged_at`` on);
     ``last_extra``: the task metrics of the last epoch (e.g. {"tta_acc": 94.1})."""
     epochs = [
-        EpochMetrics(i, math.nan if diverged_at and i >= diverged_at else 1.0 / i, 0.5, acc,
-                     extra=dict(last_extra or {}) if i == len(accs) else {})
+        EpochMetrics(
+            i,
+            math.nan if diverged_at and i >= diverged_at else 1.0 / i,
+            0.5,
+            acc,
+            extra=dict(last_extra or {}) if i == len(accs) else {},
+        )
         for i, acc in enumerate(accs, start=1)
     ]
     return TrialResult(

@@ -73,8 +73,12 @@ def assert_ready_to_paste(fig: Figure, min_axes_share: float = 0.4) -> None:
     for artist in _texts(fig) + legends(fig):
         box = artist.get_window_extent(renderer)
         # Half a pixel of slack: a text flush with an edge is measured a rounding error beyond it.
-        inside = (frame.x0 - 0.5 <= box.x0 and box.x1 <= frame.x1 + 0.5
-                  and frame.y0 - 0.5 <= box.y0 and box.y1 <= frame.y1 + 0.5)
+        inside = (
+            frame.x0 - 0.5 <= box.x0
+            and box.x1 <= frame.x1 + 0.5
+            and frame.y0 - 0.5 <= box.y0
+            and box.y1 <= frame.y1 + 0.5
+        )
         what = artist.get_text() if hasattr(artist, "get_text") else type(artist).__name__
         assert inside, f"{what!r} at {box.bounds} leaves the figure {frame.bounds}"
     x0 = min(ax.get_window_extent(renderer).x0 for ax in fig.axes)
@@ -104,6 +108,7 @@ def assert_legends_off_the_data(fig: Figure) -> None:
     assert len(points), "no data points drawn"
     for legend in legends(fig):
         box = legend.get_window_extent(renderer)
-        covered = points[(points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
-                         & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)]
+        covered = points[
+            (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+        ]
         assert not len(covered), f"the legend {box.bounds} covers {len(covered)} data point(s), e.g. {covered[0]}"

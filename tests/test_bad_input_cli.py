@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from fakes import fake_result
 from typer.testing import CliRunner
 
 from actbench.cli import app
 from actbench.results.store import ResultStore
-from fakes import fake_result
 
 
 def actbench(*args: str):
@@ -23,11 +23,15 @@ def stored(tmp_path):
 def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line(tmp_path):
     stored(tmp_path)
     missing = actbench("export", "--out", "nowhere/trials.csv")
-    assert (missing.exit_code, missing.stderr) == (2, "error: --out nowhere/trials.csv: the folder nowhere does not exist\n")
+    assert (missing.exit_code, missing.stderr) == (
+        2,
+        "error: --out nowhere/trials.csv: the folder nowhere does not exist\n",
+    )
     (tmp_path / "folder").mkdir()
     folder = actbench("export", "--format", "jsonl", "--out", "folder")
     assert (folder.exit_code, folder.stderr) == (
-        2, "error: --out folder is a folder; give a file name, e.g. folder/trials.jsonl\n"
+        2,
+        "error: --out folder is a folder; give a file name, e.g. folder/trials.jsonl\n",
     )
     assert list((tmp_path / "folder").iterdir()) == []
 
@@ -45,15 +49,29 @@ def test_report_out_naming_a_file_is_one_line_and_the_file_is_kept(tmp_path):
     (tmp_path / "paper.md").write_text("my paper")
     result = actbench("report", "--out", "paper.md")
     assert (result.exit_code, result.stderr) == (
-        2, "error: --out paper.md is a file, not a folder: a report is a folder of files (--out DIR)\n"
+        2,
+        "error: --out paper.md is a file, not a folder: a report is a folder of files (--out DIR)\n",
     )
     assert (tmp_path / "paper.md").read_text() == "my paper"
 
 
 def test_look_every_zero_is_refused_not_taken_as_the_default():
-    result = actbench("run", "--task", "mnist-mini", "--acts", "relu,gelu", "--until-decided", "--max-repeats", "6",
-                      "--look-every", "0")
-    assert (result.exit_code, result.stderr) == (2, "error: --look-every must be between 1 and --max-repeats (6), got 0\n")
+    result = actbench(
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,gelu",
+        "--until-decided",
+        "--max-repeats",
+        "6",
+        "--look-every",
+        "0",
+    )
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: --look-every must be between 1 and --max-repeats (6), got 0\n",
+    )
 
 
 def test_report_of_a_task_the_folder_lacks_says_what_it_holds(tmp_path):
@@ -62,15 +80,25 @@ def test_report_of_a_task_the_folder_lacks_says_what_it_holds(tmp_path):
     with ResultStore(tmp_path / "results") as store:
         store.add(fake_result("relu", 0, [95.0], hparams={**HPARAMS, "split": "validation"}, task="mnist-mini"))
         alone = actbench("report", "--task", "mnist-mini")
-        assert (alone.exit_code, alone.stderr) == (2, (
-            "error: no stored trials for task mnist-mini in results/actbench.sqlite (only tuning trials, measured on "
-            "the validation split: see actbench tune's reports)\n"))
+        assert (alone.exit_code, alone.stderr) == (
+            2,
+            (
+                "error: no stored trials for task mnist-mini in results/actbench.sqlite "
+                "(only tuning trials, measured on "
+                "the validation split: see actbench tune's reports)\n"
+            ),
+        )
         other = actbench("report", "--task", "mnist")
-        assert other.stderr == ("error: no stored trials for task mnist in results/actbench.sqlite; it holds only "
-                                "tuning trials, of mnist-mini (see actbench tune's reports)\n")
+        assert other.stderr == (
+            "error: no stored trials for task mnist in results/actbench.sqlite; it holds only "
+            "tuning trials, of mnist-mini (see actbench tune's reports)\n"
+        )
         store.add(fake_result("relu", 0, [95.0], task="fashion-mnist"))
         held = actbench("report", "--task", "mnist")
-        assert held.stderr == "error: no stored trials for task mnist in results/actbench.sqlite; it holds fashion-mnist (1 trial)\n"
+        assert (
+            held.stderr
+            == "error: no stored trials for task mnist in results/actbench.sqlite; it holds fashion-mnist (1 trial)\n"
+        )
 
 
 def test_plan_as_json_holds_the_table_s_numbers(tmp_path):
@@ -80,13 +108,20 @@ def test_plan_as_json_holds_the_table_s_numbers(tmp_path):
     given = actbench("plan", "--delta", "0.5", "--sd", "0.5", "--format", "json")
     assert given.exit_code == 0, given.output
     (plan,) = json.loads(given.stdout)
-    assert plan["settings"] == {"delta": 0.5, "alpha": 0.05, "power": 0.8, "comparisons": 1, "margin": None,
-                                "look_every": 5}
+    assert plan["settings"] == {
+        "delta": 0.5,
+        "alpha": 0.05,
+        "power": 0.8,
+        "comparisons": 1,
+        "margin": None,
+        "look_every": 5,
+    }
     (row,) = plan["rows"]
     assert (row["seeds"], row["sd_low"], row["seeds_until_decided"]) == (10, None, 11)  # 10: statsmodels' solve_power
     piloted = json.loads(actbench("plan", "--delta", "1", "--format", "json", "--look-every", "3").stdout)
     assert [(p["task"], p["baseline"], [r["activation"] for r in p["rows"]]) for p in piloted] == [
-        ("mnist-mini", "relu", ["gelu"])]
+        ("mnist-mini", "relu", ["gelu"])
+    ]
     bad = actbench("plan", "--delta", "1", "--format", "xml")
     assert (bad.exit_code, bad.stderr) == (2, "error: unknown --format 'xml'; choose from: table, json\n")
 

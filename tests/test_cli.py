@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from actbench.tasks.mlp import data
 from actbench.cli import app
 from actbench.results.store import DB_NAME
+from actbench.tasks.mlp import data
 
 runner = CliRunner()
 TESTS = Path(__file__).resolve().parent
@@ -52,9 +52,16 @@ def test_a_bad_activation_stops_everything_before_anything_is_written(acts, mess
     [
         (["--epochs", "0"], "error: epochs must be >= 1, got 0"),
         (["--repeats", "0"], "error: repeats must be a positive integer, got 0"),
-        (["--task", "cifar"], "error: unknown task 'cifar'; did you mean: cifar10-airbench94, cifar10-airbench95, cifar10-airbench96?"),
+        (
+            ["--task", "cifar"],
+            "error: unknown task 'cifar'; did you mean: cifar10-airbench94, cifar10-airbench95, cifar10-airbench96?",
+        ),
         (["--task", "mnits"], "error: unknown task 'mnits'; did you mean: mnist, mnist-mini?"),
-        (["--task", "imagenet"], "error: unknown task 'imagenet'; known tasks: mnist, fashion-mnist, mnist-mini, cifar10-airbench94, cifar10-airbench95, cifar10-airbench96"),
+        (
+            ["--task", "imagenet"],
+            "error: unknown task 'imagenet'; known tasks: mnist, fashion-mnist, mnist-mini, "
+            "cifar10-airbench94, cifar10-airbench95, cifar10-airbench96",
+        ),
         (["--seeds", "1,x"], "error: seeds must be integers like 0,3,7, got '1,x'"),
         (["--device", "tpu"], "error: unknown device 'tpu'; choose from: auto, cpu, cuda, mps (or cuda:N)"),
         (["--set", "hidden"], "error: --set expects key=value, got 'hidden'"),
@@ -99,9 +106,21 @@ def test_run_report_export_end_to_end():
     assert "ralu(alpha=2.0, learnable=true)" in report.stdout
     folder = Path("results/mnist-mini")
     assert sorted(p.name for p in folder.iterdir()) == [
-        "compare.csv", "compare.json", "compare.md", "cost.png", "cost.svg", "curves.png", "curves.svg",
-        "differences.png", "differences.svg", "seeds.png", "seeds.svg", "summary.csv", "summary.json",
-        "summary.md", "summary.tex",
+        "compare.csv",
+        "compare.json",
+        "compare.md",
+        "cost.png",
+        "cost.svg",
+        "curves.png",
+        "curves.svg",
+        "differences.png",
+        "differences.svg",
+        "seeds.png",
+        "seeds.svg",
+        "summary.csv",
+        "summary.json",
+        "summary.md",
+        "summary.tex",
     ]
     summary = pd.read_csv(folder / "summary.csv")
     assert list(summary["activation"]) == ["relu", "ralu(alpha=2.0, learnable=true)"]
@@ -124,7 +143,10 @@ def test_rerun_skips_what_is_stored_and_runs_only_the_rest():
     assert "4 trials; 2 already stored (skipped), 2 to run" in result.stderr
     with sqlite3.connect(f"results/{DB_NAME}") as conn:
         assert conn.execute("SELECT activation, seed FROM trials ORDER BY id").fetchall() == [
-            ("relu", 0), ("relu", 1), ("gelu", 0), ("gelu", 1)
+            ("relu", 0),
+            ("relu", 1),
+            ("gelu", 0),
+            ("gelu", 1),
         ]
 
 
@@ -181,8 +203,24 @@ def test_export_jsonl_to_a_file():
 def test_acts_lists_every_entry_and_shows_one():
     listing = actbench("acts")
     assert listing.exit_code == 0
-    for name in ("relu", "leaky_relu", "prelu", "elu", "selu", "gelu", "gelu_tanh", "silu", "mish",
-                 "softplus", "squareplus", "srelu", "ralu", "tanh", "sigmoid", "identity"):  # fmt: skip
+    for name in (
+        "relu",
+        "leaky_relu",
+        "prelu",
+        "elu",
+        "selu",
+        "gelu",
+        "gelu_tanh",
+        "silu",
+        "mish",
+        "softplus",
+        "squareplus",
+        "srelu",
+        "ralu",
+        "tanh",
+        "sigmoid",
+        "identity",
+    ):
         assert f"│ {name} " in listing.stdout
     one = actbench("acts", "ralu")
     assert one.exit_code == 0
@@ -202,10 +240,12 @@ def test_the_same_command_twice_gives_identical_numbers():
 
 # -- interrupted and concurrent runs, in real processes ----------------------------------------
 
+
 def cli_process(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    return subprocess.Popen([sys.executable, "-m", "actbench", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "actbench", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def stored_trials(results: Path) -> list[tuple]:
@@ -250,9 +290,13 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(tmp_path, sig, engine):
         assert len(survived) % 2 == 0  # whole chunks: its members finish together
     if sig == signal.SIGINT:
         assert process.returncode == 130
-        assert stderr.strip().splitlines()[-1].startswith(
-            f"error: interrupted: {len(survived)} trial(s) stored by this run, {8 - len(survived)} not run; "
-            "rerun the same command to finish them"
+        assert (
+            stderr.strip()
+            .splitlines()[-1]
+            .startswith(
+                f"error: interrupted: {len(survived)} trial(s) stored by this run, {8 - len(survived)} not run; "
+                "rerun the same command to finish them"
+            )
         )
     resumed = cli_process(*RUN_ARGS, "--results-dir", str(results))
     _, stderr = resumed.communicate(timeout=300)
@@ -286,8 +330,12 @@ def test_a_plugin_beside_the_user_trains_from_the_console_script():
         "    def forward(self, x):\n"
         "        return x * torch.sigmoid(self.beta * x)\n"
     )
-    done = subprocess.run([str(script), "run", "--task", "mnist-mini", "--acts", "myacts:Swishish(beta=2)",
-                           "--epochs", "1", "-q"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [str(script), "run", "--task", "mnist-mini", "--acts", "myacts:Swishish(beta=2)", "--epochs", "1", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     rows = pd.read_csv(io.StringIO(actbench("export").stdout))
     assert len(rows) == 1 and rows["activation"].str.fullmatch(r"myacts:Swishish@[0-9a-f]{8}\(beta=2\.0\)").all()
@@ -297,6 +345,8 @@ def test_compile_trains_the_same_experiment():
     args = ("--acts", "relu,srelu", "--seeds", "0")
     assert run_mini(*args, "--compile", results="compiled").exit_code == 0
     assert run_mini(*args, results="eager").exit_code == 0
-    compiled, eager = (pd.read_csv(io.StringIO(actbench("export", "--results-dir", d).stdout)) for d in ("compiled", "eager"))
+    compiled, eager = (
+        pd.read_csv(io.StringIO(actbench("export", "--results-dir", d).stdout)) for d in ("compiled", "eager")
+    )
     assert list(compiled["activation"]) == list(eager["activation"]) == ["relu", "srelu(t=2.21)"]
     assert compiled["test_acc"].tolist() == pytest.approx(eager["test_acc"].tolist(), abs=0.3)

@@ -32,7 +32,10 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names]
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names
+                ]
             else:
                 continue
             graph[name] |= {t for t in targets if t in modules and t != name}
@@ -83,7 +86,9 @@ LOADED = (
 )
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["report", "--help"], ["acts"], ["tasks"], ["tasks", "mnist"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["run", "--help"], ["report", "--help"], ["acts"], ["tasks"], ["tasks", "mnist"]]
+)
 def test_help_and_listings_import_no_heavy_library(args):
     done = subprocess.run([sys.executable, "-c", LOADED.format(args=args)], capture_output=True, text=True, check=True)
     loaded = set(json.loads(done.stdout.splitlines()[-1]))

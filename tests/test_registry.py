@@ -13,7 +13,9 @@ def test_entries_by_name_and_alias_case_insensitive_in_registration_order():
     reg.add("population", 1)
     reg.add("sequential", 2, aliases=("serial",))
     assert reg.names() == ["population", "sequential"] and list(reg) == reg.names() and len(reg) == 2
-    assert reg.get("Serial") == 2 and reg.primary(" SERIAL ") == "sequential" and reg.aliases("sequential") == ["serial"]
+    assert (
+        reg.get("Serial") == 2 and reg.primary(" SERIAL ") == "sequential" and reg.aliases("sequential") == ["serial"]
+    )
     assert "serial" in reg and "fast" not in reg and 3 not in reg
 
 

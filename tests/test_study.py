@@ -23,10 +23,23 @@ def cli(*args: str):
 def both(tmp_path_factory):
     """The same comparison through the command line and through actbench.compare."""
     folder = tmp_path_factory.mktemp("study")
-    cli("run", "--task", "mnist-mini", "--acts", "relu,gelu,silu", "--repeats", "3", "--epochs", "1",
-        "--results-dir", str(folder / "cli"), "-q")
-    from_python = actbench.compare(task="mnist-mini", acts=["relu", "gelu", "silu"], repeats=3, epochs=1,
-                                   results_dir=folder / "python")
+    cli(
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,gelu,silu",
+        "--repeats",
+        "3",
+        "--epochs",
+        "1",
+        "--results-dir",
+        str(folder / "cli"),
+        "-q",
+    )
+    from_python = actbench.compare(
+        task="mnist-mini", acts=["relu", "gelu", "silu"], repeats=3, epochs=1, results_dir=folder / "python"
+    )
     return actbench.open_results(folder / "cli"), from_python
 
 
@@ -55,7 +68,10 @@ def test_summary_and_comparison_are_the_report_files(both, tmp_path):
 def test_report_writes_the_files_the_command_writes(both, tmp_path):
     _, from_python = both
     paths = from_python.report(formats=["md"], out=tmp_path)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in paths) == ["mnist-mini/compare.md", "mnist-mini/summary.md"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in paths) == [
+        "mnist-mini/compare.md",
+        "mnist-mini/summary.md",
+    ]
 
 
 def test_bad_input_is_the_command_lines_one_line_error(tmp_path):

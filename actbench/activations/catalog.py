@@ -30,76 +30,105 @@ def _param(name: str, default: float | int | bool, doc: str) -> ParamInfo:
     return ParamInfo(name, type(default), default, doc)
 
 
-_builtin("relu", "ReLU", "max(0, x)", "Nair & Hinton 2010, Rectified Linear Units Improve Restricted Boltzmann Machines")
 _builtin(
-    "leaky_relu", "LeakyReLU", "x for x ≥ 0; negative_slope·x for x < 0",
+    "relu", "ReLU", "max(0, x)", "Nair & Hinton 2010, Rectified Linear Units Improve Restricted Boltzmann Machines"
+)
+_builtin(
+    "leaky_relu",
+    "LeakyReLU",
+    "x for x ≥ 0; negative_slope·x for x < 0",
     "Maas et al. 2013, Rectifier Nonlinearities Improve Neural Network Acoustic Models",
     params=(_param("negative_slope", 0.01, "slope for x < 0"),),
-)  # fmt: skip
+)
 _builtin(
-    "prelu", "PReLU", "x for x ≥ 0; a·x for x < 0, a learned",
+    "prelu",
+    "PReLU",
+    "x for x ≥ 0; a·x for x < 0, a learned",
     "He et al. 2015, Delving Deep into Rectifiers (arXiv:1502.01852)",
     params=(
         _param("num_parameters", 1, "1 for one shared slope, or the channel count (dim 1) for one per channel"),
         _param("init", 0.25, "initial slope for x < 0"),
     ),
     learnable="weight a: one scalar per module, or one per channel (dim 1) with num_parameters=C",
-)  # fmt: skip
+)
 _builtin(
-    "elu", "ELU", "x for x > 0; α·(eˣ − 1) for x ≤ 0",
+    "elu",
+    "ELU",
+    "x for x > 0; α·(eˣ − 1) for x ≤ 0",
     "Clevert et al. 2015, Fast and Accurate Deep Network Learning by ELUs (arXiv:1511.07289)",
     params=(_param("alpha", 1.0, "the value approached as x → −∞ is −alpha"),),
-)  # fmt: skip
+)
 _builtin(
-    "selu", "SELU", "λ·(x for x > 0; α·(eˣ − 1) for x ≤ 0), λ ≈ 1.0507, α ≈ 1.6733 (fixed)",
+    "selu",
+    "SELU",
+    "λ·(x for x > 0; α·(eˣ − 1) for x ≤ 0), λ ≈ 1.0507, α ≈ 1.6733 (fixed)",
     "Klambauer et al. 2017, Self-Normalizing Neural Networks (arXiv:1706.02515)",
-)  # fmt: skip
+)
 _builtin(
-    "gelu", "GELU", "x·Φ(x) = x·(1 + erf(x/√2))/2",
+    "gelu",
+    "GELU",
+    "x·Φ(x) = x·(1 + erf(x/√2))/2",
     "Hendrycks & Gimpel 2016, Gaussian Error Linear Units (arXiv:1606.08415)",
-)  # fmt: skip
+)
 _builtin(
-    "gelu_tanh", "GELUTanh", "x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2",
+    "gelu_tanh",
+    "GELUTanh",
+    "x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2",
     "Hendrycks & Gimpel 2016, Gaussian Error Linear Units (arXiv:1606.08415), tanh approximation",
-)  # fmt: skip
+)
 _builtin(
-    "silu", "SiLU", "x·σ(x)",
+    "silu",
+    "SiLU",
+    "x·σ(x)",
     "Elfwing et al. 2017 (arXiv:1702.03118); Ramachandran et al. 2017, Searching for Activation Functions",
     aliases=("swish",),
-)  # fmt: skip
+)
 _builtin(
-    "mish", "Mish", "x·tanh(softplus(x))",
+    "mish",
+    "Mish",
+    "x·tanh(softplus(x))",
     "Misra 2019, Mish: A Self Regularized Non-Monotonic Activation Function (arXiv:1908.08681)",
-)  # fmt: skip
+)
 _builtin(
-    "softplus", "Softplus", "ln(1 + e^(β·x))/β; x where β·x > threshold",
+    "softplus",
+    "Softplus",
+    "ln(1 + e^(β·x))/β; x where β·x > threshold",
     "Dugas et al. 2001, Incorporating Second-Order Functional Knowledge for Better Option Pricing",
     params=(
         _param("beta", 1.0, "sharpness; larger is closer to ReLU"),
         _param("threshold", 20.0, "above beta·x > threshold the output is x itself (avoids exp overflow)"),
     ),
-)  # fmt: skip
+)
 _builtin(
-    "squareplus", "Squareplus", "(x + √(x² + b))/2",
+    "squareplus",
+    "Squareplus",
+    "(x + √(x² + b))/2",
     "Barron 2021, Squareplus: A Softplus-Like Algebraic Rectifier (arXiv:2112.11687)",
     params=(_param("b", 4.0, "curvature near 0; f(0) = √b/2"),),
-)  # fmt: skip
+)
 _builtin(
-    "srelu", "SReLU", "0 for x ≤ −t; x·(sin(πx/(2t)) + 1)/2 for −t < x < t; x for x ≥ t",
+    "srelu",
+    "SReLU",
+    "0 for x ≤ −t; x·(sin(πx/(2t)) + 1)/2 for −t < x < t; x for x ≥ t",
     "LaurenceLong/SReLU (sinusoidal ReLU, not the S-shaped ReLU of Jin et al. 2015)",
     params=(_param("t", 2.21, "half-width of the sinusoidal region (the reference's tuned value is 2.21)"),),
-)  # fmt: skip
+)
 _builtin(
-    "ralu", "RaLU", "x·(x² + α)/(x² + 1)", "shimataro/ralu",
+    "ralu",
+    "RaLU",
+    "x·(x² + α)/(x² + 1)",
+    "shimataro/ralu",
     params=(
         _param("alpha", 1.0, "initial (or, with learnable=false, fixed) value of α"),
         _param("learnable", True, "train α as one scalar nn.Parameter; otherwise a buffer (no parameters)"),
     ),
     learnable="alpha (one scalar per module) unless learnable=false",
-)  # fmt: skip
+)
 _builtin("tanh", "Tanh", "tanh(x)", "LeCun et al. 1998, Efficient BackProp")
 _builtin(
-    "sigmoid", "Sigmoid", "σ(x) = 1/(1 + e^(−x))",
+    "sigmoid",
+    "Sigmoid",
+    "σ(x) = 1/(1 + e^(−x))",
     "Rumelhart, Hinton & Williams 1986, Learning Representations by Back-Propagating Errors",
-)  # fmt: skip
+)
 _builtin("identity", "Identity", "x", "the linear baseline: no nonlinearity")

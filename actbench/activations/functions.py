@@ -20,7 +20,7 @@ Double backward (e.g. gradient penalties) works: when backward runs with grad mo
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -30,9 +30,10 @@ import hashlib
 import importlib
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from actbench.errors import SpecError
 

@@ -22,7 +22,9 @@ def probe_activation(spec: ActivationSpec) -> None:
         try:
             y = spec.build()(x)
         except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises is one line for its author
-            raise SpecError(f"{where} fails on a float32 batch of shape {PROBE_SHAPE}: {describe_exception(exc)}") from None
+            raise SpecError(
+                f"{where} fails on a float32 batch of shape {PROBE_SHAPE}: {describe_exception(exc)}"
+            ) from None
         if not isinstance(y, torch.Tensor):
             raise SpecError(f"{where} returned {type(y).__name__}, not a tensor")
         if y.shape != x.shape or y.dtype != x.dtype:

@@ -415,7 +415,7 @@ def _split_call(spec: str) -> tuple[str, dict[str, str]]:
     if "(" in inner:
         raise malformed("nested '(' is not allowed")
     if text[close_at + 1 :].strip():
-        raise malformed(f"unexpected text after ')': {text[close_at + 1:].strip()!r}")
+        raise malformed(f"unexpected text after ')': {text[close_at + 1 :].strip()!r}")
     given: dict[str, str] = {}
     if not inner.strip():
         return target, given  # "relu()" means "relu"
@@ -473,13 +473,17 @@ def _derive_params(factory: Factory, elementwise: bool = False) -> tuple[ParamIn
             continue
         default = param.default
         if default is param.empty:
-            raise ValueError(f"parameter {param.name!r} has no default; every parameter needs a float, int or bool default")
+            raise ValueError(
+                f"parameter {param.name!r} has no default; every parameter needs a float, int or bool default"
+            )
         kind = _KINDS.get(param.annotation) or type(default)
         if kind not in (float, int, bool) or not _default_fits(default, kind):
             raise ValueError(
                 f"parameter {param.name!r} has default {default!r}; every parameter needs a float, int or bool default"
             )
-        params.append(ParamInfo(param.name, kind, float(default) if kind is float else default, docs.get(param.name, "")))
+        params.append(
+            ParamInfo(param.name, kind, float(default) if kind is float else default, docs.get(param.name, ""))
+        )
     return tuple(params)
 
 

@@ -59,18 +59,14 @@ def _download_one(url: str, dest: Path, md5: str, progress, task_name: str) -> N
             response = urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
         except urllib.error.HTTPError as exc:
             # The host answered: other files from it may still be fine.
-            raise _DownloadFailed(
-                _describe_url_error(exc), fatal_for_mirror=False
-            ) from exc
+            raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=False) from exc
         except (
             urllib.error.URLError,
             OSError,
             ValueError,
             http.client.HTTPException,
         ) as exc:
-            raise _DownloadFailed(
-                _describe_url_error(exc), fatal_for_mirror=True
-            ) from exc
+            raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=True) from exc
         with response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
@@ -87,9 +83,7 @@ def _download_one(url: str, dest: Path, md5: str, progress, task_name: str) -> N
                 OSError,
                 http.client.HTTPException,
             ) as exc:  # timeouts, resets, short reads
-                raise _DownloadFailed(
-                    _describe_url_error(exc), fatal_for_mirror=True
-                ) from exc
+                raise _DownloadFailed(_describe_url_error(exc), fatal_for_mirror=True) from exc
             # read(n) returns b"" when the server hangs up early instead of raising.
             if total is not None and received != total:
                 raise _DownloadFailed(
@@ -98,9 +92,7 @@ def _download_one(url: str, dest: Path, md5: str, progress, task_name: str) -> N
                 )
         got = digest.hexdigest()
         if got != md5:
-            raise _DownloadFailed(
-                f"MD5 mismatch (expected {md5}, got {got})", fatal_for_mirror=False
-            )
+            raise _DownloadFailed(f"MD5 mismatch (expected {md5}, got {got})", fatal_for_mirror=False)
         os.replace(part, dest)  # atomic within one folder
     finally:
         part.unlink(missing_ok=True)
@@ -148,25 +140,17 @@ def download_files(
                     continue
                 url = mirror.rstrip("/") + "/" + filename
                 try:
-                    _download_one(
-                        url, folder / filename, md5, progress, f"{title} {filename}"
-                    )
+                    _download_one(url, folder / filename, md5, progress, f"{title} {filename}")
                 except _DownloadFailed as exc:
                     # Per-file failures (HTTP 404, bad MD5) name the file; host-level
                     # ones (refused, timeout, DNS) concern every file alike.
-                    reason = (
-                        exc.reason
-                        if exc.fatal_for_mirror
-                        else f"{filename}: {exc.reason}"
-                    )
+                    reason = exc.reason if exc.fatal_for_mirror else f"{filename}: {exc.reason}"
                     failures.setdefault(mirror, reason)
                     if exc.fatal_for_mirror:
                         dead.add(mirror)
                     continue
                 except OSError as exc:  # writing/renaming in folder failed
-                    failures.setdefault(
-                        mirror, f"cannot write {folder} ({exc.strerror or exc})"
-                    )
+                    failures.setdefault(mirror, f"cannot write {folder} ({exc.strerror or exc})")
                     continue
                 got[filename] = folder / filename
                 break

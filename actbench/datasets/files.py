@@ -37,8 +37,6 @@ class DataWarning(UserWarning):
     """Data was used without the usual safety checks (e.g. checksums skipped)."""
 
 
-
-
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensors with == is not a bool
 class ImageData:
     """A whole dataset as CPU tensors, exactly as stored (pixels 0..255, not normalised)."""
@@ -59,8 +57,6 @@ class ImageData:
     verified: bool = True  # False when MD5s were skipped (verify=False)
 
 
-
-
 def default_data_dir() -> Path:
     """$ACTBENCH_DATA if set (and not empty), else the user cache: <cache>/actbench/data."""
     env = os.environ.get("ACTBENCH_DATA", "").strip()
@@ -71,14 +67,12 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("actbench")) / "data"
 
 
-
 def read_bytes(path: Path) -> bytes:
     """A whole file's bytes; DataError naming the file if it cannot be read."""
     try:
         return Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-
 
 
 def locate(filename: str, dirs: Sequence[Path]) -> Path | None:
@@ -148,9 +142,7 @@ def check_md5(raw: bytes, path: Path, expected: str, *, packaged: bool = False) 
 def warn_unverified(title: str) -> None:
     """The DataWarning of verify=False, attributed to the caller of the load function."""
     warnings.warn(
-        f"{title}: MD5 checksums not verified (--no-verify); results may come "
-        "from corrupt or altered files.",
+        f"{title}: MD5 checksums not verified (--no-verify); results may come from corrupt or altered files.",
         DataWarning,
         stacklevel=3,
     )
-

@@ -239,9 +239,11 @@ def properties(spec: ActivationSpec) -> Properties:
         min_value=min_value,
         argmin=argmin,
         monotone=bool(
-            df.min() >= -FLAT and slope_neg >= -FLAT and slope_pos >= -FLAT
+            df.min() >= -FLAT
+            and slope_neg >= -FLAT
+            and slope_pos >= -FLAT
             and all(b.jump > 0 for b in breaks if b.order == "f")  # a step down is a decrease
-        ),  # fmt: skip
+        ),
         odd=odd,
         mean_output=float(fq.mean()),
         zero_mean=bool(abs(fq.mean()) < 1e-3),

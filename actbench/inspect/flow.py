@@ -16,12 +16,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 import torch
 
 from actbench.activations import parse_activation
 from actbench.report.figures import activation_styles, finish, legend_below, save_figure
-
-import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 
 LECUN = frozenset({"selu", "identity", "tanh", "sigmoid", "ralu"})
 # A factor of 100 across the depth, in the activations' standard deviation or in the weight
@@ -111,7 +110,9 @@ def plot_flows(flows: list[Flow], stem: Path, formats: frozenset[str] = frozense
     for axis in (top, bottom):
         axis.set_yscale("log")
         axis.grid(alpha=0.3, which="both")
-    top.set_title(f"signal propagation at initialisation: {len(flows[0].variance)} layers, batch {BATCH} of N(0, 1)", fontsize=10)
+    top.set_title(
+        f"signal propagation at initialisation: {len(flows[0].variance)} layers, batch {BATCH} of N(0, 1)", fontsize=10
+    )
     legend_below(fig)
     finish(fig)
     return save_figure(fig, stem, formats)

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 import numpy as np
 import pandas as pd
 import torch
@@ -19,8 +20,6 @@ from actbench.activations import parse_activation
 from actbench.errors import UsageError
 from actbench.report.figures import LINESTYLES, activation_styles, finish, legend_below, save_figure
 from actbench.results.store import ResultStore
-
-import matplotlib.pyplot as plt  # noqa: E402  (after actbench.report.figures chose the Agg backend)
 
 GRID_POINTS = 2001  # a step of 0.006 on the default [-6, 6]
 
@@ -128,6 +127,5 @@ def describe(drawn: list[Shape]) -> pd.DataFrame:
     rows = []
     for s in drawn:
         low = int(np.argmin(s.f))
-        rows.append({"activation": s.label, "f(0)": s.f0, "f'(0)": s.df0,
-                     "min f on range": s.f[low], "at x": s.x[low]})  # fmt: skip
+        rows.append({"activation": s.label, "f(0)": s.f0, "f'(0)": s.df0, "min f on range": s.f[low], "at x": s.x[low]})
     return pd.DataFrame(rows)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 
@@ -30,9 +30,10 @@ ELEMENTS_MOVED = {"forward": 2, "forward+backward": 5}
 # The plain torch formula of each activation whose module is a custom autograd Function.
 COMPOSITES: dict[str, Callable[[torch.Tensor, dict], torch.Tensor]] = {
     "srelu": lambda x, p: torch.where(
-        x <= -p["t"], torch.zeros_like(x),
+        x <= -p["t"],
+        torch.zeros_like(x),
         torch.where(x < p["t"], x * (torch.sin(math.pi / (2 * p["t"]) * x) + 1) / 2, x),
-    ),  # fmt: skip
+    ),
     # alpha as a constant: no alpha gradient to reduce, so the comparison favours the composite.
     "ralu": lambda x, p: x * (x * x + p["alpha"]) / (x * x + 1),
     "squareplus": lambda x, p: (x + torch.sqrt(x * x + p["b"])) / 2,
@@ -121,9 +122,14 @@ def variants(spec: ActivationSpec, compile_: bool) -> dict[str, Callable[[torch.
 
 
 def measure(
-    spec: ActivationSpec, size: int, dtype: torch.dtype, device: torch.device, repeats: int, bandwidth: float,
+    spec: ActivationSpec,
+    size: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    repeats: int,
+    bandwidth: float,
     compile_: bool = True,
-) -> list[Timing]:  # fmt: skip
+) -> list[Timing]:
     """Throughput of each variant of ``spec`` on a tensor of ``size`` N(0, 1) elements."""
     x = torch.randn(size, dtype=dtype, device=device)
     rows = []
@@ -133,11 +139,11 @@ def measure(
         leaf = x.clone().requires_grad_()
         grad = torch.ones_like(x)
 
-        def forward_only() -> None:
+        def forward_only(fn=fn) -> None:
             with torch.no_grad():
                 fn(x)
 
-        def forward_backward() -> None:
+        def forward_backward(fn=fn, leaf=leaf, grad=grad) -> None:
             fn(leaf).backward(grad)
 
         kept = saved_bytes(fn, leaf) / size

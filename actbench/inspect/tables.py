@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from actbench.inspect.flow import Flow
 from actbench.inspect.check import Breakpoint, Properties
+from actbench.inspect.flow import Flow
 from actbench.inspect.plot import Shape, describe
 from actbench.inspect.speed import Timing
 
@@ -37,21 +37,44 @@ def _jumps(breakpoints: list[Breakpoint]) -> str:
 
 
 def properties_table(rows: list[Properties]) -> Table:
-    columns = ("activation", "f(0)", "f'(0)", "min", "monotone", "mean N(0,1)", "bounded",
-               "slope -inf/+inf", "smoothness", "gradcheck", "finite fp16/bf16", "dead")  # fmt: skip
-    table = _table("properties, computed numerically in float64 (N(0, 1) for mean and dead fraction)",
-                   columns, ("activation", "smoothness"))  # fmt: skip
+    columns = (
+        "activation",
+        "f(0)",
+        "f'(0)",
+        "min",
+        "monotone",
+        "mean N(0,1)",
+        "bounded",
+        "slope -inf/+inf",
+        "smoothness",
+        "gradcheck",
+        "finite fp16/bf16",
+        "dead",
+    )
+    table = _table(
+        "properties, computed numerically in float64 (N(0, 1) for mean and dead fraction)",
+        columns,
+        ("activation", "smoothness"),
+    )
     for p in rows:
         where = "as x→±∞" if p.argmin is None else f"at {p.argmin:.4g}"
         monotone = ("yes" if p.monotone else "no") + (f" (for {p.monotone_range})" if p.monotone_range else "")
         bounded = "/".join(b for b, ok in (("below", p.bounded_below), ("above", p.bounded_above)) if ok) or "no"
         breaks = _jumps(p.breakpoints)
         table.add_row(
-            escape(p.activation), f"{p.f0:.4g}", f"{p.df0:.4g}", f"{p.min_value:.4g} ({where})", monotone,
-            f"{p.mean_output:.3g}", bounded, f"{p.slope_neg_inf:.3g}/{p.slope_pos_inf:.3g}",
-            p.smoothness + (f" ({breaks})" if breaks else ""), "ok" if p.gradcheck else "FAILED",
-            f"{'yes' if p.finite_float16 else 'NO'}/{'yes' if p.finite_bfloat16 else 'NO'}", f"{p.dead_fraction:.3g}",
-        )  # fmt: skip
+            escape(p.activation),
+            f"{p.f0:.4g}",
+            f"{p.df0:.4g}",
+            f"{p.min_value:.4g} ({where})",
+            monotone,
+            f"{p.mean_output:.3g}",
+            bounded,
+            f"{p.slope_neg_inf:.3g}/{p.slope_pos_inf:.3g}",
+            p.smoothness + (f" ({breaks})" if breaks else ""),
+            "ok" if p.gradcheck else "FAILED",
+            f"{'yes' if p.finite_float16 else 'NO'}/{'yes' if p.finite_bfloat16 else 'NO'}",
+            f"{p.dead_fraction:.3g}",
+        )
     return table
 
 
@@ -59,8 +82,14 @@ def speed_table(rows: list[Timing], title: str) -> Table:
     columns = ("activation", "variant", "pass", "Gelem/s", "of roofline", "saved for backward (bytes/elem)")
     table = _table(title, columns, ("activation", "variant", "pass"))
     for r in rows:
-        table.add_row(escape(r.activation), r.variant, r.pass_, f"{r.elements_per_s / 1e9:.3f}",
-                      f"{r.roofline_fraction:.0%}", f"{r.saved_bytes_per_element:g}")  # fmt: skip
+        table.add_row(
+            escape(r.activation),
+            r.variant,
+            r.pass_,
+            f"{r.elements_per_s / 1e9:.3f}",
+            f"{r.roofline_fraction:.0%}",
+            f"{r.saved_bytes_per_element:g}",
+        )
     return table
 
 
@@ -68,6 +97,12 @@ def flow_table(flows: list[Flow], title: str) -> Table:
     columns = ("activation", "init", "signal std ratio", "gradient ratio", "dead units (last)", "verdict")
     table = _table(title, columns, ("activation", "init", "verdict"))
     for f in flows:
-        table.add_row(escape(f.activation), f.init, f"{f.signal_ratio:.3g}", f"{f.grad_ratio:.3g}",
-                      f"{f.dead_last:.0%}", f.verdict)  # fmt: skip
+        table.add_row(
+            escape(f.activation),
+            f.init,
+            f"{f.signal_ratio:.3g}",
+            f"{f.grad_ratio:.3g}",
+            f"{f.dead_last:.0%}",
+            f.verdict,
+        )
     return table

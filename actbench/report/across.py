@@ -126,8 +126,12 @@ def check_strata(strata: list[Stratum]) -> None:
         got = f": {strata[0].name}" if strata else ""
         raise UsageError(f"--across-tasks needs at least two tasks, got {len(strata)}{got}")
     _same(strata, lambda s: s.metric, "metric", lambda metric: metric)
-    _same(strata, lambda s: s.higher_is_better, "direction",
-          lambda higher: "higher is better" if higher else "lower is better")  # fmt: skip
+    _same(
+        strata,
+        lambda s: s.higher_is_better,
+        "direction",
+        lambda higher: "higher is better" if higher else "lower is better",
+    )
 
 
 def _same(strata: list[Stratum], key, what: str, describe) -> None:
@@ -144,9 +148,12 @@ def strata_from_reports(reports: list[TaskReport]) -> list[Stratum]:
     several reports (protocols); checked by check_strata."""
     counts = Counter(report.task for report in reports)
     strata = [
-        Stratum(report.title if counts[report.task] > 1 else report.task,
-                report.values[["activation", "seed", "value"]], report.compared.higher_is_better,
-                report.compared.label)  # fmt: skip
+        Stratum(
+            report.title if counts[report.task] > 1 else report.task,
+            report.values[["activation", "seed", "value"]],
+            report.compared.higher_is_better,
+            report.compared.label,
+        )
         for report in reports
     ]
     check_strata(strata)
@@ -246,8 +253,11 @@ def _improvement(names: list[str], tables: list[pd.DataFrame], act: str, baselin
         row["p_improve"] = float(np.mean(shares))
         row["low"], row["high"] = map(float, stratified_wilson(np.array(shares), np.array(pairs)))
     if missing:
-        row["note"] = (f"no seed paired with {baseline} on {', '.join(missing)}" if shares
-                       else f"no seed paired with {baseline} on any task")  # fmt: skip
+        row["note"] = (
+            f"no seed paired with {baseline} on {', '.join(missing)}"
+            if shares
+            else f"no seed paired with {baseline} on any task"
+        )
     return row
 
 
@@ -281,10 +291,16 @@ def _ranking(tables: list[pd.DataFrame], resamples: int) -> tuple[list[dict], li
     # Positions are integers: the interval's ends are positions some resample had.
     rank_low, rank_high = np.percentile(_positions(boot), TAILS, axis=0, method="inverted_cdf")
     fields = [
-        {"mean_rank": float(mean_rank[k]), "mean_rank_low": float(low[k]), "mean_rank_high": float(high[k]),
-         "rank": int(rank[k]), "rank_low": int(rank_low[k]), "rank_high": int(rank_high[k])}
+        {
+            "mean_rank": float(mean_rank[k]),
+            "mean_rank_low": float(low[k]),
+            "mean_rank_high": float(high[k]),
+            "rank": int(rank[k]),
+            "rank_low": int(rank_low[k]),
+            "rank_high": int(rank_high[k]),
+        }
         for k in range(len(mean_rank))
-    ]  # fmt: skip
+    ]
     return fields, common
 
 
@@ -297,8 +313,9 @@ def compare_across(strata: list[Stratum], baseline: str, resamples: int = stats.
     left_out = tuple(s.name for s, t in zip(strata, tables) if baseline not in t)
     if len(kept) < 2:
         got = f": {kept[0][0]}" if kept else ""
-        raise UsageError(f"--across-tasks needs at least two tasks with finished trials of {baseline}, "
-                         f"got {len(kept)}{got}")  # fmt: skip
+        raise UsageError(
+            f"--across-tasks needs at least two tasks with finished trials of {baseline}, got {len(kept)}{got}"
+        )
     names, tables = [name for name, _ in kept], [table for _, table in kept]
     acts = list(dict.fromkeys(act for table in tables for act in table.columns))
     ranked = [act for act in acts if all(act in table for table in tables)]
@@ -318,8 +335,9 @@ def compare_across(strata: list[Stratum], baseline: str, resamples: int = stats.
     # The ranked by mean rank (a stable sort keeps ties in the order given), then the unranked.
     rows.sort(key=lambda row: (math.isnan(row.mean_rank), 0.0 if math.isnan(row.mean_rank) else row.mean_rank))
     seeds = [StratumSeeds(name, int(t[baseline].notna().sum()), n) for name, t, n in zip(names, tables, common)]
-    return AcrossResult(strata[0].metric, strata[0].higher_is_better, baseline, tuple(seeds), left_out, tuple(rows),
-                        resamples)  # fmt: skip
+    return AcrossResult(
+        strata[0].metric, strata[0].higher_is_better, baseline, tuple(seeds), left_out, tuple(rows), resamples
+    )
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -338,13 +356,22 @@ def across_rows(result: AcrossResult) -> list[dict[str, str]]:
             p = "baseline"
         else:
             p = "–" if math.isnan(row.p_improve) else f"{row.p_improve:.2f} [{row.low:.2f}, {row.high:.2f}]"
-        mean_rank = "–" if math.isnan(row.mean_rank) else (
-            f"{row.mean_rank:.2f} [{row.mean_rank_low:.2f}, {row.mean_rank_high:.2f}]")  # fmt: skip
-        rows.append({
-            "activation": row.activation, "tasks": str(row.tasks), "seeds": str(row.seeds),
-            f"P(beats {result.baseline}) [95% CI]": p, "mean rank [95% CI]": mean_rank,
-            "rank [95% CI]": rank_text(row), "note": row.note,
-        })  # fmt: skip
+        mean_rank = (
+            "–"
+            if math.isnan(row.mean_rank)
+            else (f"{row.mean_rank:.2f} [{row.mean_rank_low:.2f}, {row.mean_rank_high:.2f}]")
+        )
+        rows.append(
+            {
+                "activation": row.activation,
+                "tasks": str(row.tasks),
+                "seeds": str(row.seeds),
+                f"P(beats {result.baseline}) [95% CI]": p,
+                "mean rank [95% CI]": mean_rank,
+                "rank [95% CI]": rank_text(row),
+                "note": row.note,
+            }
+        )
     return rows
 
 
@@ -354,12 +381,19 @@ def across_method(result: AcrossResult) -> str:
     direction = "higher is better" if result.higher_is_better else "lower is better"
     tasks = ", ".join(
         f"{s.name} ({s.seeds} seed{'' if s.seeds == 1 else 's'} of {result.baseline}; "
-        + (f"{s.ranked_seeds} finished by every ranked activation)" if s.ranked_seeds else "left out of the ranking: no seed finished by every ranked activation)")
+        + (
+            f"{s.ranked_seeds} finished by every ranked activation)"
+            if s.ranked_seeds
+            else "left out of the ranking: no seed finished by every ranked activation)"
+        )
         for s in result.strata
-    )  # fmt: skip
-    left_out = f" Left out, no finished trial of {result.baseline}: {', '.join(result.left_out)}." if result.left_out else ""
+    )
+    left_out = (
+        f" Left out, no finished trial of {result.baseline}: {', '.join(result.left_out)}." if result.left_out else ""
+    )
     return (
-        f"Metric: {result.metric or 'the compared metric'} ({direction}). Tasks, each weighted equally: {tasks}.{left_out} "
+        f"Metric: {result.metric or 'the compared metric'} ({direction}). "
+        f"Tasks, each weighted equally: {tasks}.{left_out} "
         f"P(beats {result.baseline}) = the probability that the activation beats {result.baseline} on a random task "
         f"and seed: per task, the share of the seeds where both finished on which it does better (a tie counts ½), "
         f"averaged over the tasks with such a seed (tasks and seeds: how many went in). Mean rank = per task, the "
@@ -381,14 +415,16 @@ def across_method(result: AcrossResult) -> str:
 
 
 def across_markdown(result: AcrossResult) -> str:
-    return "\n".join([
-        f"## Across {len(result.strata)} tasks: activations against {result.baseline}",
-        "",
-        *markdown_table(across_rows(result), left=(0, -1)),  # the note too
-        "",
-        across_method(result),
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"## Across {len(result.strata)} tasks: activations against {result.baseline}",
+            "",
+            *markdown_table(across_rows(result), left=(0, -1)),  # the note too
+            "",
+            across_method(result),
+            "",
+        ]
+    )
 
 
 def across_frame(result: AcrossResult) -> pd.DataFrame:
@@ -400,11 +436,19 @@ def across_frame(result: AcrossResult) -> pd.DataFrame:
 
 def across_json(result: AcrossResult) -> str:
     saved = {
-        "metric_label": result.metric, "higher_is_better": result.higher_is_better, "baseline": result.baseline,
+        "metric_label": result.metric,
+        "higher_is_better": result.higher_is_better,
+        "baseline": result.baseline,
         "p_improve_interval": {"method": P_METHOD, "confidence": CONFIDENCE},
-        "bootstrap": {"method": "percentile, seeds resampled within each task", "of": "mean_rank and rank",
-                      "resamples": result.resamples, "seed": stats.BOOTSTRAP_SEED, "confidence": CONFIDENCE},
-        "tasks": [asdict(s) for s in result.strata], "left_out": list(result.left_out),
+        "bootstrap": {
+            "method": "percentile, seeds resampled within each task",
+            "of": "mean_rank and rank",
+            "resamples": result.resamples,
+            "seed": stats.BOOTSTRAP_SEED,
+            "confidence": CONFIDENCE,
+        },
+        "tasks": [asdict(s) for s in result.strata],
+        "left_out": list(result.left_out),
         "rows": json.loads(across_frame(result).to_json(orient="records")),  # NaN -> null
-    }  # fmt: skip
+    }
     return json.dumps(saved, indent=2) + "\n"

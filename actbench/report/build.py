@@ -124,9 +124,7 @@ def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
             f"baseline {spec.baseline} names {len(named)} activations in {where}: {', '.join(named)}; give one of them"
         )
     if not named:
-        raise UsageError(
-            f"baseline {spec.baseline} has no finished trials in {where}; it has: {', '.join(available)}"
-        )
+        raise UsageError(f"baseline {spec.baseline} has no finished trials in {where}; it has: {', '.join(available)}")
     return named[0]
 
 
@@ -240,7 +238,11 @@ def _nothing_to_report(
         held = "; it holds " + ", ".join(f"{name} ({n} trial{'s' * (n != 1)})" for name, n in counts.items())
         if not len(counts):
             tuned_tasks = ", ".join(dict.fromkeys(stored.loc[tuning, "task"]))
-            held = f"; it holds only tuning trials, of {tuned_tasks} (see actbench tune's reports)" if tuning.any() else " (it is empty)"
+            held = (
+                f"; it holds only tuning trials, of {tuned_tasks} (see actbench tune's reports)"
+                if tuning.any()
+                else " (it is empty)"
+            )
     return f"no stored trials{' for ' + what if what else ''} in {store.path}{held}"
 
 
@@ -276,7 +278,9 @@ def build_reports(
         summary = stats.count_failed(stats.summarise(metrics, curves, task_metrics), group)
         compared = _compared(spec, task_name, task_metrics, headline)
         finished = metrics[metrics["status"] == "ok"]
-        values = finished.rename(columns={compared.name: "value"})[["activation", "seed", "value", "wall_time_s", "engine"]]
+        values = finished.rename(columns={compared.name: "value"})[
+            ["activation", "seed", "value", "wall_time_s", "engine"]
+        ]
         order = {act: i for i, act in enumerate(summary["activation"])}  # the summary's order
         values = values.sort_values("activation", key=lambda a: a.map(order), kind="stable")
         available = list(dict.fromkeys(values["activation"]))

@@ -21,7 +21,7 @@ so ("all at epoch 4") instead of a zero-width interval that looks like certainty
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

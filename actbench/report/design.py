@@ -150,8 +150,9 @@ def plan_row(activation: str, sd: float, settings: PlanSettings, pilot_pairs: in
         row["seeds_equivalent"] = seeds_for_equivalence(settings.margin, sd, level, power)
     if settings.look_every is not None and row["seeds"] is not None:
         # The run's design: Bonferroni's alpha / m per comparison, Holm's first step here too.
-        row["seeds_until_decided"] = budget_until_decided(settings.delta, sd, level, power, settings.look_every,
-                                                          row["seeds"])
+        row["seeds_until_decided"] = budget_until_decided(
+            settings.delta, sd, level, power, settings.look_every, row["seeds"]
+        )
     return PlanRow(**row)
 
 
@@ -167,7 +168,9 @@ def plan_from_values(values: pd.DataFrame, baseline: str, settings: PlanSettings
         common = series.index.intersection(base.index)
         diff = (series[common] - base[common]).to_numpy(dtype=float)
         if len(diff) < MIN_PAIRS:
-            rows.append(PlanRow(act, len(diff), math.nan, note=f"{len(diff)} pair(s) with the baseline: no SD estimate"))
+            rows.append(
+                PlanRow(act, len(diff), math.nan, note=f"{len(diff)} pair(s) with the baseline: no SD estimate")
+            )
         elif np.ptp(diff) == 0:
             rows.append(PlanRow(act, len(diff), 0.0, note="identical differences on every seed: SD 0"))
         else:

@@ -277,8 +277,15 @@ def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
         if math.isnan(c.delta_mean):
             continue
         colour = VERDICT_COLOURS.get(verdict(c, higher).split(" ")[0], GREY)
-        ax.errorbar(c.delta_mean, row, xerr=[[c.delta_mean - c.ci_low], [c.ci_high - c.delta_mean]],
-                    fmt="o", color=colour, capsize=3, ms=5)  # fmt: skip
+        ax.errorbar(
+            c.delta_mean,
+            row,
+            xerr=[[c.delta_mean - c.ci_low], [c.ci_high - c.delta_mean]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            ms=5,
+        )
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)), ticks)
     ax.invert_yaxis()
@@ -301,8 +308,14 @@ def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
         low, high = curve["mean"] - curve["std"].fillna(0.0), curve["mean"] + curve["std"].fillna(0.0)
         late = curve["epoch"] > last // 2
         for axis, rows in ((ax, curve["epoch"] > 0), (zoom, late)):
-            axis.plot(curve["epoch"][rows], curve["mean"][rows], marker="o", markersize=3, **style,
-                      label=f"{activation} (n={ns[activation]})")  # fmt: skip
+            axis.plot(
+                curve["epoch"][rows],
+                curve["mean"][rows],
+                marker="o",
+                markersize=3,
+                **style,
+                label=f"{activation} (n={ns[activation]})",
+            )
             axis.fill_between(curve["epoch"][rows], low[rows], high[rows], color=style["color"], alpha=0.18, lw=0)
     n_values = sorted(set(ns))
     n_text = f"n={n_values[0]}" if len(n_values) == 1 else f"n={n_values[0]}–{n_values[-1]}"
@@ -323,8 +336,20 @@ def _draw_front(ax, points) -> None:
     means, fastest first: read left to right, the best mean metric a budget of that many
     seconds per trial buys; each front point ringed."""
     front = points[points["on_front"]].sort_values(["seconds_mean", "value_mean"], kind="stable")
-    ax.plot(front["seconds_mean"], front["value_mean"], drawstyle="steps-post", color="black", lw=1, zorder=1,
-            marker="o", ms=12, mfc="none", mec="black", mew=1.2, label="Pareto front (not dominated)")  # fmt: skip
+    ax.plot(
+        front["seconds_mean"],
+        front["value_mean"],
+        drawstyle="steps-post",
+        color="black",
+        lw=1,
+        zorder=1,
+        marker="o",
+        ms=12,
+        mfc="none",
+        mec="black",
+        mew=1.2,
+        label="Pareto front (not dominated)",
+    )
 
 
 def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
@@ -338,8 +363,17 @@ def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
         colour, marker = styles[mean.activation].colour, styles[mean.activation].marker
         trials = report.values[report.values["activation"] == mean.activation]
         ax.scatter(trials["wall_time_s"], trials["value"], s=14, color=colour, marker=marker, alpha=0.6, lw=0)
-        ax.scatter(mean.seconds_mean, mean.value_mean, s=60, color=colour, marker="D", edgecolor="black",
-                   lw=0.6, zorder=2, label=f"{mean.activation} (n={mean.n}), mean")  # fmt: skip
+        ax.scatter(
+            mean.seconds_mean,
+            mean.value_mean,
+            s=60,
+            color=colour,
+            marker="D",
+            edgecolor="black",
+            lw=0.6,
+            zorder=2,
+            label=f"{mean.activation} (n={mean.n}), mean",
+        )
     _draw_front(ax, points)
     # From zero: equal costs look equal, not spread out by an offset axis.
     ax.set_xlim(0, 1.15 * report.values["wall_time_s"].max())
@@ -376,16 +410,24 @@ def plot_across(result: AcrossResult, stem: Path, formats: frozenset[str]) -> li
     fig, ax = plt.subplots(figsize=(6.4, row_pitch(labels) * len(rows) + 2.0), dpi=150)
     for y, row in enumerate(rows):
         if not math.isnan(row.p_improve):
-            ax.errorbar(row.p_improve, y, xerr=[[row.p_improve - row.low], [row.high - row.p_improve]],
-                        fmt="o", color=PALETTE[0], capsize=3, ms=5)  # fmt: skip
+            ax.errorbar(
+                row.p_improve,
+                y,
+                xerr=[[row.p_improve - row.low], [row.high - row.p_improve]],
+                fmt="o",
+                color=PALETTE[0],
+                capsize=3,
+                ms=5,
+            )
     ax.axvline(0.5, color="black", ls="--", lw=0.8)
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)  # 0..1, with room for a point or a cap at either end
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel(f"P(A beats {result.baseline} on a random task and seed)")
-    ax.set_title(f"across {total} tasks: P(beats {result.baseline}), 95% stratified Wilson CIs; rank, 95% bootstrap",
-                 fontsize=10)  # fmt: skip
+    ax.set_title(
+        f"across {total} tasks: P(beats {result.baseline}), 95% stratified Wilson CIs; rank, 95% bootstrap", fontsize=10
+    )
     ax.grid(axis="x", alpha=0.3)
     finish(fig)
     return save_figure(fig, stem, formats)

@@ -25,8 +25,16 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 ON_REQUEST = frozenset({"html", "pdf"})
 
 FORMATS: Registry = Registry("format")
-for _name, _module in (("csv", "writers"), ("html", "html"), ("json", "writers"), ("md", "writers"),
-                      ("pdf", "figures"), ("png", "figures"), ("svg", "figures"), ("tex", "writers")):  # fmt: skip
+for _name, _module in (
+    ("csv", "writers"),
+    ("html", "html"),
+    ("json", "writers"),
+    ("md", "writers"),
+    ("pdf", "figures"),
+    ("png", "figures"),
+    ("svg", "figures"),
+    ("tex", "writers"),
+):
     FORMATS.add(_name, f"actbench.report.{_module}:{_name.upper()}")
 
 

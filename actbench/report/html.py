@@ -208,12 +208,16 @@ def _figures(report: TaskReport) -> list[Figure]:
     figures = [Figure(_svg(plot_curves, report), curves)]
     if report.comparisons:
         figures.append(Figure(_svg(plot_seeds, report), f"{label} of every seed per activation; bar: the mean."))
-        cost = f"{label} against seconds per trial (training + evaluation), one point per trial; ringed: the Pareto front."
+        cost = (
+            f"{label} against seconds per trial (training + evaluation), one point per trial; ringed: the Pareto front."
+        )
         figures.append(Figure(_svg(plot_cost, report), cost))
         if len(report.comparisons) > 1:
             intervals = next(c.ci_method for c in report.comparisons if c.ci_method)  # every compared row has it
-            differences = (f"Difference to {report.baseline} per activation (paired by seed; unpaired where the "
-                           f"table marks §) with {intervals}: the intervals the verdicts rest on.")  # fmt: skip
+            differences = (
+                f"Difference to {report.baseline} per activation (paired by seed; unpaired where the "
+                f"table marks §) with {intervals}: the intervals the verdicts rest on."
+            )
             figures.append(Figure(_svg(plot_differences, report), differences))
     return figures
 
@@ -233,8 +237,10 @@ class Methods:
         return f"method-{list(self.texts).index(text) + 1}"
 
     def section(self) -> Section:
-        return Section("Method", [Note(f"*{'; '.join(tables)}.* {text}", anchor=self.anchor(text))
-                                  for text, tables in self.texts.items()])  # fmt: skip
+        return Section(
+            "Method",
+            [Note(f"*{'; '.join(tables)}.* {text}", anchor=self.anchor(text)) for text, tables in self.texts.items()],
+        )
 
 
 def _headline(report: TaskReport, warning: str = "") -> list[Note]:
@@ -257,29 +263,51 @@ def answer_section(reports: Sequence[TaskReport]) -> Section:
 def task_sections(report: TaskReport, methods: Methods) -> list[Section]:
     """A report's parts, as its markdown files show them: summary, comparison, pairs, figures;
     the method paragraphs go to ``methods``, linked from the tables."""
-    sections = [Section("Summary", [
-        *_headline(report),
-        Note(tables.protocol_line(report)),
-        Table(tables.display_rows(report)),
-        *map(Note, tables.table_notes(report)),
-    ])]  # fmt: skip
+    sections = [
+        Section(
+            "Summary",
+            [
+                *_headline(report),
+                Note(tables.protocol_line(report)),
+                Table(tables.display_rows(report)),
+                *map(Note, tables.table_notes(report)),
+            ],
+        )
+    ]
     if report.comparisons:
-        sections.append(Section(f"Against {report.baseline}", [
-            *_headline(report, tables.n_warning(report)),
-            Table(tables.comparison_rows(report), left=(0, -1)),  # the verdict too
-            *map(Note, tables.comparison_notes(report)),
-            methods.link(tables.method_text(report), f"{report.title}: against {report.baseline}"),
-        ]))  # fmt: skip
+        sections.append(
+            Section(
+                f"Against {report.baseline}",
+                [
+                    *_headline(report, tables.n_warning(report)),
+                    Table(tables.comparison_rows(report), left=(0, -1)),  # the verdict too
+                    *map(Note, tables.comparison_notes(report)),
+                    methods.link(tables.method_text(report), f"{report.title}: against {report.baseline}"),
+                ],
+            )
+        )
     if report.pairs:
-        ranks = [{"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act}
-                 for act, rank, tied in tables.ranking(report)]  # fmt: skip
-        sections.append(Section("Every pair", [
-            *_headline(report), Table(tables.pairs_matrix(report)), Table(ranks, left=(1,)),
-            methods.link(tables.pairs_method(report), f"{report.title}: every pair"),
-        ]))  # fmt: skip
+        ranks = [
+            {"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act}
+            for act, rank, tied in tables.ranking(report)
+        ]
+        sections.append(
+            Section(
+                "Every pair",
+                [
+                    *_headline(report),
+                    Table(tables.pairs_matrix(report)),
+                    Table(ranks, left=(1,)),
+                    methods.link(tables.pairs_method(report), f"{report.title}: every pair"),
+                ],
+            )
+        )
     if report.time_to_target is not None:
-        sections.append(Section("Cost", [*_headline(report), Table(tables.target_rows(report)),
-                                         *map(Note, tables.cost_notes(report))]))  # fmt: skip
+        sections.append(
+            Section(
+                "Cost", [*_headline(report), Table(tables.target_rows(report)), *map(Note, tables.cost_notes(report))]
+            )
+        )
     sections.append(Section("Figures", _figures(report)))
     return sections
 
@@ -325,8 +353,11 @@ def write_html_report(
     methods = Methods()
     sections = [Section(r.title, sections=task_sections(r, methods)) for r in reports]
     everything = [answer_section(reports), *sections, *extra, *([methods.section()] if methods.texts else [])]
-    page = render_page(f"actbench report: {Path(results_dir).resolve().name}", everything,
-                       provenance(_reported_trials(results_dir, reports)))  # fmt: skip
+    page = render_page(
+        f"actbench report: {Path(results_dir).resolve().name}",
+        everything,
+        provenance(_reported_trials(results_dir, reports)),
+    )
     path = Path(out or results_dir) / PAGE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")  # as its <meta charset> says, whatever the locale

@@ -181,8 +181,14 @@ class Design:
         return t_boundaries(tuple(int(p) for p in pairs), self.looks[-1], self.alpha, final, self.paths)
 
 
-def verdicts(mean: np.ndarray, sd: np.ndarray, pairs: np.ndarray, critical: np.ndarray, margin: float | None,
-             higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def verdicts(
+    mean: np.ndarray,
+    sd: np.ndarray,
+    pairs: np.ndarray,
+    critical: np.ndarray,
+    margin: float | None,
+    higher_is_better: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised over comparisons: the repeated confidence interval (low, high) and the
     decision, "better" / "worse" / "equivalent" / "" (undecided at this look)."""
     half = critical * sd / np.sqrt(pairs)

@@ -39,14 +39,16 @@ def side_by_side_rows(default: TaskReport, tuned: TaskReport) -> list[dict[str, 
     before, after = _column(default), _column(tuned)
     rows = []
     for act in dict.fromkeys([*before, *after]):
-        rows.append({
-            "activation": act,
-            f"default ({at_default})": before.get(act, ("–", ""))[0],
-            f"vs {default.baseline}": before.get(act, ("", "not run"))[1],
-            "tuned setting": hparams_line(tuned.tuned.settings.get(act, {})),
-            "tuned": after.get(act, ("–", ""))[0],
-            f"vs {tuned.baseline} (tuned)": after.get(act, ("", "not run"))[1],
-        })  # fmt: skip
+        rows.append(
+            {
+                "activation": act,
+                f"default ({at_default})": before.get(act, ("–", ""))[0],
+                f"vs {default.baseline}": before.get(act, ("", "not run"))[1],
+                "tuned setting": hparams_line(tuned.tuned.settings.get(act, {})),
+                "tuned": after.get(act, ("–", ""))[0],
+                f"vs {tuned.baseline} (tuned)": after.get(act, ("", "not run"))[1],
+            }
+        )
     return rows
 
 

@@ -29,6 +29,7 @@ from actbench.api import Metric
 
 GROUP = ["task", "config_hash", "activation"]
 
+
 def per_trial(epochs: pd.DataFrame, task_metrics: tuple[Metric, ...] = ()) -> pd.DataFrame:
     """One row per trial: final and best-epoch test accuracy, final test loss, and the last
     value of each of the task's own metrics (NaN where a trial has none).
@@ -94,8 +95,16 @@ def count_failed(summary: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     missing = [act for act in counts.index if act not in set(summary["activation"])]
     if missing:
         key = trials.iloc[0]
-        extra = pd.DataFrame({"task": key["task"], "config_hash": key["config_hash"], "activation": missing,
-                              "n": 0, "diverged": 0, "epochs": 0})  # fmt: skip
+        extra = pd.DataFrame(
+            {
+                "task": key["task"],
+                "config_hash": key["config_hash"],
+                "activation": missing,
+                "n": 0,
+                "diverged": 0,
+                "epochs": 0,
+            }
+        )
         summary = pd.concat([summary, extra], ignore_index=True)
     summary = summary.drop(columns="trials").merge(counts.reset_index(), on="activation", how="left")
     columns = list(summary.columns)
@@ -112,13 +121,17 @@ def curve_columns(curves: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, curve in curves.groupby(GROUP, sort=False):
         late = curve.loc[curve["epoch"] > curve["epoch"].max() // 2, "mean"]
-        rows.append({
-            **dict(zip(GROUP, key)),
-            "curve_mean_all_epochs": curve["mean"].mean(),
-            "curve_mean_late_epochs": late.mean(),
-            "curve_var_late_epochs": late.var(ddof=0),
-        })  # fmt: skip
-    return pd.DataFrame(rows, columns=[*GROUP, "curve_mean_all_epochs", "curve_mean_late_epochs", "curve_var_late_epochs"])
+        rows.append(
+            {
+                **dict(zip(GROUP, key)),
+                "curve_mean_all_epochs": curve["mean"].mean(),
+                "curve_mean_late_epochs": late.mean(),
+                "curve_var_late_epochs": late.var(ddof=0),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=[*GROUP, "curve_mean_all_epochs", "curve_mean_late_epochs", "curve_var_late_epochs"]
+    )
 
 
 def mean_curves(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -262,8 +275,12 @@ def compare_pair(baseline: pd.Series, other: pd.Series, margin: float | None = N
         diff = (other - baseline.reindex(other.index)).to_numpy(dtype=float)
         out = {"test": "paired", "delta_mean": float(diff.mean())}
         if np.ptp(diff) == 0:  # every seed moved by the same amount: no spread to test
-            return {**out, "ci_low": out["delta_mean"], "ci_high": out["delta_mean"],
-                    "note": "identical differences on every seed: no test"}  # fmt: skip
+            return {
+                **out,
+                "ci_low": out["delta_mean"],
+                "ci_high": out["delta_mean"],
+                "note": "identical differences on every seed: no test",
+            }
         out["t"] = scipy_stats.ttest_1samp(diff, 0.0)
         out["p_ttest"] = float(out["t"].pvalue)
         if margin is not None:
@@ -307,17 +324,27 @@ def compare_to_baseline(
     base = by_act[baseline]
     rows = []
     for act, series in by_act.items():
-        spread = {"activation": act, "n": len(series), "mean": float(series.mean()),
-                  "std": float(series.std(ddof=1)) if len(series) > 1 else math.nan}  # fmt: skip
+        spread = {
+            "activation": act,
+            "n": len(series),
+            "mean": float(series.mean()),
+            "std": float(series.std(ddof=1)) if len(series) > 1 else math.nan,
+        }
         tested = {"test": "baseline"} if act == baseline else compare_pair(base, series, margin)
         rows.append({**spread, **tested})
     simultaneous_intervals(rows, alpha)
     adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
     equivalence = holm([row.get("p_tost", math.nan) for row in rows])
     return [
-        Comparison(**row, p_holm=p, significant=bool(p < alpha),  # NaN < alpha is False
-                   step_down_only=_step_down_only(row, bool(p < alpha)),
-                   margin=margin, p_tost_holm=q, equivalent=bool(q < alpha))  # fmt: skip
+        Comparison(
+            **row,
+            p_holm=p,
+            significant=bool(p < alpha),  # NaN < alpha is False
+            step_down_only=_step_down_only(row, bool(p < alpha)),
+            margin=margin,
+            p_tost_holm=q,
+            equivalent=bool(q < alpha),
+        )
         for row, p, q in zip(rows, adjusted, equivalence)
     ]
 
@@ -378,8 +405,12 @@ def compare_all_pairs(values: pd.DataFrame, alpha: float) -> list[PairComparison
     simultaneous_intervals(rows, alpha)
     adjusted = holm([row.get("p_ttest", math.nan) for row in rows])
     return [
-        PairComparison(**row, p_holm=p, significant=bool(p < alpha),  # NaN < alpha is False
-                       step_down_only=_step_down_only(row, bool(p < alpha)))  # fmt: skip
+        PairComparison(
+            **row,
+            p_holm=p,
+            significant=bool(p < alpha),  # NaN < alpha is False
+            step_down_only=_step_down_only(row, bool(p < alpha)),
+        )
         for row, p in zip(rows, adjusted)
     ]
 

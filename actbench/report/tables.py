@@ -84,8 +84,9 @@ def protocol_line(report: TaskReport) -> str:
     if report.tuned is None:
         return line
     chosen = "; ".join(f"{act} {hparams_line(values)}" for act, values in report.tuned.settings.items())
-    return (f"{line} Tuned per activation by actbench tune ({report.tuned.by}), chosen on its validation "
-            f"split: {chosen}.")  # fmt: skip
+    return (
+        f"{line} Tuned per activation by actbench tune ({report.tuned.by}), chosen on its validation split: {chosen}."
+    )
 
 
 def markdown_table(rows: list[dict[str, str]], left: tuple[int, ...] = (0,)) -> list[str]:
@@ -112,7 +113,13 @@ def to_markdown(report: TaskReport) -> str:
         *(line for note in table_notes(report) for line in (note, "")),
     ]
     if report.time_to_target is not None:
-        lines += ["### Cost", "", *markdown_table(target_rows(report)), "", *(line for n in cost_notes(report) for line in (n, ""))]
+        lines += [
+            "### Cost",
+            "",
+            *markdown_table(target_rows(report)),
+            "",
+            *(line for n in cost_notes(report) for line in (n, "")),
+        ]
     return "\n".join(lines)
 
 
@@ -136,8 +143,18 @@ def cost_rich(report: TaskReport) -> Table:
     return rich_table(target_rows(report), title, caption="\n".join(cost_notes(report)))
 
 
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
-                 "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}  # fmt: skip
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "_": r"\_",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+}
 
 
 def _latex(text: str) -> str:
@@ -184,7 +201,11 @@ ROW_STYLES = {"better": "bold green", "worse": "bold red", "equivalent": "cyan",
 
 
 def rich_table(
-    rows: list[dict[str, str]], title: str, caption: str | None = None, left: tuple[int, ...] = (0,), style_by: str | None = None
+    rows: list[dict[str, str]],
+    title: str,
+    caption: str | None = None,
+    left: tuple[int, ...] = (0,),
+    style_by: str | None = None,
 ) -> Table:
     """The rich twin of markdown_table: columns in ``left`` left-aligned, the rest right;
     with ``style_by``, each row styled by its value in that column (see ROW_STYLES)."""
@@ -201,9 +222,11 @@ def rich_table(
 
 def to_rich(report: TaskReport) -> Table:
     title = _rich_title(f"{report.title}  {hparams_line(report.hparams)}", headline(report))
-    return rich_table(display_rows(report), title,
-                      caption="\n".join([*table_notes(report), *([protocol_line(report)] if report.tuned else [])]))  # fmt: skip
-
+    return rich_table(
+        display_rows(report),
+        title,
+        caption="\n".join([*table_notes(report), *([protocol_line(report)] if report.tuned else [])]),
+    )
 
 
 # --- the comparison table ---------------------------------------------------------------
@@ -238,7 +261,7 @@ def method_text(report: TaskReport) -> str:
             f"its paired t-interval at 1 − {alpha:g}/{m} = {_percent(level)}, simultaneous: by Bonferroni's "
             f"inequality all {m} intervals cover their true differences together with probability at least "
             f"{_percent(1 - alpha)}, however they depend on each other"
-        )  # fmt: skip
+        )
     else:
         interval = f"its paired t-interval at {_percent(level)}"
     own = f"{alpha:g}/{m}" if m > 1 else f"{alpha:g}"  # the level of the row's own test, Holm's first step
@@ -264,12 +287,12 @@ def _guarantee(report: TaskReport) -> str:
         return (
             f"Holm controls the familywise error: the probability that any better or worse verdict is false "
             f"(a difference declared where there is none) is at most {alpha:g}."
-        )  # fmt: skip
+        )
     return (
         f"Two families, each Holm-corrected at {alpha:g}: the probability that any better or worse verdict is "
         f"false is at most {alpha:g}, and the same holds for the equivalent verdicts; all verdicts together "
         f"can err with probability up to {2 * alpha:g} (--alpha {alpha / 2:g} holds them to {alpha:g})."
-    )  # fmt: skip
+    )
 
 
 def _equivalence_rule(report: TaskReport) -> str:
@@ -315,14 +338,23 @@ def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
         spread = f"{c.mean:.{digits}f}" + ("" if math.isnan(c.std) else f" ± {c.std:.{digits}f}")
         interval = "" if math.isnan(c.ci_low) else f" [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}]"
         delta = "–" if math.isnan(c.delta_mean) else f"{c.delta_mean:+.{digits}f}{interval}"  # untested: no interval
-        rows.append({
-            "activation": c.activation, "n": str(c.n), "mean ± std": spread,
-            f"Δ vs {report.baseline} [{interval_name(report)} CI]": delta, "p (t-test)": _p(c.p_ttest),
-            "p (Wilcoxon)": _p(c.p_wilcoxon), "p (Holm)": _p(c.p_holm),
-            **({"p (TOST, Holm)": _p(c.p_tost_holm), "seeds to decide": _seeds_to_decide(c, plans, higher)}
-               if report.spec.margin is not None else {}),
-            "verdict": verdict_cell(c, higher),
-        })  # fmt: skip
+        rows.append(
+            {
+                "activation": c.activation,
+                "n": str(c.n),
+                "mean ± std": spread,
+                f"Δ vs {report.baseline} [{interval_name(report)} CI]": delta,
+                "p (t-test)": _p(c.p_ttest),
+                "p (Wilcoxon)": _p(c.p_wilcoxon),
+                "p (Holm)": _p(c.p_holm),
+                **(
+                    {"p (TOST, Holm)": _p(c.p_tost_holm), "seeds to decide": _seeds_to_decide(c, plans, higher)}
+                    if report.spec.margin is not None
+                    else {}
+                ),
+                "verdict": verdict_cell(c, higher),
+            }
+        )
     return rows
 
 
@@ -359,10 +391,11 @@ def answer_lines(report: TaskReport) -> list[str]:
         said = stats.verdict(c, higher)
         first = said.split(" ")[0]
         what = {
-            "better": f"better than {base}", "worse": f"worse than {base}",
+            "better": f"better than {base}",
+            "worse": f"worse than {base}",
             "equivalent": f"equivalent to {base} {said.removeprefix('equivalent ')}",
             "inconclusive": f"inconclusive against {base}",
-        }.get(first, f"not tested against {base} ({said})")  # fmt: skip
+        }.get(first, f"not tested against {base} ({said})")
         if c.step_down_only:
             what += " (by Holm's step-down; its simultaneous interval touches 0)"
         parts = [f"{c.activation}: {what}"]
@@ -370,8 +403,10 @@ def answer_lines(report: TaskReport) -> list[str]:
             tested = not math.isnan(c.p_ttest)  # an untested row's interval is no interval
             interval = f" [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] ({interval_name(report)})" if tested else ""
             parts.append(f"Δ {c.delta_mean:+.{digits}f}{interval}")
-        seeds = {"paired": f"n = {c.n} paired seeds",
-                 "welch": f"n = {c.n} and {base_n} seeds, unpaired (seed sets differ)"}  # fmt: skip
+        seeds = {
+            "paired": f"n = {c.n} paired seeds",
+            "welch": f"n = {c.n} and {base_n} seeds, unpaired (seed sets differ)",
+        }
         parts.append(seeds.get(c.test, f"n = {c.n}"))
         lines.append(", ".join(parts))
     return lines
@@ -393,22 +428,29 @@ def _plans(report: TaskReport) -> dict[str, PlanRow]:
 def _seeds_to_decide(c: stats.Comparison, plans: dict[str, PlanRow], higher_is_better: bool) -> str:
     """For an inconclusive paired row: "detect / equivalence" seeds from its plan."""
     plan = plans.get(c.activation)
-    if plan is None or c.test != "paired" or stats.verdict(c, higher_is_better) != "inconclusive" or math.isnan(plan.sd):
+    if (
+        plan is None
+        or c.test != "paired"
+        or stats.verdict(c, higher_is_better) != "inconclusive"
+        or math.isnan(plan.sd)
+    ):
         return ""
     return f"{_seeds(plan.seeds)} / {_seeds(plan.seeds_equivalent)}"
 
 
 def comparison_markdown(report: TaskReport) -> str:
-    return "\n".join([
-        f"## {report.task}: activations against {report.baseline}",
-        "",
-        *_bold_lines(headline(report, n_warning(report))),
-        *markdown_table(comparison_rows(report), left=(0, -1)),  # the verdict too
-        "",
-        *(line for note in comparison_notes(report) for line in (note, "")),
-        method_text(report),
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"## {report.task}: activations against {report.baseline}",
+            "",
+            *_bold_lines(headline(report, n_warning(report))),
+            *markdown_table(comparison_rows(report), left=(0, -1)),  # the verdict too
+            "",
+            *(line for note in comparison_notes(report) for line in (note, "")),
+            method_text(report),
+            "",
+        ]
+    )
 
 
 def comparison_rich(report: TaskReport) -> Table:
@@ -438,10 +480,7 @@ def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
         cell[p.b, p.a] = back
     acts = [c.activation for c in report.comparisons]
     ns = {c.activation: c.n for c in report.comparisons}
-    return [
-        {"activation": f"{a} (n={ns[a]})", **{b: "" if a == b else cell[a, b] for b in acts}}
-        for a in acts
-    ]
+    return [{"activation": f"{a} (n={ns[a]})", **{b: "" if a == b else cell[a, b] for b in acts}} for a in acts]
 
 
 def pairs_method(report: TaskReport) -> str:
@@ -462,17 +501,19 @@ def _pairs_intervals(report: TaskReport) -> str:
 
 def pairs_markdown(report: TaskReport) -> str:
     ranks = [{"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act} for act, rank, tied in ranking(report)]
-    return "\n".join([
-        f"## {report.task}: every pair",
-        "",
-        *_bold_lines(headline(report)),
-        *markdown_table(pairs_matrix(report)),
-        "",
-        *markdown_table(ranks, left=(1,)),
-        "",
-        pairs_method(report),
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"## {report.task}: every pair",
+            "",
+            *_bold_lines(headline(report)),
+            *markdown_table(pairs_matrix(report)),
+            "",
+            *markdown_table(ranks, left=(1,)),
+            "",
+            pairs_method(report),
+            "",
+        ]
+    )
 
 
 def pairs_rich(report: TaskReport) -> Table:
@@ -537,8 +578,10 @@ def plan_rows(rows: list[PlanRow], settings: PlanSettings) -> list[dict[str, str
 def plan_method(settings: PlanSettings, label: str) -> str:
     holm = (
         f"α = {settings.alpha:g} / {settings.comparisons} = {settings.level:.4g} (Holm's first step over "
-        f"{settings.comparisons} comparisons)" if settings.comparisons > 1 else f"α = {settings.alpha:g}"
-    )  # fmt: skip
+        f"{settings.comparisons} comparisons)"
+        if settings.comparisons > 1
+        else f"α = {settings.alpha:g}"
+    )
     text = (
         f"Metric: {label}. Seeds: pairs (the activation and the baseline each trained on them) for the "
         f"two-sided paired t-test at {holm} to detect a true difference of ±{settings.delta:g} with power "
@@ -558,6 +601,6 @@ def plan_method(settings: PlanSettings, label: str) -> str:
             f"{settings.look_every} (no --margin) decides better against a true +{settings.delta:g} with power "
             f"{settings.power:g}, at the α above (Bonferroni there), by simulating its group-sequential design "
             f"({POWER_RUNS:,} runs, seeded); usually more than the seeds above, as the looks spend α. Designs of "
-            f"more than {MOST_LOOKS} looks are not searched (\"> N\": a larger --look-every)."
+            f'more than {MOST_LOOKS} looks are not searched ("> N": a larger --look-every).'
         )
     return text

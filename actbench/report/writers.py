@@ -72,19 +72,29 @@ def comparison_frame(report: TaskReport) -> pd.DataFrame:
 
 def _intervals(level: float, m: int) -> dict:
     """What ci_low/ci_high are (stats.simultaneous_intervals), for the json files."""
-    return {"method": "t-interval (paired; Welch's where seed sets differ)", "level": level,
-            "simultaneous_over": m, "adjustment": "Bonferroni" if m > 1 else "none"}  # fmt: skip
+    return {
+        "method": "t-interval (paired; Welch's where seed sets differ)",
+        "level": level,
+        "simultaneous_over": m,
+        "adjustment": "Bonferroni" if m > 1 else "none",
+    }
 
 
 def _comparison_json(report: TaskReport) -> str:
     m, level = family(report)
     saved = {
-        "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
-        "metric_label": report.compared.label, "baseline": report.baseline,
-        "alpha": report.spec.alpha, "intervals": _intervals(level, m), "holm_over": "p_ttest",
-        "notices": report.notices, "method": method_text(report),
+        "task": report.task,
+        "config_hash": report.config_hash,
+        "metric": report.metric,
+        "metric_label": report.compared.label,
+        "baseline": report.baseline,
+        "alpha": report.spec.alpha,
+        "intervals": _intervals(level, m),
+        "holm_over": "p_ttest",
+        "notices": report.notices,
+        "method": method_text(report),
         "rows": json.loads(comparison_frame(report).to_json(orient="records")),  # NaN -> null
-    }  # fmt: skip
+    }
     return json.dumps(saved, indent=2) + "\n"
 
 
@@ -95,12 +105,15 @@ def _pairs_frame(report: TaskReport) -> pd.DataFrame:
 def _pairs_json(report: TaskReport) -> str:
     m, level = family(report, report.pairs)
     saved = {
-        "task": report.task, "config_hash": report.config_hash, "metric": report.metric,
-        "alpha": report.spec.alpha, "intervals": _intervals(level, m),
+        "task": report.task,
+        "config_hash": report.config_hash,
+        "metric": report.metric,
+        "alpha": report.spec.alpha,
+        "intervals": _intervals(level, m),
         "holm_over": "p_ttest of all pairs",
         "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranking(report)],
         "pairs": json.loads(_pairs_frame(report).to_json(orient="records")),
-    }  # fmt: skip
+    }
     return json.dumps(saved, indent=2) + "\n"
 
 
@@ -181,18 +194,29 @@ def _html_sections(
     from actbench.report.html import Figure, Note, Pre, Section, Table, svg_text
 
     sections = [
-        Section(f"{tuned.task}: default and tuned", [Table(side_by_side_rows(default, tuned), left=(0, 2, 3, 5)),
-                                                      Note(side_by_side_note(default, tuned))])
+        Section(
+            f"{tuned.task}: default and tuned",
+            [Table(side_by_side_rows(default, tuned), left=(0, 2, 3, 5)), Note(side_by_side_note(default, tuned))],
+        )
         for default, tuned, _ in pairs
-    ]  # fmt: skip
+    ]
     if across is not None:
         figure = svg_text(lambda stem: plot_across(across, stem, frozenset({"svg"})))
-        sections.append(Section(f"Across {len(across.strata)} tasks: against {across.baseline}", [
-            Table(across_rows(across), left=(0, -1)), Note(across_method(across)), Figure(figure),
-        ]))  # fmt: skip
+        sections.append(
+            Section(
+                f"Across {len(across.strata)} tasks: against {across.baseline}",
+                [
+                    Table(across_rows(across), left=(0, -1)),
+                    Note(across_method(across)),
+                    Figure(figure),
+                ],
+            )
+        )
     configs = sorted(Path(results_dir).glob("*/tune-*.toml"))
     if configs:
-        blocks = [block for path in configs for block in (Note(str(path.relative_to(results_dir))), Pre(path.read_text()))]
+        blocks = [
+            block for path in configs for block in (Note(str(path.relative_to(results_dir))), Pre(path.read_text()))
+        ]
         sections.append(Section("Run configs written by actbench tune", blocks))
     return sections
 

@@ -22,7 +22,7 @@ LEADING = ["task", "activation", "seed", "epoch", "train_loss", "test_loss", "te
 TRAILING = [
     "status", "diverged_epoch", "config_hash", "hparams", "activation_params", "wall_time_s", "engine", "device",
     "torch_version", "actbench_version", "finished_at", "code_revision", "definition", "error", "host", "node",
-]  # fmt: skip
+]
 
 
 def export(store: ResultStore, fmt: str, out: TextIO) -> int:

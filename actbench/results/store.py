@@ -44,7 +44,7 @@ TRIAL_COLUMNS = [
     "task", "activation", "seed", "config_hash", "hparams", "status", "diverged_epoch",
     "epochs_run", "wall_time_s", "engine", "device", "torch_version", "actbench_version", "host",
     "finished_at", "code_revision", "error", "node", "definition",
-]  # fmt: skip
+]
 EPOCH_VALUES = ["train_loss", "test_loss", "test_acc"]
 
 
@@ -222,7 +222,7 @@ class ResultStore:
             len(result.epochs), result.wall_time_s, result.engine, result.device, result.torch_version,
             result.actbench_version, result.host, result.finished_at, result.code_revision, result.error,
             result.node, result.definition,
-        )  # fmt: skip
+        )
         with self._transaction():
             cursor = self._conn.execute(
                 f"INSERT OR IGNORE INTO trials ({', '.join(TRIAL_COLUMNS)}) "
@@ -240,7 +240,7 @@ class ResultStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (trial_id, m.epoch, *(_finite_or_none(getattr(m, v)) for v in EPOCH_VALUES),
-                     json.dumps(m.activation_params), m.elapsed_s)  # fmt: skip
+                     json.dumps(m.activation_params), m.elapsed_s)
                     for m in result.epochs
                 ],
             )

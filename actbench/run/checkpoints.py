@@ -33,8 +33,9 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import torch
 
@@ -71,7 +72,9 @@ class FileCheckpoint:
         except Exception as error:  # truncated, corrupt, not a torch file, or unsafe to load
             self._ignore(f"it cannot be read ({describe_exception(error, limit=120)})")
             return None
-        if not (isinstance(envelope, dict) and envelope.get("format") == FORMAT and isinstance(envelope.get("state"), dict)):
+        if not (
+            isinstance(envelope, dict) and envelope.get("format") == FORMAT and isinstance(envelope.get("state"), dict)
+        ):
             self._ignore(f"it is not an actbench checkpoint of format {FORMAT}")
             return None
         if self.revision is not None and envelope.get("revision") != self.revision:
@@ -94,7 +97,9 @@ class FileCheckpoint:
                 path.unlink()
 
     def _ignore(self, why: str) -> None:
-        warnings.warn(f"ignoring checkpoint {self.path}: {why}; starting the unit over", CheckpointWarning, stacklevel=3)
+        warnings.warn(
+            f"ignoring checkpoint {self.path}: {why}; starting the unit over", CheckpointWarning, stacklevel=3
+        )
 
 
 class _NoCheckpoint:
@@ -168,7 +173,11 @@ def saved_units(checkpoint_dir: Path | None) -> list[WorkUnit]:
             saved = json.loads(path.read_text())
             units.append(WorkUnit(saved["engine"], tuple(Trial(**trial) for trial in saved["trials"])))
         except (OSError, ValueError, KeyError, TypeError) as error:
-            warnings.warn(f"ignoring unit manifest {path}: {describe_exception(error, limit=120)}", CheckpointWarning, stacklevel=2)
+            warnings.warn(
+                f"ignoring unit manifest {path}: {describe_exception(error, limit=120)}",
+                CheckpointWarning,
+                stacklevel=2,
+            )
     return units
 
 

@@ -32,10 +32,26 @@ else:  # pragma: no cover - Python 3.10
 # file reads like the command line; any task hyperparameter can go in [hparams].
 HPARAM_SHORTCUTS = ("epochs", "batch_size", "lr", "weight_decay")
 RUN_KEYS = (
-    "task", "acts", "repeats", "seeds", "device", "data_dir", "results_dir", "verify", "hparams",
-    "engine", "executor", "memory_budget_gb", "compile", "checkpoint", "checkpoint_dir", "tuned", "threads",
-    *HPARAM_SHORTCUTS, *OPTION_KEYS,
-)  # fmt: skip
+    "task",
+    "acts",
+    "repeats",
+    "seeds",
+    "device",
+    "data_dir",
+    "results_dir",
+    "verify",
+    "hparams",
+    "engine",
+    "executor",
+    "memory_budget_gb",
+    "compile",
+    "checkpoint",
+    "checkpoint_dir",
+    "tuned",
+    "threads",
+    *HPARAM_SHORTCUTS,
+    *OPTION_KEYS,
+)
 # Hyperparameters every activation must share in a tuned run: the budget (epochs) and what
 # the metrics are measured on.
 UNTUNABLE = ("epochs", "split")
@@ -89,9 +105,7 @@ class RunConfig:
     def trials(self) -> list[Trial]:
         """Seed-major order: an interrupted run leaves complete, paired seeds behind."""
         return [
-            Trial(self.task, act, seed, self.activation_hparams[act])
-            for seed in self.seeds
-            for act in self.activations
+            Trial(self.task, act, seed, self.activation_hparams[act]) for seed in self.seeds for act in self.activations
         ]
 
     @property
@@ -113,18 +127,21 @@ def load_config_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(values) - set(RUN_KEYS))
     if unknown:
         raise UsageError(
-            f"{path}: unknown key {', '.join(map(repr, unknown))}; "
-            f"valid keys: {', '.join(sorted(RUN_KEYS))}"
+            f"{path}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(sorted(RUN_KEYS))}"
         )
     if "hparams" in values and not isinstance(values["hparams"], dict):
         raise UsageError(f"{path}: 'hparams' must be a table ([hparams])")
     check_types(values, where=str(path))
     tuned = values.get("tuned")
     if tuned is not None and not (
-        isinstance(tuned, dict) and isinstance(tuned.get("by"), str) and isinstance(tuned.get("settings"), dict)
+        isinstance(tuned, dict)
+        and isinstance(tuned.get("by"), str)
+        and isinstance(tuned.get("settings"), dict)
         and all(isinstance(v, dict) for v in tuned["settings"].values())
-    ):  # fmt: skip
-        raise UsageError(f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of activation = {{key = value}}")
+    ):
+        raise UsageError(
+            f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of activation = {{key = value}}"
+        )
     return values
 
 
@@ -218,8 +235,10 @@ def _seeds(layer: dict[str, Any], where: str) -> list[int] | None:
                 seeds = [int(s) for s in seeds.split(",") if s.strip()]
             except ValueError:
                 raise UsageError(f"seeds must be integers like 0,3,7, got {layer['seeds']!r}") from None
-        if not isinstance(seeds, (list, tuple)) or not seeds or any(
-            isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds
+        if (
+            not isinstance(seeds, (list, tuple))
+            or not seeds
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
         ):
             raise UsageError(f"seeds must be non-negative integers, got {layer['seeds']!r}")
         too_large = [s for s in seeds if s >= SEED_LIMIT]

@@ -150,8 +150,9 @@ class RichReporter(QuietReporter):
             self._waited_on = owners
             self.progress.console.print(
                 f"waiting: {describe_claims(claims)}; a run that stops has its trials taken over",
-                markup=False, highlight=False,
-            )  # fmt: skip
+                markup=False,
+                highlight=False,
+            )
 
     def close(self) -> None:
         if self.bar is not None:  # a display that never started would print an empty line on stop

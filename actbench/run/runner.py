@@ -36,11 +36,16 @@ import torch
 
 from actbench.activations import parse_activation
 from actbench.activations.identity import VERSION_DIGITS, definition
-from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import EpochMetrics, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.errors import ActbenchError
 from actbench.results.store import Owner, ResultStore, network_filesystem
 from actbench.run.checkpoints import (
-    CheckpointWarning, EngineCheckpoint, remove_unit_checkpoint, saved_units, unit_checkpoint, write_manifest,
+    CheckpointWarning,
+    EngineCheckpoint,
+    remove_unit_checkpoint,
+    saved_units,
+    unit_checkpoint,
+    write_manifest,
 )
 from actbench.run.config import RunConfig
 from actbench.run.engines import ENGINES, Engine
@@ -88,8 +93,10 @@ class Reporter(Protocol):
 
     def started(self, config: RunConfig, pending: list[Trial], outcome: RunOutcome, where: str | None) -> None:
         """``where``: the executor's description; None when nothing is left to run."""
+
     def resuming(self, config: RunConfig, resumption: Resumption) -> None:
         """Said after ``started`` when a stopped run left units in flight."""
+
     def trial_started(self, trial: Trial) -> None: ...
     def epoch_done(self, trial: Trial, metrics: EpochMetrics) -> None: ...
     def trial_done(self, result: TrialResult, stored: bool) -> None: ...
@@ -167,9 +174,10 @@ def _saved_units(checkpoints: Path | None, store: ResultStore, pending: list[Tri
     ones too: diverged population members), oldest first."""
     wanted = {t.key for t in pending}
     return [
-        unit for unit in saved_units(checkpoints)
+        unit
+        for unit in saved_units(checkpoints)
         if {t.key for t in unit.trials} <= wanted | store.stored_keys(unit.trials)
-    ]  # fmt: skip
+    ]
 
 
 def _resumption(
@@ -200,9 +208,7 @@ def _resumption(
     return resumption if resumption.at_epoch or resumption.restarted else None
 
 
-def _check_definitions(
-    config: RunConfig, store: ResultStore, trials: list[Trial], definitions: dict[str, str]
-) -> None:
+def _check_definitions(config: RunConfig, store: ResultStore, trials: list[Trial], definitions: dict[str, str]) -> None:
     """ActbenchError if trials of this run's (task, activation, hyperparameters) are stored
     with a recorded definition other than the activation's now: this run would skip them,
     or add seeds to them, as if they were the same activation."""
@@ -220,9 +226,16 @@ def _check_definitions(
 
 
 def _train_pending(
-    config: RunConfig, store: ResultStore, pending: list[Trial], executor: Executor, owner: Owner,
-    reporter: Reporter, outcome: RunOutcome, definitions: dict[str, str], saved: list[WorkUnit],
-) -> None:  # fmt: skip
+    config: RunConfig,
+    store: ResultStore,
+    pending: list[Trial],
+    executor: Executor,
+    owner: Owner,
+    reporter: Reporter,
+    outcome: RunOutcome,
+    definitions: dict[str, str],
+    saved: list[WorkUnit],
+) -> None:
     """Keep the executor's capacity filled with claimed units and commit each result as it
     comes back, until every pending trial is stored, each with its activation's definition
     (``definitions``). The units that a stopped run left checkpoints of (``saved``) come
@@ -264,9 +277,14 @@ def _train_pending(
 
 
 def _claim_unit(
-    store: ResultStore, pending: list[Trial], running: dict[WorkUnit, set[tuple]], saved: list[WorkUnit],
-    engine: Engine, executor: Executor, owner: Owner,
-) -> tuple[WorkUnit, set[tuple]] | None:  # fmt: skip
+    store: ResultStore,
+    pending: list[Trial],
+    running: dict[WorkUnit, set[tuple]],
+    saved: list[WorkUnit],
+    engine: Engine,
+    executor: Executor,
+    owner: Owner,
+) -> tuple[WorkUnit, set[tuple]] | None:
     """The next unit to submit, claimed in the store with the keys of its trials already
     stored; None when every trial left is stored, running here or claimed by another run."""
     ctx = executor.ctx

@@ -56,15 +56,27 @@ def status_tables(status: Status) -> list[Table | str]:
     for column in ("task [config]", "activation", "ok", "diverged", "failed"):
         stored.add_column(escape(column), justify="left" if column in ("task [config]", "activation") else "right")
     for row in status.stored.itertuples():
-        stored.add_row(escape(f"{row.task} [{row.config}]"), escape(row.activation), str(row.ok), str(row.diverged), str(row.failed))
+        stored.add_row(
+            escape(f"{row.task} [{row.config}]"),
+            escape(row.activation),
+            str(row.ok),
+            str(row.diverged),
+            str(row.failed),
+        )
     shown: list[Table | str] = [stored, f"claimed, being trained: {len(status.claims)} trial(s)"]
     if len(status.claims):
         claimed = Table()
         for column in ("task", "activation", "seed", "run (host:pid:id)", "claimed", "lease renewed"):
             claimed.add_column(column)
         for row in status.claims.itertuples():
-            claimed.add_row(escape(row.task), escape(row.activation), str(row.seed), escape(row.owner),
-                            f"{row.age_s:.0f} s ago", f"{row.renewed_s:.0f} s ago")  # fmt: skip
+            claimed.add_row(
+                escape(row.task),
+                escape(row.activation),
+                str(row.seed),
+                escape(row.owner),
+                f"{row.age_s:.0f} s ago",
+                f"{row.renewed_s:.0f} s ago",
+            )
         shown.append(claimed)
     if status.pending is not None:
         shown.append(f"pending, neither stored nor claimed: {len(status.pending)} trial(s)")
@@ -82,8 +94,9 @@ def status_tables(status: Status) -> list[Table | str]:
 def status_json(status: Status) -> str:
     """What ``actbench status --format json`` prints: the same three parts as the tables, as
     one object (times as Unix seconds; ``pending`` null when no run was given)."""
-    claims = status.claims[["task", "activation", "seed", "config_hash", "owner", "host", "pid", "claimed_at",
-                            "renewed_at", "lease_until"]]
+    claims = status.claims[
+        ["task", "activation", "seed", "config_hash", "owner", "host", "pid", "claimed_at", "renewed_at", "lease_until"]
+    ]
     by_act = pending_seeds(status.pending or [])
     payload = {
         "stored": json.loads(status.stored.to_json(orient="records")),

@@ -59,13 +59,17 @@ class Decision:
 def check_rule(config: RunConfig, rule: StoppingRule) -> Metric:
     """The rule against the run; the metric compared."""
     if rule.baseline not in config.activations:
-        raise UsageError(f"--baseline {rule.baseline} is not among the run's activations: {', '.join(config.activations)}")
+        raise UsageError(
+            f"--baseline {rule.baseline} is not among the run's activations: {', '.join(config.activations)}"
+        )
     if len(config.activations) < 2:
         raise UsageError("--until-decided needs at least one activation besides the baseline")
     if rule.max_repeats < MIN_PAIRS:
         raise UsageError(f"--max-repeats must be at least {MIN_PAIRS}, got {rule.max_repeats}")
     if not 1 <= rule.look_every <= rule.max_repeats:
-        raise UsageError(f"--look-every must be between 1 and --max-repeats ({rule.max_repeats}), got {rule.look_every}")
+        raise UsageError(
+            f"--look-every must be between 1 and --max-repeats ({rule.max_repeats}), got {rule.look_every}"
+        )
     if rule.margin is not None and not 0 < rule.margin < math.inf:
         raise UsageError(f"--margin must be a positive number, got {rule.margin:g}")
     if not 0 < rule.alpha < 1:
@@ -151,12 +155,24 @@ def decide(
     history = tuple(int((common < n).sum()) for n in design.looks[: look + 1])
     boundary = design.boundaries_at(history)[-1]
     low, high, verdict = verdicts(
-        np.array([diff.mean()]), np.array([diff.std(ddof=1)]), np.array([len(diff)]),
-        np.array([boundary]), design.margin, higher_is_better,
-    )  # fmt: skip
+        np.array([diff.mean()]),
+        np.array([diff.std(ddof=1)]),
+        np.array([len(diff)]),
+        np.array([boundary]),
+        design.margin,
+        higher_is_better,
+    )
     found = str(verdict[0]) or "inconclusive"
-    return Decision(activation, found, look + 1 if found != "inconclusive" else None, len(diff),
-                    float(diff.mean()), float(low[0]), float(high[0]), boundary)  # fmt: skip
+    return Decision(
+        activation,
+        found,
+        look + 1 if found != "inconclusive" else None,
+        len(diff),
+        float(diff.mean()),
+        float(low[0]),
+        float(high[0]),
+        boundary,
+    )
 
 
 def rule_text(rule: StoppingRule, design: Design, metric: Metric, comparisons: int) -> str:
@@ -181,14 +197,22 @@ def decisions_rows(decisions: list[Decision], design: Design) -> list[dict[str, 
     for d in decisions:
         interval = "–" if math.isnan(d.low) else f"[{d.low:+.3f}, {d.high:+.3f}]"
         look = f"{d.look} of {len(design.looks)}" if d.look else "–"
-        rows.append({"activation": d.activation, "decision": d.verdict, "look": look, "pairs": str(d.pairs),
-                     "Δ mean": "–" if math.isnan(d.delta_mean) else f"{d.delta_mean:+.3f}",
-                     level: interval})  # fmt: skip
+        rows.append(
+            {
+                "activation": d.activation,
+                "decision": d.verdict,
+                "look": look,
+                "pairs": str(d.pairs),
+                "Δ mean": "–" if math.isnan(d.delta_mean) else f"{d.delta_mean:+.3f}",
+                level: interval,
+            }
+        )
     return rows
 
 
-def write_decisions(config: RunConfig, rule: StoppingRule, design: Design, metric: Metric,
-                    decisions: list[Decision]) -> Path:  # fmt: skip
+def write_decisions(
+    config: RunConfig, rule: StoppingRule, design: Design, metric: Metric, decisions: list[Decision]
+) -> Path:
     from actbench.report.tables import markdown_table
 
     folder = config.results_dir / config.task
@@ -198,7 +222,12 @@ def write_decisions(config: RunConfig, rule: StoppingRule, design: Design, metri
     table = "\n".join(markdown_table(decisions_rows(decisions, design)))
     text = f"## {config.task}: against {rule.baseline}\n\n{table}\n"
     stem.with_suffix(".md").write_text(text + "\n" + rule_text(rule, design, metric, comparisons) + "\n")
-    payload = {"rule": asdict(rule), "looks": list(design.looks), "boundaries": list(design.boundaries),
-               "alpha_per_comparison": design.alpha, "decisions": [asdict(d) for d in decisions]}  # fmt: skip
+    payload = {
+        "rule": asdict(rule),
+        "looks": list(design.looks),
+        "boundaries": list(design.boundaries),
+        "alpha_per_comparison": design.alpha,
+        "decisions": [asdict(d) for d in decisions],
+    }
     stem.with_suffix(".json").write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
     return stem.with_suffix(".md")

@@ -21,7 +21,8 @@ cites it (actbench.report.cost), so this module imports torch only where it time
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import torch

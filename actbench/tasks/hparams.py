@@ -4,7 +4,8 @@ each value coerced to its default's type and checked. No torch: tasks are declar
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from actbench.errors import UsageError
 

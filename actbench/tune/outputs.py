@@ -28,7 +28,8 @@ def config_text(tuning: Tuning, frame: pd.DataFrame, repeats: int) -> str:
     shared = {k: v for k, v in base.hparams.items() if k not in tuning.grid}
     lines = [
         f"# Written by actbench tune ({tuning.id}): each activation's settings chosen on the validation",
-        f"# split ({tuning.metric.name}, seeds {base.seeds[0]}-{base.seeds[-1]}); see tune-{tuning.id}.md. The comparison:",
+        f"# split ({tuning.metric.name}, seeds {base.seeds[0]}-{base.seeds[-1]}); see tune-{tuning.id}.md. "
+        "The comparison:",
         f"#   actbench run --config {base.results_dir / base.task / f'tune-{tuning.id}.toml'}",
         f"task = {_toml(base.task)}",
         f"acts = {_toml(base.activations)}",
@@ -41,8 +42,10 @@ def config_text(tuning: Tuning, frame: pd.DataFrame, repeats: int) -> str:
         f"by = {_toml(tuning.id)}",
         "",
         "[tuned.settings]",
-        *(f"{_toml(act)} = {{ {', '.join(f'{k} = {_toml(v)}' for k, v in chosen.items())} }}"
-          for act, chosen in chosen_settings(tuning, frame).items()),  # fmt: skip
+        *(
+            f"{_toml(act)} = {{ {', '.join(f'{k} = {_toml(v)}' for k, v in chosen.items())} }}"
+            for act, chosen in chosen_settings(tuning, frame).items()
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -88,10 +91,16 @@ def markdown_text(tuning: Tuning, frame: pd.DataFrame) -> str:
 
 def json_text(tuning: Tuning, frame: pd.DataFrame) -> str:
     saved = {
-        "id": tuning.id, "task": tuning.base.task, "metric": tuning.metric.name, "split": "validation",
-        "seeds": tuning.base.seeds, "hparams": tuning.base.hparams, "grid": tuning.grid,
-        "chosen": chosen_settings(tuning, frame), "scores": json.loads(frame.to_json(orient="records")),
-    }  # fmt: skip
+        "id": tuning.id,
+        "task": tuning.base.task,
+        "metric": tuning.metric.name,
+        "split": "validation",
+        "seeds": tuning.base.seeds,
+        "hparams": tuning.base.hparams,
+        "grid": tuning.grid,
+        "chosen": chosen_settings(tuning, frame),
+        "scores": json.loads(frame.to_json(orient="records")),
+    }
     return json.dumps(saved, indent=2) + "\n"
 
 
@@ -99,7 +108,7 @@ def _numeric_axis(tuning: Tuning) -> str | None:
     """The grid's key when it is one numeric hyperparameter (a log axis if it spans 10x)."""
     if len(tuning.grid) != 1:
         return None
-    (key, values), = tuning.grid.items()
+    ((key, values),) = tuning.grid.items()
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     return key if numeric else None
 
@@ -118,11 +127,25 @@ def plot_sensitivity(tuning: Tuning, frame: pd.DataFrame, stem: Path, formats: f
     for act, group in frame.groupby("activation", sort=False):
         x = [tuning.grid[key][s] for s in group["setting"]] if key else list(group["setting"])
         style = styles[act]
-        ax.errorbar(x, group["mean"], yerr=group["sd"].fillna(0.0), **style.line, marker=style.marker, ms=4,
-                    capsize=3, label=act)
+        ax.errorbar(
+            x,
+            group["mean"],
+            yerr=group["sd"].fillna(0.0),
+            **style.line,
+            marker=style.marker,
+            ms=4,
+            capsize=3,
+            label=act,
+        )
         chosen = group["chosen"].to_numpy()
-        ax.scatter([v for v, c in zip(x, chosen) if c], group["mean"][chosen], s=120, facecolors="none",
-                   edgecolors=style.colour, lw=1.5)
+        ax.scatter(
+            [v for v, c in zip(x, chosen) if c],
+            group["mean"][chosen],
+            s=120,
+            facecolors="none",
+            edgecolors=style.colour,
+            lw=1.5,
+        )
     if key:
         values = tuning.grid[key]
         if min(values) > 0 and max(values) / min(values) >= 10:

@@ -45,9 +45,16 @@ class Tuning:
         """8 hex digits naming the tuning (its files are tune-ID.*): task, activations, shared
         hyperparameters, grid, seeds and metric; the same tuning asked again has the same id."""
         blob = json.dumps(
-            {"task": self.base.task, "acts": self.base.activations, "hparams": self.base.hparams, "grid": self.grid,
-             "seeds": self.base.seeds, "metric": self.metric.name}, sort_keys=True,
-        )  # fmt: skip
+            {
+                "task": self.base.task,
+                "acts": self.base.activations,
+                "hparams": self.base.hparams,
+                "grid": self.grid,
+                "seeds": self.base.seeds,
+                "metric": self.metric.name,
+            },
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
     def run_config(self, setting: dict[str, Any]) -> RunConfig:
@@ -98,19 +105,29 @@ def scores(tuning: Tuning) -> pd.DataFrame:
     configs = {tuning.run_config(s).trials()[0].config_hash: i for i, s in enumerate(tuning.settings)}
     with ResultStore(tuning.base.results_dir, create=False) as store:
         epochs = store.epochs()
-    rows = epochs[(epochs["task"] == tuning.base.task) & epochs["config_hash"].isin(configs)
-                  & epochs["activation"].isin(tuning.base.activations) & epochs["seed"].isin(tuning.base.seeds)]  # fmt: skip
+    rows = epochs[
+        (epochs["task"] == tuning.base.task)
+        & epochs["config_hash"].isin(configs)
+        & epochs["activation"].isin(tuning.base.activations)
+        & epochs["seed"].isin(tuning.base.seeds)
+    ]
     per_trial = stats.per_trial(rows, get_task(tuning.base.task).metrics)
     finished = per_trial[per_trial["status"] == "ok"].assign(setting=lambda f: f["config_hash"].map(configs))
     table = []
     for act in tuning.base.activations:
         for i, setting in enumerate(tuning.settings):
             values = finished.loc[(finished["activation"] == act) & (finished["setting"] == i), tuning.metric.name]
-            table.append({
-                "activation": act, "setting": i, "label": setting_label(setting), "trials": len(tuning.base.seeds),
-                "n": len(values), "mean": values.mean() if len(values) else math.nan,
-                "sd": values.std(ddof=1) if len(values) > 1 else math.nan,
-            })  # fmt: skip
+            table.append(
+                {
+                    "activation": act,
+                    "setting": i,
+                    "label": setting_label(setting),
+                    "trials": len(tuning.base.seeds),
+                    "n": len(values),
+                    "mean": values.mean() if len(values) else math.nan,
+                    "sd": values.std(ddof=1) if len(values) > 1 else math.nan,
+                }
+            )
     frame = pd.DataFrame(table)
     frame["chosen"] = False
     for act in tuning.base.activations:

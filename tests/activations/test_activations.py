@@ -30,9 +30,23 @@ from actbench.activations.functions import RaLUFunction, SquareplusFunction, SRe
 from actbench.errors import SpecError, UsageError
 
 BUILTINS = [
-    "elu", "gelu", "gelu_tanh", "identity", "leaky_relu", "mish", "prelu", "ralu",
-    "relu", "selu", "sigmoid", "silu", "softplus", "squareplus", "srelu", "tanh",
-]  # fmt: skip
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "identity",
+    "leaky_relu",
+    "mish",
+    "prelu",
+    "ralu",
+    "relu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "squareplus",
+    "srelu",
+    "tanh",
+]
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -301,9 +315,7 @@ def test_custom_functions_match_composite_expression(name, function, param) -> N
 
 # --- low precision ----------------------------------------------------------------------
 
-FINITE_POINTS = torch.cat(
-    [torch.linspace(-1e4, 1e4, 2001), torch.tensor([1e4, -1e4, 300, -300, 257, -257, 0])]
-)
+FINITE_POINTS = torch.cat([torch.linspace(-1e4, 1e4, 2001), torch.tensor([1e4, -1e4, 300, -300, 257, -257, 0])])
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
@@ -436,8 +448,11 @@ def test_split_specs_errors(text: str, message: str) -> None:
         ("ralu(alpha=1)x", "malformed activation spec 'ralu(alpha=1)x': unexpected text after ')': 'x'"),
         ("relu)", "malformed activation spec 'relu)': ')' without '('"),
         ("(alpha=1)", "malformed activation spec '(alpha=1)': missing activation name before '('"),
-        ("my mod:X",
-         "malformed activation spec 'my mod:X': a plug-in is written 'package.module:Name' or 'path/to/file.py:Name'"),
+        (
+            "my mod:X",
+            "malformed activation spec 'my mod:X': "
+            "a plug-in is written 'package.module:Name' or 'path/to/file.py:Name'",
+        ),
         ("", "empty activation spec"),
     ],
 )
@@ -594,29 +609,45 @@ def test_plugin_class_and_factory(plugin: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("actbench_no_such_module:Foo",
-         "plug-in actbench_no_such_module:Foo: cannot import 'actbench_no_such_module': "
-         "ModuleNotFoundError: No module named 'actbench_no_such_module'"),
-        ("actbench_broken_plugin:Foo",
-         "plug-in actbench_broken_plugin:Foo: cannot import 'actbench_broken_plugin': RuntimeError: boom at import"),
-        ("actbench_test_plugin:Missing",
-         "plug-in actbench_test_plugin:Missing: 'actbench_test_plugin' has no attribute 'Missing'"),
-        ("actbench_test_plugin:NUMBER",
-         "plug-in actbench_test_plugin:NUMBER: got int, which is neither an nn.Module subclass nor a callable"),
-        ("actbench_test_plugin:NotModule",
-         "plug-in actbench_test_plugin:NotModule: class NotModule is not an nn.Module subclass"),
-        ("actbench_test_plugin:NeedsWidth",
-         "plug-in actbench_test_plugin:NeedsWidth: parameter 'width' has no default; "
-         "every parameter needs a float, int or bool default"),
+        (
+            "actbench_no_such_module:Foo",
+            "plug-in actbench_no_such_module:Foo: cannot import 'actbench_no_such_module': "
+            "ModuleNotFoundError: No module named 'actbench_no_such_module'",
+        ),
+        (
+            "actbench_broken_plugin:Foo",
+            "plug-in actbench_broken_plugin:Foo: cannot import 'actbench_broken_plugin': RuntimeError: boom at import",
+        ),
+        (
+            "actbench_test_plugin:Missing",
+            "plug-in actbench_test_plugin:Missing: 'actbench_test_plugin' has no attribute 'Missing'",
+        ),
+        (
+            "actbench_test_plugin:NUMBER",
+            "plug-in actbench_test_plugin:NUMBER: got int, which is neither an nn.Module subclass nor a callable",
+        ),
+        (
+            "actbench_test_plugin:NotModule",
+            "plug-in actbench_test_plugin:NotModule: class NotModule is not an nn.Module subclass",
+        ),
+        (
+            "actbench_test_plugin:NeedsWidth",
+            "plug-in actbench_test_plugin:NeedsWidth: parameter 'width' has no default; "
+            "every parameter needs a float, int or bool default",
+        ),
         ("actbench_test_plugin:bad_return", "actbench_test_plugin:bad_return returned int, not an nn.Module"),
-        ("actbench_test_plugin:Cube(scale=-1)",
-         "actbench_test_plugin:Cube(power=3, scale=-1.0, shifted=false): scale must be > 0, got -1.0"),
+        (
+            "actbench_test_plugin:Cube(scale=-1)",
+            "actbench_test_plugin:Cube(power=3, scale=-1.0, shifted=false): scale must be > 0, got -1.0",
+        ),
         ("actbench_test_plugin:Cube(power=2.5)", "actbench_test_plugin:Cube: power must be an integer, got '2.5'"),
-        ("actbench_test_plugin:Cube(size=2)",
-         "actbench_test_plugin:Cube has no parameter 'size'; its parameters are: scale, power, shifted"),
+        (
+            "actbench_test_plugin:Cube(size=2)",
+            "actbench_test_plugin:Cube has no parameter 'size'; its parameters are: scale, power, shifted",
+        ),
         ("actbench_test_plugin:Plain(k=1)", "actbench_test_plugin:Plain takes no parameters, got 'k'"),
     ],
-)  # fmt: skip
+)
 def test_plugin_errors(plugin: str, spec: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_activation(spec)

@@ -97,14 +97,20 @@ def test_a_stale_version_is_refused_with_the_current_one(plugins):
 @pytest.mark.parametrize(
     "spec, message",
     [
-        ("gelu@1a2b3c4d",
-         "malformed activation spec 'gelu@1a2b3c4d': only a plug-in (package.module:Name) has an @version"),
-        ("idswish:Swish@1a2b",
-         "malformed activation spec 'idswish:Swish@1a2b': an @version is 8 to 64 hex digits, got '1a2b'"),
-        ("idswish:Swish(beta=2)@1a2b3c4d",
-         "malformed activation spec 'idswish:Swish(beta=2)@1a2b3c4d': unexpected text after ')': '@1a2b3c4d'"),
+        (
+            "gelu@1a2b3c4d",
+            "malformed activation spec 'gelu@1a2b3c4d': only a plug-in (package.module:Name) has an @version",
+        ),
+        (
+            "idswish:Swish@1a2b",
+            "malformed activation spec 'idswish:Swish@1a2b': an @version is 8 to 64 hex digits, got '1a2b'",
+        ),
+        (
+            "idswish:Swish(beta=2)@1a2b3c4d",
+            "malformed activation spec 'idswish:Swish(beta=2)@1a2b3c4d': unexpected text after ')': '@1a2b3c4d'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_version_is_one_line(plugins, spec, message):
     with pytest.raises(SpecError) as info:
         parse_activation(spec)
@@ -120,7 +126,12 @@ def test_a_spec_naming_stored_trials_is_taken_as_written_and_matches_every_versi
     assert stored_spec("ralu [def 1a2b3c4d]") == "ralu(alpha=1.0, learnable=true) [def 1a2b3c4d]"
     assert stored_spec("gelu [def unknown]") == "gelu [def unknown]"
     stored = "idswish:Swish@4d8537cd11(beta=1.0)"
-    for item in ("idswish:Swish", "idswish:Swish@4d8537cd", "idswish:Swish(beta=1)", "idswish:Swish@4d8537cd(beta=1.0)"):
+    for item in (
+        "idswish:Swish",
+        "idswish:Swish@4d8537cd",
+        "idswish:Swish(beta=1)",
+        "idswish:Swish@4d8537cd(beta=1.0)",
+    ):
         assert names_stored(stored_spec(item), stored), item
     for item in ("idswish:Swish(beta=2)", "idswish:Swish@0f0f0f0f", "idswish:Swish(gamma=1)", "other:Swish", "silu"):
         assert not names_stored(stored_spec(item), stored), item

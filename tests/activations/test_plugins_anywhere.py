@@ -163,7 +163,8 @@ def test_runs_by_either_path_store_one_activation_and_report_it(tmp_path, monkey
     report = actbench("report", "--format", "csv", "--acts", f"relu,{relative}:Swish(beta=2)")
     assert report.exit_code == 0, report.output
     assert pd.read_csv("results/mnist-mini/summary.csv")[["activation", "n"]].values.tolist() == [
-        ["relu", 1], [canonical, 1]
+        ["relu", 1],
+        [canonical, 1],
     ]
 
 

@@ -71,7 +71,9 @@ def test_a_changed_source_is_checked_again_and_refused(tmp_path):
     changed = bytearray(PAYLOAD)
     changed[5] ^= 1  # same size
     path.write_bytes(bytes(changed))  # a new mtime: not the verified file any more
-    with pytest.raises(DataError, match=rf"^{path}: MD5 mismatch \(expected {md5}, got {hashlib.md5(changed).hexdigest()}\)"):
+    with pytest.raises(
+        DataError, match=rf"^{path}: MD5 mismatch \(expected {md5}, got {hashlib.md5(changed).hexdigest()}\)"
+    ):
         cached_array(path, md5, Decoder())
 
 
@@ -88,7 +90,9 @@ def test_a_copy_elsewhere_is_verified_then_served_from_the_same_entry(tmp_path):
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda data, record: data.write_bytes(bytes([data.read_bytes()[0] ^ 1]) + data.read_bytes()[1:]),  # the CRC fails
+        lambda data, record: data.write_bytes(
+            bytes([data.read_bytes()[0] ^ 1]) + data.read_bytes()[1:]
+        ),  # the CRC fails
         lambda data, record: data.write_bytes(data.read_bytes()[:-2]),  # truncated
         lambda data, record: data.unlink(),
         lambda data, record: record.write_text("{not json"),

@@ -64,8 +64,21 @@ def test_check_command_json_and_errors():
     result = runner.invoke(app, ["check", "relu,ralu", "--sweep", "alpha=-2:12", "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    required = {"activation", "f0", "df0", "min_value", "argmin", "monotone", "zero_mean", "smoothness",
-                "gradcheck", "finite_float16", "finite_bfloat16", "dead_fraction", "monotone_range"}  # fmt: skip
+    required = {
+        "activation",
+        "f0",
+        "df0",
+        "min_value",
+        "argmin",
+        "monotone",
+        "zero_mean",
+        "smoothness",
+        "gradcheck",
+        "finite_float16",
+        "finite_bfloat16",
+        "dead_fraction",
+        "monotone_range",
+    }
     assert required <= set(rows[0])
     assert rows[0]["monotone_range"] is None and rows[1]["monotone_range"] == pytest.approx([0.0, 9.0], abs=1e-5)
     assert rows[1]["min_value"] == "-inf"
@@ -75,8 +88,14 @@ def test_check_command_json_and_errors():
     assert table.exit_code == 0 and "C1 (Δf'' -0.558" in table.stdout and "+0.558 at 2.21)" in table.stdout
     for args, message in [
         (["check", "relu", "--format", "yaml"], "error: unknown format 'yaml'; choose from: table, json"),
-        (["check", "relu", "--sweep", "alpha=3:1"], "error: --sweep expects NAME=LOW:HIGH with LOW < HIGH, got 'alpha=3:1'"),
-        (["check", "relu", "--sweep", "alpha=-2:12"], "error: none of these activations has a parameter 'alpha' to sweep"),
+        (
+            ["check", "relu", "--sweep", "alpha=3:1"],
+            "error: --sweep expects NAME=LOW:HIGH with LOW < HIGH, got 'alpha=3:1'",
+        ),
+        (
+            ["check", "relu", "--sweep", "alpha=-2:12"],
+            "error: none of these activations has a parameter 'alpha' to sweep",
+        ),
     ]:
         bad = runner.invoke(app, args)
         assert bad.exit_code == 2 and bad.stderr.strip() == message

@@ -30,9 +30,12 @@ def deterministic(examples: int) -> settings:
     cannot flake. The autouse fixture only moves the working directory into tmp_path,
     which the examples of one test can share."""
     return settings(
-        max_examples=examples, derandomize=True, database=None, deadline=None,
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture],
-    )  # fmt: skip
+    )
 
 
 def on_grid(low: float, high: float) -> st.SearchStrategy[float]:

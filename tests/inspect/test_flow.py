@@ -35,7 +35,13 @@ def test_sigmoid_gradients_vanish_and_the_verdict_says_by_how_much():
 
 
 def test_init_schemes_and_determinism():
-    assert [init_scheme(s) for s in ("selu", "tanh", "ralu(alpha=2)", "gelu", "prelu")] == ["lecun", "lecun", "lecun", "he", "he"]
+    assert [init_scheme(s) for s in ("selu", "tanh", "ralu(alpha=2)", "gelu", "prelu")] == [
+        "lecun",
+        "lecun",
+        "lecun",
+        "he",
+        "he",
+    ]
     assert signal_flow("tanh", depth=10, width=32) == signal_flow("tanh", depth=10, width=32)
 
 

@@ -44,17 +44,24 @@ def test_plot_writes_the_file_its_suffix_names_and_refuses_bad_input():
     assert jpeg.stderr.strip() == "error: --out shape.jpg: unknown figure format 'jpg'; choose from: png, svg, pdf"
     bad = runner.invoke(app, ["plot", "relu", "--range", "2", "-2"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "error: range must have low < high, got 2 -2"
-    assert runner.invoke(app, ["plot", "gleu"]).stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu?"
+    assert (
+        runner.invoke(app, ["plot", "gleu"]).stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu?"
+    )
 
 
 def test_from_results_draws_each_layer_at_its_trained_parameters():
     ran = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "ralu", "--repeats", "2", "--epochs", "1", "-q"])
     assert ran.exit_code == 0, ran.output
     exported = [json.loads(line) for line in runner.invoke(app, ["export", "--format", "jsonl"]).stdout.splitlines()]
-    stored = {layer: np.mean([row["activation_params"][f"{layer}.alpha"][0] for row in exported]) for layer in ("act1", "act2")}
+    stored = {
+        layer: np.mean([row["activation_params"][f"{layer}.alpha"][0] for row in exported])
+        for layer in ("act1", "act2")
+    }
     drawn = shapes(["ralu"], -3.0, 3.0, Path("results"), "mnist-mini")
-    assert [s.label.split(" trained")[0] for s in drawn] == ["ralu(alpha=1.0, learnable=true) act1",
-                                                              "ralu(alpha=1.0, learnable=true) act2"]  # fmt: skip
+    assert [s.label.split(" trained")[0] for s in drawn] == [
+        "ralu(alpha=1.0, learnable=true) act1",
+        "ralu(alpha=1.0, learnable=true) act2",
+    ]
     for s, layer in zip(drawn, ("act1", "act2")):
         assert s.df0 == pytest.approx(stored[layer], rel=1e-6)  # RaLU: f'(0) = α
         assert not math.isclose(s.df0, 1.0)  # one epoch moved α away from its initial 1

@@ -34,11 +34,15 @@ def test_composites_are_the_same_functions_as_the_modules():
 
 
 def test_measure_reports_every_variant_and_pass():
-    rows = measure(parse_activation("srelu"), 10_000, torch.float32, torch.device("cpu"), repeats=2,
-                   bandwidth=1e10, compile_=False)  # fmt: skip
+    rows = measure(
+        parse_activation("srelu"), 10_000, torch.float32, torch.device("cpu"), repeats=2, bandwidth=1e10, compile_=False
+    )
     assert [(r.variant, r.pass_) for r in rows] == [
-        ("eager", "forward"), ("eager", "forward+backward"),
-        ("custom-autograd", "forward"), ("custom-autograd", "forward+backward")]  # fmt: skip
+        ("eager", "forward"),
+        ("eager", "forward+backward"),
+        ("custom-autograd", "forward"),
+        ("custom-autograd", "forward+backward"),
+    ]
     for r in rows:
         assert r.elements_per_s > 0
         # Roofline: bandwidth / (4 bytes x elements moved); the fraction is rate over that.
@@ -47,14 +51,21 @@ def test_measure_reports_every_variant_and_pass():
 
 
 def test_speed_command_json_and_errors():
-    result = runner.invoke(app, ["speed", "relu,ralu", "--size", "5000", "--repeats", "2", "--no-compile", "--format", "json"])
+    result = runner.invoke(
+        app, ["speed", "relu,ralu", "--size", "5000", "--repeats", "2", "--no-compile", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads(result.stdout)
     assert saved["device"] == "cpu" and saved["copy_bandwidth_bytes_per_s"] > 0
     assert {(r["activation"], r["variant"], r["pass"]) for r in saved["rows"]} == {
-        (a, v, p) for a, v in (("relu", "eager"), ("ralu(alpha=1.0, learnable=true)", "eager"),
-                               ("ralu(alpha=1.0, learnable=true)", "custom-autograd"))
-        for p in ("forward", "forward+backward")}  # fmt: skip
+        (a, v, p)
+        for a, v in (
+            ("relu", "eager"),
+            ("ralu(alpha=1.0, learnable=true)", "eager"),
+            ("ralu(alpha=1.0, learnable=true)", "custom-autograd"),
+        )
+        for p in ("forward", "forward+backward")
+    }
     bad = runner.invoke(app, ["speed", "relu", "--dtype", "int8"])
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "error: unknown dtype 'int8'; choose from: float32, float16, bfloat16, float64"
@@ -67,8 +78,12 @@ def test_every_inspection_command_takes_a_plugin():
         "    def forward(self, x):\n        return x + self.k * x ** 3\n"
     )
     spec = "cubic:Cubic(k=0.5)"
-    for args in (["plot", spec, "--out", "c.png"], ["check", spec], ["flow", spec, "--depth", "4", "--width", "8"],
-                 ["speed", spec, "--size", "1000", "--repeats", "2", "--no-compile"]):  # fmt: skip
+    for args in (
+        ["plot", spec, "--out", "c.png"],
+        ["check", spec],
+        ["flow", spec, "--depth", "4", "--width", "8"],
+        ["speed", spec, "--size", "1000", "--repeats", "2", "--no-compile"],
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
         assert "cubic:Cubic(k=0.5)" in result.stdout  # as written: the version names stored trials only

@@ -20,8 +20,8 @@ from actbench.api import Metric
 from actbench.errors import UsageError
 from actbench.report import stats
 from actbench.report.across import (
-    Z,
     Stratum,
+    Z,
     across_frame,
     across_from_reports,
     across_json,
@@ -291,8 +291,10 @@ def test_rank_bootstrap_matches_a_loop_by_loop_reimplementation():
     rng = np.random.default_rng(11)
     tasks = []
     for n in (6, 4, 5):
-        table = {act: dict(enumerate(np.round(rng.normal(shift, 1, n), 1))) for act, shift in
-                 (("relu", 0), ("gelu", 0.3), ("silu", 0.1))}  # fmt: skip
+        table = {
+            act: dict(enumerate(np.round(rng.normal(shift, 1, n), 1)))
+            for act, shift in (("relu", 0), ("gelu", 0.3), ("silu", 0.1))
+        }
         tasks.append(table)
     del tasks[0]["gelu"][5]  # unpaired seed: out of every activation's ranking on task one
     tasks[1]["silu"][1] = tasks[1]["relu"][1]  # a tie
@@ -303,16 +305,20 @@ def test_rank_bootstrap_matches_a_loop_by_loop_reimplementation():
     for k, act in enumerate(ranked):
         got = row(result, act)
         assert (got.mean_rank_low, got.mean_rank_high) == pytest.approx(
-            tuple(np.percentile(mean_ranks[:, k], [2.5, 97.5])), abs=1e-12)  # fmt: skip
+            tuple(np.percentile(mean_ranks[:, k], [2.5, 97.5])), abs=1e-12
+        )
         ordered = np.sort(positions[:, k])  # the empirical quantiles: ordered[ceil(qR) - 1]
-        assert (got.rank_low, got.rank_high) == (ordered[math.ceil(0.025 * resamples) - 1],
-                                                 ordered[math.ceil(0.975 * resamples) - 1])  # fmt: skip
+        assert (got.rank_low, got.rank_high) == (
+            ordered[math.ceil(0.025 * resamples) - 1],
+            ordered[math.ceil(0.975 * resamples) - 1],
+        )
 
 
 def test_ten_thousand_resamples_are_the_default_and_reproducible():
     rng = np.random.default_rng(5)
-    strata = [stratum(f"t{t}", {f"a{k}": dict(enumerate(rng.normal(k * 0.1, 1, 10))) for k in range(5)})
-              for t in range(3)]  # fmt: skip
+    strata = [
+        stratum(f"t{t}", {f"a{k}": dict(enumerate(rng.normal(k * 0.1, 1, 10))) for k in range(5)}) for t in range(3)
+    ]
     first, second = compare_across(strata, "a0"), compare_across(strata, "a0")
     assert first.resamples == stats.BOOTSTRAP_RESAMPLES == 10_000
     assert across_json(first) == across_json(second)  # every number, NaN (null) included
@@ -373,10 +379,13 @@ def test_mean_ranks_sum_to_the_ranks_of_k_activations(tasks):
 # --- from reports, and the messages ------------------------------------------------------------
 
 
-def report(task: str, config_hash: str, table: dict[str, dict[int, float]], metric: Metric = ACC,
-           baseline: str = "relu") -> TaskReport:
+def report(
+    task: str, config_hash: str, table: dict[str, dict[int, float]], metric: Metric = ACC, baseline: str = "relu"
+) -> TaskReport:
     empty = pd.DataFrame()
-    return TaskReport(task, config_hash, {}, (), empty, empty, CompareSpec(), metric, baseline, values(table), [], [], [])
+    return TaskReport(
+        task, config_hash, {}, (), empty, empty, CompareSpec(), metric, baseline, values(table), [], [], []
+    )
 
 
 def test_reports_become_strata_named_by_task_or_by_protocol():
@@ -456,7 +465,10 @@ def test_markdown_csv_frame_and_json_say_the_same():
         "confidence": 0.95,
     }
     assert saved["bootstrap"]["of"] == "mean_rank and rank"
-    assert saved["tasks"] == [{"name": "one", "seeds": 3, "ranked_seeds": 3}, {"name": "two", "seeds": 2, "ranked_seeds": 2}]
+    assert saved["tasks"] == [
+        {"name": "one", "seeds": 3, "ranked_seeds": 3},
+        {"name": "two", "seeds": 2, "ranked_seeds": 2},
+    ]
     assert saved["rows"][1]["p_improve"] == 0.75 and saved["rows"][2]["rank"] is None
     assert saved["rows"][0]["p_improve"] is None  # the baseline: NaN -> null
 

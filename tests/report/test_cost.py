@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fakes import fake_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
@@ -17,7 +18,6 @@ from actbench.report import cost
 from actbench.report.build import CompareSpec, build_reports
 from actbench.report.figures import plot_cost
 from actbench.results.store import ResultStore
-from fakes import fake_result
 
 
 def stored(activation, seed, accs, elapsed=None, *, status="ok", wall=10.0, losses=None):
@@ -25,10 +25,15 @@ def stored(activation, seed, accs, elapsed=None, *, status="ok", wall=10.0, loss
     a store from before they were recorded); a diverged one's last epoch has a NaN loss."""
     losses = losses or [0.5] * len(accs)
     epochs = [
-        EpochMetrics(i, math.nan if status == "diverged" and i == len(accs) else 0.5, loss, acc,
-                     elapsed_s=None if elapsed is None else elapsed[i - 1])
+        EpochMetrics(
+            i,
+            math.nan if status == "diverged" and i == len(accs) else 0.5,
+            loss,
+            acc,
+            elapsed_s=None if elapsed is None else elapsed[i - 1],
+        )
         for i, (acc, loss) in enumerate(zip(accs, losses), start=1)
-    ]  # fmt: skip
+    ]
     result = replace(fake_result(activation, seed, accs, wall=wall), epochs=epochs, status=status)
     if status == "diverged":
         return replace(result, diverged_epoch=len(accs))
@@ -52,13 +57,16 @@ def test_time_to_target_on_curves_with_known_answers():
         stored("mish", 0, [97, 97.6, 98, 98.5], None, wall=20.0),  # old store: 20 s × 2 / 4 epochs
     )
     got = cost.time_to_target(epochs, trials, 97.5)
-    expected = pd.DataFrame([
-        ("relu", 0, True, 3.0, 6.5, False),
-        ("relu", 1, False, math.nan, math.nan, False),
-        ("gelu", 0, True, 2.0, 3.0, False),
-        ("gelu", 1, False, math.nan, math.nan, False),
-        ("mish", 0, True, 2.0, 10.0, True),
-    ], columns=cost.PER_TRIAL_COLUMNS[1:])  # fmt: skip
+    expected = pd.DataFrame(
+        [
+            ("relu", 0, True, 3.0, 6.5, False),
+            ("relu", 1, False, math.nan, math.nan, False),
+            ("gelu", 0, True, 2.0, 3.0, False),
+            ("gelu", 1, False, math.nan, math.nan, False),
+            ("mish", 0, True, 2.0, 10.0, True),
+        ],
+        columns=cost.PER_TRIAL_COLUMNS[1:],
+    )
     assert list(got.columns) == cost.PER_TRIAL_COLUMNS
     pd.testing.assert_frame_equal(got.drop(columns="trial_id"), expected)
 
@@ -86,12 +94,17 @@ def per_trial(table):
 
 
 def test_summary_means_intervals_and_medians_by_hand():
-    summary = cost.summarise_time_to_target(per_trial({
-        "relu": [(3, 6.0, False), (4, 8.0, False), (5, 13.0, False), None],
-        "gelu": [(2, 5.0, True), None],
-        "silu": [None, None],
-        "mish": [(1, 1.0, False)],  # not in the order given: after the others
-    }), ["relu", "gelu", "silu", "tanh"])  # fmt: skip
+    summary = cost.summarise_time_to_target(
+        per_trial(
+            {
+                "relu": [(3, 6.0, False), (4, 8.0, False), (5, 13.0, False), None],
+                "gelu": [(2, 5.0, True), None],
+                "silu": [None, None],
+                "mish": [(1, 1.0, False)],  # not in the order given: after the others
+            }
+        ),
+        ["relu", "gelu", "silu", "tanh"],
+    )
     assert list(summary["activation"]) == ["relu", "gelu", "silu", "tanh", "mish"]
     relu = summary.iloc[0]
     assert (relu["trials"], relu["reached"], relu["estimated"]) == (4, 3, False)
@@ -111,13 +124,25 @@ def test_summary_means_intervals_and_medians_by_hand():
 
     rows = cost.target_rows(summary.iloc[:3], 97.5)
     assert rows == [
-        {"activation": "relu", "reached 97.5%": "3 of 4", "epochs to 97.5%": f"4.0 [{4 - 2.484:.1f}, {4 + 2.484:.1f}]",
-         "seconds to 97.5%": f"9.0 [{9 - half:.1f}, {9 + half:.1f}]"},
-        {"activation": "gelu", "reached 97.5%": "1 of 2", "epochs to 97.5%": "2.0 (n=1, no CI)",
-         "seconds to 97.5%": "5.0 (n=1, no CI) (estimated)"},
-        {"activation": "silu", "reached 97.5%": "0 of 2", "epochs to 97.5%": "not reached",
-         "seconds to 97.5%": "not reached"},
-    ]  # fmt: skip
+        {
+            "activation": "relu",
+            "reached 97.5%": "3 of 4",
+            "epochs to 97.5%": f"4.0 [{4 - 2.484:.1f}, {4 + 2.484:.1f}]",
+            "seconds to 97.5%": f"9.0 [{9 - half:.1f}, {9 + half:.1f}]",
+        },
+        {
+            "activation": "gelu",
+            "reached 97.5%": "1 of 2",
+            "epochs to 97.5%": "2.0 (n=1, no CI)",
+            "seconds to 97.5%": "5.0 (n=1, no CI) (estimated)",
+        },
+        {
+            "activation": "silu",
+            "reached 97.5%": "0 of 2",
+            "epochs to 97.5%": "not reached",
+            "seconds to 97.5%": "not reached",
+        },
+    ]
     assert "over the trials that reached it only, a conditional mean" in cost.target_note(97.5)
 
 
@@ -143,15 +168,18 @@ def test_trials_that_all_took_the_same_say_so_not_a_zero_width_interval():
     ]
 
 
-@pytest.mark.parametrize(("points", "higher", "front"), [
-    ([(1, 90), (2, 95), (3, 94)], True, [True, True, False]),  # 94 costs more than 95
-    ([(1, 90), (2, 95), (2, 95)], True, [True, True, True]),  # equal points dominate neither
-    ([(1, 90), (1, 91)], True, [False, True]),  # as fast, better
-    ([(1, 90), (2, 90)], True, [True, False]),  # as good, faster
-    ([(1, 0.5), (2, 0.3), (3, 0.4)], False, [True, True, False]),  # losses: lower is better
-    ([(1, math.nan), (2, 90)], True, [False, True]),
-    ([(5, 80)], True, [True]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("points", "higher", "front"),
+    [
+        ([(1, 90), (2, 95), (3, 94)], True, [True, True, False]),  # 94 costs more than 95
+        ([(1, 90), (2, 95), (2, 95)], True, [True, True, True]),  # equal points dominate neither
+        ([(1, 90), (1, 91)], True, [False, True]),  # as fast, better
+        ([(1, 90), (2, 90)], True, [True, False]),  # as good, faster
+        ([(1, 0.5), (2, 0.3), (3, 0.4)], False, [True, True, False]),  # losses: lower is better
+        ([(1, math.nan), (2, 90)], True, [False, True]),
+        ([(5, 80)], True, [True]),
+    ],
+)
 def test_pareto_front_hand_cases(points, higher, front):
     assert cost.pareto_front([s for s, _ in points], [v for _, v in points], higher) == front
 
@@ -183,8 +211,11 @@ def test_cost_figure_marks_the_front_and_is_byte_identical():
                 store.add(fake_result(act, seed, [90.0, acc + 0.1 * seed], wall=wall + 0.1 * seed))
         (report,) = build_reports(store, None, None, CompareSpec(formats=frozenset({"svg"})))
     points = cost.cost_points(report.values, higher_is_better=True)
-    assert points[["activation", "n", "on_front"]].values.tolist() == [["relu", 3, True], ["gelu", 3, True],
-                                                                       ["silu", 3, False]]  # fmt: skip
+    assert points[["activation", "n", "on_front"]].values.tolist() == [
+        ["relu", 3, True],
+        ["gelu", 3, True],
+        ["silu", 3, False],
+    ]
     assert points["seconds_mean"].tolist() == pytest.approx([2.1, 4.1, 4.6])
     (first,) = plot_cost(report, Path("a"))
     (second,) = plot_cost(report, Path("b"))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from fakes import fake_result
 
 from actbench.activations import stored_spec
 from actbench.errors import UsageError
 from actbench.report.build import CompareSpec, build_reports
 from actbench.results.store import ResultStore
-from fakes import fake_result
 
 OLD, NEW = "0f" * 32, "a1" * 32  # two definitions of gelu
 REV_A, REV_B = "git:" + "3f2a" * 10, "git:" + "9c0b" * 10 + "+dirty:" + "77" * 8

@@ -29,8 +29,12 @@ from actbench.results.store import ResultStore
 
 runner = CliRunner()
 POINTS = [  # (n, delta, sd, alpha)
-    (3, 0.5, 0.3, 0.05), (10, 0.1, 0.15, 0.05 / 3), (25, 0.05, 0.2, 0.01), (60, 0.02, 0.1, 0.05), (8, 1.0, 0.5, 0.001),
-]  # fmt: skip
+    (3, 0.5, 0.3, 0.05),
+    (10, 0.1, 0.15, 0.05 / 3),
+    (25, 0.05, 0.2, 0.01),
+    (60, 0.02, 0.1, 0.05),
+    (8, 1.0, 0.5, 0.001),
+]
 
 
 @pytest.mark.parametrize("n, delta, sd, alpha", POINTS)
@@ -39,8 +43,10 @@ def test_the_paired_t_test_power_is_statsmodels_power(n, delta, sd, alpha):
     assert t_test_power(n, delta, sd, alpha) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("delta, sd, alpha, power", [(0.1, 0.15, 0.05 / 3, 0.8), (0.2, 0.3, 0.05, 0.9),
-                                                     (0.05, 0.2, 0.01, 0.8), (1.0, 1.0, 0.05, 0.8)])  # fmt: skip
+@pytest.mark.parametrize(
+    "delta, sd, alpha, power",
+    [(0.1, 0.15, 0.05 / 3, 0.8), (0.2, 0.3, 0.05, 0.9), (0.05, 0.2, 0.01, 0.8), (1.0, 1.0, 0.05, 0.8)],
+)
 def test_the_seeds_are_the_smallest_count_with_the_power(delta, sd, alpha, power):
     n = seeds_for_difference(delta, sd, alpha, power)
     assert t_test_power(n, delta, sd, alpha) >= power > t_test_power(n - 1, delta, sd, alpha)
@@ -81,8 +87,10 @@ def simulated_tost_power(n, margin, sd, alpha, delta, runs=40_000, seed=0):
     return shown.mean(), math.sqrt(shown.mean() * (1 - shown.mean()) / runs)
 
 
-@pytest.mark.parametrize("n, margin, sd, alpha, delta", [(10, 0.2, 0.2, 0.05, 0.0), (20, 0.1, 0.15, 0.05 / 3, 0.0),
-                                                         (6, 0.5, 0.3, 0.05, 0.1), (15, 0.1, 0.2, 0.05, 0.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    "n, margin, sd, alpha, delta",
+    [(10, 0.2, 0.2, 0.05, 0.0), (20, 0.1, 0.15, 0.05 / 3, 0.0), (6, 0.5, 0.3, 0.05, 0.1), (15, 0.1, 0.2, 0.05, 0.0)],
+)
 def test_tost_power_is_what_simulation_finds(n, margin, sd, alpha, delta):
     simulated, error = simulated_tost_power(n, margin, sd, alpha, delta)
     assert tost_power(n, margin, sd, alpha, delta) == pytest.approx(simulated, abs=4 * error + 1e-3)
@@ -105,11 +113,13 @@ def test_the_sd_interval_covers_the_true_sd_95_percent_of_the_time():
 
 
 def test_a_pilot_pairs_seeds_both_activations_share():
-    values = pd.DataFrame({
-        "activation": ["relu"] * 5 + ["gelu"] * 4 + ["silu"] * 2,
-        "seed": [0, 1, 2, 3, 4, 0, 1, 2, 9, 0, 1],
-        "value": [97.0, 97.2, 96.9, 97.1, 97.3, 97.1, 97.4, 97.0, 50.0, 97.0, 97.1],
-    })  # fmt: skip
+    values = pd.DataFrame(
+        {
+            "activation": ["relu"] * 5 + ["gelu"] * 4 + ["silu"] * 2,
+            "seed": [0, 1, 2, 3, 4, 0, 1, 2, 9, 0, 1],
+            "value": [97.0, 97.2, 96.9, 97.1, 97.3, 97.1, 97.4, 97.0, 50.0, 97.0, 97.1],
+        }
+    )
     gelu, silu = plan_from_values(values, "relu", PlanSettings(0.1, 0.05, 0.8, comparisons=2))
     assert gelu.pilot_pairs == 3  # seed 9 has no relu partner
     assert gelu.sd == pytest.approx(np.std([0.1, 0.2, 0.1], ddof=1))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures, legends
 from fakes import fake_result
+from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures, legends
 from matplotlib.colors import to_hex
 from typer.testing import CliRunner
 
@@ -44,13 +44,22 @@ def spread(mean: float, seeds: int = 5) -> list[list[float]]:
 
 def test_long_names_wrap_where_a_spec_breaks_and_never_beyond_the_width():
     assert figures.wrap_label(LONG_NAME + " (n=10)").split("\n") == [
-        "some.long.module.path:", "AVeryLongActivationClassName", "@1a2b3c4d(beta=1.0) (n=10)"]
+        "some.long.module.path:",
+        "AVeryLongActivationClassName",
+        "@1a2b3c4d(beta=1.0) (n=10)",
+    ]
     # Numbers are not split at their decimal point; parameters break after a comma.
     assert figures.wrap_label("ralu(alpha=1.0, learnable=true) act1 trained (alpha=1.23)").split("\n") == [
-        "ralu(alpha=1.0,", "learnable=true) act1 trained", "(alpha=1.23)"]
+        "ralu(alpha=1.0,",
+        "learnable=true) act1 trained",
+        "(alpha=1.23)",
+    ]
     # With nowhere to break: at a camelCase boundary or after '_', else at the width.
     assert figures.wrap_label("my_plugins:AVeryLongActivationClassNameForTesting", 20).split("\n") == [
-        "my_plugins:", "AVeryLongActivation", "ClassNameForTesting"]
+        "my_plugins:",
+        "AVeryLongActivation",
+        "ClassNameForTesting",
+    ]
     assert figures.wrap_label("x" * 60).split("\n") == ["x" * 28, "x" * 28, "x" * 4]
     assert figures.wrap_label("relu (n=5)\nbaseline") == "relu (n=5)\nbaseline"  # short lines kept as they are
 
@@ -135,8 +144,9 @@ def test_legends_never_cover_a_data_point(monkeypatch):
 def test_gelu_has_one_colour_in_every_figure_of_a_report_and_in_the_tuning(monkeypatch):
     table = {"relu": spread(97.0), "gelu": spread(97.5), "tanh": spread(95.0), "mish": spread(97.2)}
     (report,) = reports_of(table)
-    tuning = make_tuning(build_run_config({"task": "mnist-mini", "acts": ["gelu", "tanh"]}, {}),
-                         {"lr": [1e-3, 1e-2]}, None)
+    tuning = make_tuning(
+        build_run_config({"task": "mnist-mini", "acts": ["gelu", "tanh"]}, {}), {"lr": [1e-3, 1e-2]}, None
+    )
     frame = tuning_frame(["gelu", "tanh"])
     with caught_figures(monkeypatch) as caught:
         figures.plot_curves(report, Path("curves"))
@@ -157,8 +167,16 @@ def tuning_frame(acts: list[str]):
     import pandas as pd
 
     rows = [
-        {"activation": act, "setting": i, "label": f"lr={lr}", "trials": 2, "n": 2, "mean": 90.0 + i, "sd": 0.5,
-         "chosen": i == 1}
+        {
+            "activation": act,
+            "setting": i,
+            "label": f"lr={lr}",
+            "trials": 2,
+            "n": 2,
+            "mean": 90.0 + i,
+            "sd": 0.5,
+            "chosen": i == 1,
+        }
         for act in acts
         for i, lr in enumerate((1e-3, 1e-2))
     ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import fake_result
 from matplotlib.image import imread
 
 from actbench.report.build import CompareSpec, build_reports
@@ -18,7 +19,6 @@ from actbench.report.formats import FORMATS
 from actbench.report.html import HTML, Note, PageFormat, Pre, Section, Table, write_html_report
 from actbench.report.writers import write_report
 from actbench.results.store import ResultStore
-from fakes import fake_result
 
 RALU = "ralu(alpha=2.0, learnable=true)"
 # Final accuracies per seed: relu 97.0..97.6 (mean 97.30, std 0.26), gelu 97.80 ± 0.29.
@@ -46,8 +46,16 @@ def results(tmp_path_factory) -> Path:
             for seed, final in enumerate(finals):
                 result = fake_result(act, seed, [80.0, 90.0, 95.0, final])
                 month = 2 if act == "tanh" else 1
-                store.add(dataclasses.replace(result, device=device, host=host, code_revision=revision, engine=engine,
-                                              finished_at=f"2026-0{month}-0{seed + 1}T00:00:00+00:00"))  # fmt: skip
+                store.add(
+                    dataclasses.replace(
+                        result,
+                        device=device,
+                        host=host,
+                        code_revision=revision,
+                        engine=engine,
+                        finished_at=f"2026-0{month}-0{seed + 1}T00:00:00+00:00",
+                    )
+                )
     return folder
 
 
@@ -84,9 +92,18 @@ def test_the_page_shows_every_table_and_activation_as_the_markdown_does(page):
     assert '<th class="num">Δ vs relu [simultaneous 97.5% CI]</th>' in text
     assert '<td class="num">+0.50 [+0.33, +0.67]</td>' in text
     headings = re.findall(r"<h([23])>([^<]*)</h", text)
-    assert headings == [("2", "Answer"), ("3", "mnist-mini [e30c7bcd]: final test accuracy (%) against relu"),
-                        ("2", "mnist-mini [e30c7bcd]"), ("3", "Summary"), ("3", "Against relu"), ("3", "Every pair"),
-                        ("3", "Figures"), ("2", "Notes"), ("2", "Method"), ("2", "Provenance")]  # fmt: skip
+    assert headings == [
+        ("2", "Answer"),
+        ("3", "mnist-mini [e30c7bcd]: final test accuracy (%) against relu"),
+        ("2", "mnist-mini [e30c7bcd]"),
+        ("3", "Summary"),
+        ("3", "Against relu"),
+        ("3", "Every pair"),
+        ("3", "Figures"),
+        ("2", "Notes"),
+        ("2", "Method"),
+        ("2", "Provenance"),
+    ]
     assert "highest <em>test</em> accuracy" in text  # the markdown note's emphasis
     assert "tanh" not in text
 
@@ -97,18 +114,21 @@ def test_the_page_leads_with_the_answer_and_gives_each_method_once(page):
     assert re.findall(r"<li>(.*?)</li>", answer) == [
         "gelu: better than relu, Δ +0.50 [+0.33, +0.67] (simultaneous 97.5%), n = 4 paired seeds",
         f"{RALU}: inconclusive against relu, Δ +0.05 [-0.38, +0.48] (simultaneous 97.5%), n = 4 paired seeds",
-    ]  # fmt: skip
+    ]
     # The comparison's and the pairs' method paragraphs: once each, at the end, linked from their tables.
     assert text.count("Metric: final test accuracy (%). Against relu, paired by seed") == 1
     assert text.count("Cell (row a, column b): p (Holm)") == 1
-    assert text.index("<h2>Method</h2>") < text.index('<p id="method-1"><em>mnist-mini [e30c7bcd]: against relu.</em> '
-                                                      "Metric: final test accuracy (%). Against relu")  # fmt: skip
+    assert text.index("<h2>Method</h2>") < text.index(
+        '<p id="method-1"><em>mnist-mini [e30c7bcd]: against relu.</em> Metric: final test accuracy (%). Against relu'
+    )
     link = '<p><a href="#method-{}">Method: how these numbers are computed and what they guarantee</a></p>'
     assert text.count(link.format(1)) == 1 and text.count(link.format(2)) == 1
     assert text.index(link.format(1)) < text.index("<h3>Every pair</h3>") < text.index(link.format(2))
     assert "paired t-interval at 1 − 0.05/2 = 97.5%, simultaneous" in text
-    assert ("Difference to relu per activation (paired by seed; unpaired where the table marks §) with simultaneous "
-            "97.5% t-intervals (Bonferroni over 2): the intervals the verdicts rest on.</figcaption>") in text
+    assert (
+        "Difference to relu per activation (paired by seed; unpaired where the table marks §) with simultaneous "
+        "97.5% t-intervals (Bonferroni over 2): the intervals the verdicts rest on.</figcaption>"
+    ) in text
 
 
 def test_notices_show_under_every_tables_title_in_md_the_terminal_and_html(results, reports, tmp_path):
@@ -140,7 +160,7 @@ def test_notices_show_under_every_tables_title_in_md_the_terminal_and_html(resul
 def test_text_is_escaped(page):
     text = page.read_text(encoding="utf-8")
     assert "<p>p &lt; 0.05 &amp; &lt;b&gt;not bold&lt;/b&gt;</p>" in text and "<b>" not in text
-    assert '<pre>[run]\nacts = &quot;relu,gelu&quot;  # a &lt; b\n</pre>' in text
+    assert "<pre>[run]\nacts = &quot;relu,gelu&quot;  # a &lt; b\n</pre>" in text
 
 
 def test_provenance_names_the_reported_trials_and_the_writer(page):
@@ -188,11 +208,22 @@ def _chromium(page: Path, screenshot: Path, profile: Path) -> list[str]:
     if browser is None:
         pytest.skip("no chromium on PATH (Debian: apt-get install chromium)")
     done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-         "--enable-logging=stderr", "--log-level=0", f"--screenshot={screenshot}", "--window-size=1200,2000",
-         page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--log-level=0",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,2000",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and screenshot.exists(), done.stderr[-2000:]
     return [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
 

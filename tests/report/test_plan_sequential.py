@@ -69,7 +69,7 @@ def test_budget_cells_and_the_method_text():
         "Until-decided budget: the --max-repeats with which run --until-decided --look-every 5 (no --margin) "
         "decides better against a true +0.1 with power 0.8, at the α above (Bonferroni there), by simulating its "
         "group-sequential design (200,000 runs, seeded); usually more than the seeds above, as the looks spend α. "
-        f"Designs of more than {MOST_LOOKS} looks are not searched (\"> N\": a larger --look-every)."
+        f'Designs of more than {MOST_LOOKS} looks are not searched ("> N": a larger --look-every).'
     )
     assert "budget" not in "".join(plan_rows([PlanRow("a", 0, 0.2, seeds=34)], PlanSettings(0.1, 0.05, 0.8, 1))[0])
 

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import HPARAMS, fake_result
 from typer.testing import CliRunner
 
 from actbench.cli import app
 from actbench.report import writers
 from actbench.report.publish import MANIFEST, STAGING_PREFIX
 from actbench.results.store import ResultStore
-from fakes import HPARAMS, fake_result
 
 ACCS = {"relu": [96.0, 97.0, 97.3], "gelu": [96.5, 97.4, 97.8], "silu": [96.2, 97.1, 97.5]}
 
@@ -43,7 +43,9 @@ def test_a_second_report_leaves_no_file_of_the_first(results):
     assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.md", "mnist-mini/compare.md"}
     assert "## mnist-mini: activations against gelu" in (results / "mnist-mini" / "compare.md").read_text()
     assert json.loads((results / MANIFEST).read_text()) == {
-        "complete": True, "files": ["mnist-mini/compare.md", "mnist-mini/summary.md"], "replacing": []
+        "complete": True,
+        "files": ["mnist-mini/compare.md", "mnist-mini/summary.md"],
+        "replacing": [],
     }
 
 
@@ -63,10 +65,20 @@ def test_a_second_protocol_removes_the_plain_names_of_the_first(results):
 def test_files_of_an_older_release_are_replaced_and_other_commands_files_kept(results):
     task = results / "mnist-mini"
     task.mkdir()
-    kept = ["mnist-mini/tune-1a2b3c4d.md", "mnist-mini/decisions-1a2b3c4d.md", "mnist-mini/sensitivity-1a2b.png",
-            "mnist-mini/my-notes.txt", "notes.md"]
-    stale = ["mnist-mini/compare.csv", "mnist-mini/curves-0123abcd.png", "mnist-mini/tuned-0123abcd.md",
-             "across-tasks.md", "report.html"]
+    kept = [
+        "mnist-mini/tune-1a2b3c4d.md",
+        "mnist-mini/decisions-1a2b3c4d.md",
+        "mnist-mini/sensitivity-1a2b.png",
+        "mnist-mini/my-notes.txt",
+        "notes.md",
+    ]
+    stale = [
+        "mnist-mini/compare.csv",
+        "mnist-mini/curves-0123abcd.png",
+        "mnist-mini/tuned-0123abcd.md",
+        "across-tasks.md",
+        "report.html",
+    ]
     for name in kept + stale:
         (results / name).write_text("old")
     assert actbench("report", "--format", "md").exit_code == 0
@@ -103,8 +115,11 @@ def test_an_interrupted_publication_is_cleaned_by_the_next_report(results):
     assert actbench("report", "--format", "md").exit_code == 0
     # As if the last report died between its renames: the manifest lists both sets.
     (results / "mnist-mini" / "compare.csv").write_text("from the interrupted report")
-    manifest = {"complete": False, "files": ["mnist-mini/compare.md", "mnist-mini/summary.md"],
-                "replacing": ["mnist-mini/compare.csv"]}
+    manifest = {
+        "complete": False,
+        "files": ["mnist-mini/compare.md", "mnist-mini/summary.md"],
+        "replacing": ["mnist-mini/compare.csv"],
+    }
     (results / MANIFEST).write_text(json.dumps(manifest))
     assert actbench("report", "--format", "json").exit_code == 0
     assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.json", "mnist-mini/compare.json"}
@@ -119,11 +134,21 @@ def test_a_report_of_one_task_keeps_the_other_tasks_files_and_replaces_the_folde
     assert {"fashion-mnist/compare.md", "report.html"} <= files(results)
     one = actbench("report", "--task", "mnist-mini", "--format", "csv")
     assert one.exit_code == 0, one.output
-    assert files(results) == {"actbench.sqlite", MANIFEST, "mnist-mini/summary.csv", "mnist-mini/compare.csv",
-                              "fashion-mnist/summary.md", "fashion-mnist/compare.md"}
+    assert files(results) == {
+        "actbench.sqlite",
+        MANIFEST,
+        "mnist-mini/summary.csv",
+        "mnist-mini/compare.csv",
+        "fashion-mnist/summary.md",
+        "fashion-mnist/compare.md",
+    }
     listed = json.loads((results / MANIFEST).read_text())["files"]
-    assert sorted(listed) == ["fashion-mnist/compare.md", "fashion-mnist/summary.md", "mnist-mini/compare.csv",
-                              "mnist-mini/summary.csv"]
+    assert sorted(listed) == [
+        "fashion-mnist/compare.md",
+        "fashion-mnist/summary.md",
+        "mnist-mini/compare.csv",
+        "mnist-mini/summary.csv",
+    ]
     # The next report of every task replaces them all.
     assert actbench("report", "--format", "json").exit_code == 0
     assert not any(name.endswith((".md", ".csv")) for name in files(results))
@@ -136,5 +161,6 @@ def test_a_folder_it_cannot_write_is_one_line(results, tmp_path, monkeypatch):
     monkeypatch.setattr(writers, "staging_folder", refused)  # as a read-only folder does (root writes anywhere)
     result = actbench("report", "--format", "md", "--out", str(tmp_path / "locked"))
     assert (result.exit_code, result.stderr) == (
-        1, f"error: cannot write the report into {tmp_path / 'locked'}: Permission denied\n"
+        1,
+        f"error: cannot write the report into {tmp_path / 'locked'}: Permission denied\n",
     )

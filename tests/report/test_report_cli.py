@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from fakes import fake_result
 from typer.testing import CliRunner
 
 from actbench.cli import app
 from actbench.results.store import ResultStore
-from fakes import fake_result
 
 # Per seed: relu reaches 97.2 at epoch 2 (seed 0) and 3 (seeds 1, 2); gelu at epoch 1 always.
 CURVES = {
@@ -54,11 +54,14 @@ def test_targets_per_task_and_not_reached(two_tasks):
     assert "| gelu | 0 of 3 | not reached | not reached |" in (two_tasks / "fashion-mnist" / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("target, message", [
-    ("mnist=fast", "error: --target expects VALUE or TASK=VALUE with VALUE a number, got 'mnist=fast'"),
-    ("120", "error: --target is a test accuracy in percent, 0 to 100, got 120"),
-    ("mnst=97", "error: unknown task 'mnst'; did you mean: mnist, mnist-mini?"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("mnist=fast", "error: --target expects VALUE or TASK=VALUE with VALUE a number, got 'mnist=fast'"),
+        ("120", "error: --target is a test accuracy in percent, 0 to 100, got 120"),
+        ("mnst=97", "error: unknown task 'mnst'; did you mean: mnist, mnist-mini?"),
+    ],
+)
 def test_a_bad_target_is_one_clear_line(two_tasks, target, message):
     result = actbench("report", "--target", target)
     assert result.exit_code == 2 and result.output.strip().splitlines()[-1] == message

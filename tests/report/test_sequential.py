@@ -45,7 +45,9 @@ def test_with_a_real_difference_the_power_is_close_to_the_fixed_design_plan_give
     most, sd = 30, 1.0
     delta = detectable_difference(most, sd, 0.05, 0.8)  # plan: 30 pairs detect it with power 0.8
     assert t_test_power(most, delta, sd, 0.05) == pytest.approx(0.8)
-    decisions, looks = simulate(np.random.default_rng(3).normal(delta, sd, (RUNS, most)), Design(0.05, tuple(look_schedule(5, most))))
+    decisions, looks = simulate(
+        np.random.default_rng(3).normal(delta, sd, (RUNS, most)), Design(0.05, tuple(look_schedule(5, most)))
+    )
     power = np.mean(decisions == "better")
     assert 0.75 <= power <= 0.8 + ERROR  # spending costs a little power, never gains it
     assert np.mean(looks[decisions == "better"]) < 5  # and decides before the last look on average
@@ -75,8 +77,13 @@ def test_a_design_is_the_same_every_time_and_its_boundaries_fall():
 
 
 def test_verdicts_by_hand():
-    low, high, decision = verdicts(np.array([0.5, -0.5, 0.05, 0.05]), np.array([0.2, 0.2, 0.2, 0.2]),
-                                   np.array([4, 4, 4, 4]), np.array([2.0] * 4), margin=0.3)  # fmt: skip
+    low, high, decision = verdicts(
+        np.array([0.5, -0.5, 0.05, 0.05]),
+        np.array([0.2, 0.2, 0.2, 0.2]),
+        np.array([4, 4, 4, 4]),
+        np.array([2.0] * 4),
+        margin=0.3,
+    )
     # half-width 2.0 * 0.2 / sqrt(4) = 0.2
     assert low.tolist() == pytest.approx([0.3, -0.7, -0.15, -0.15])
     assert decision.tolist() == ["better", "worse", "equivalent", "equivalent"]

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import fake_result
 from scipy import stats as scipy_stats
 from typer.testing import CliRunner
 
-from actbench.report import stats
 from actbench.cli import app
+from actbench.report import stats
 from actbench.results.store import ResultStore
-from fakes import fake_result
 
 # Per-seed differences of a made-up activation against its baseline, 10 seeds.
 DIFFS = np.array([0.1, 0.3, -0.2, 0.4, 0.5, 0.1, 0.2, 0.0, 0.3, 0.25])
@@ -119,20 +119,43 @@ def store_with(results: Path, table: dict[str, list[list[float]]]) -> None:
 
 
 def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
-    store_with(Path("results"), {
-        "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
-        "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 on every seed: better
-        "silu": [[90.0, 97.0 + d] for d in (0.2, 0.1, 0.0, 0.3, -0.1)],  # mixed signs: inconclusive
-        "tanh": [[90.0, 95.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # -2 on every seed: worse
-    })  # fmt: skip
+    store_with(
+        Path("results"),
+        {
+            "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
+            "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 on every seed: better
+            "silu": [[90.0, 97.0 + d] for d in (0.2, 0.1, 0.0, 0.3, -0.1)],  # mixed signs: inconclusive
+            "tanh": [[90.0, 95.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # -2 on every seed: worse
+        },
+    )
     result = runner.invoke(app, ["report"])
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
-    assert compare["verdict"].to_dict() == {"relu": "baseline", "gelu": "better", "silu": "inconclusive", "tanh": "worse"}
+    assert compare["verdict"].to_dict() == {
+        "relu": "baseline",
+        "gelu": "better",
+        "silu": "inconclusive",
+        "tanh": "worse",
+    }
     assert compare.loc["gelu", "delta_mean"] == pytest.approx(0.52)
-    assert list(compare.columns) == ["n", "mean", "std", "delta_mean", "ci_low", "ci_high", "ci_level", "ci_method",
-                                     "p_ttest", "p_wilcoxon", "p_holm", "significant", "step_down_only", "test", "note",
-                                     "verdict"]  # fmt: skip
+    assert list(compare.columns) == [
+        "n",
+        "mean",
+        "std",
+        "delta_mean",
+        "ci_low",
+        "ci_high",
+        "ci_level",
+        "ci_method",
+        "p_ttest",
+        "p_wilcoxon",
+        "p_holm",
+        "significant",
+        "step_down_only",
+        "test",
+        "note",
+        "verdict",
+    ]
     # Three comparisons: each interval at 1 − 0.05/3, the one the t-test and Holm's first step use.
     assert compare.loc["gelu", "ci_level"] == pytest.approx(1 - 0.05 / 3)
     assert compare.loc["gelu", "ci_method"] == "simultaneous 98.33% t-intervals (Bonferroni over 3)"
@@ -141,9 +164,12 @@ def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
     assert compare.loc[p.idxmin(), "p_holm"] == pytest.approx(3 * p.min(), rel=1e-5)
     saved = json.loads(Path("results/mnist-mini/compare.json").read_text())
     assert saved["baseline"] == "relu" and saved["metric"] == "final_acc"
-    assert saved["intervals"] == {"method": "t-interval (paired; Welch's where seed sets differ)",
-                                  "level": pytest.approx(1 - 0.05 / 3), "simultaneous_over": 3,
-                                  "adjustment": "Bonferroni"}  # fmt: skip
+    assert saved["intervals"] == {
+        "method": "t-interval (paired; Welch's where seed sets differ)",
+        "level": pytest.approx(1 - 0.05 / 3),
+        "simultaneous_over": 3,
+        "adjustment": "Bonferroni",
+    }
     assert [row["activation"] for row in saved["rows"]] == ["relu", "gelu", "silu", "tanh"]
     assert saved["rows"][0]["p_ttest"] is None
     markdown = Path("results/mnist-mini/compare.md").read_text()
@@ -154,10 +180,13 @@ def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
 
 
 def test_report_options_baseline_metric_alpha_and_uneven_n():
-    store_with(Path("results"), {
-        "relu": [[97.0, 96.0], [97.2, 96.1], [96.9, 96.2]],
-        "gelu": [[97.1, 96.5], [97.3, 96.6], [97.0, 96.7], [97.2, 96.8]],  # one more seed: unpaired
-    })  # fmt: skip
+    store_with(
+        Path("results"),
+        {
+            "relu": [[97.0, 96.0], [97.2, 96.1], [96.9, 96.2]],
+            "gelu": [[97.1, 96.5], [97.3, 96.6], [97.0, 96.7], [97.2, 96.8]],  # one more seed: unpaired
+        },
+    )
     result = runner.invoke(app, ["report", "--baseline", "gelu", "--metric", "best_acc", "--alpha", "0.01"])
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
@@ -175,8 +204,16 @@ def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
     with ResultStore(Path("results")) as store:
         for act, values in tta.items():
             for seed, value in enumerate(values):
-                store.add(fake_result(act, seed, [80.0, 92.0 + seed], task="cifar10-airbench94",
-                                      hparams=hparams, last_extra={"tta_acc": value}))  # fmt: skip
+                store.add(
+                    fake_result(
+                        act,
+                        seed,
+                        [80.0, 92.0 + seed],
+                        task="cifar10-airbench94",
+                        hparams=hparams,
+                        last_extra={"tta_acc": value},
+                    )
+                )
     result = runner.invoke(app, ["report"])
     assert result.exit_code == 0, result.output
     summary = Path("results/cifar10-airbench94/summary.md").read_text()
@@ -199,7 +236,10 @@ def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--metric", "max_acc"], "error: unknown metric 'max_acc'; choose from: final_acc, best_acc, late_mean, final_loss, tta_acc"),
+        (
+            ["--metric", "max_acc"],
+            "error: unknown metric 'max_acc'; choose from: final_acc, best_acc, late_mean, final_loss, tta_acc",
+        ),
         (["--alpha", "1.5"], "error: alpha must be between 0 and 1, got 1.5"),
         (["--baseline", "gelu"], "error: baseline gelu has no finished trials in mnist-mini [e30c7bcd]; it has: relu"),
         (["--baseline", "gleu"], "error: unknown activation 'gleu'; did you mean: gelu?"),
@@ -213,13 +253,23 @@ def test_report_bad_options_are_one_line_and_exit_2(args, message):
 
 
 def test_report_figures_are_written_and_byte_identical_when_rerun():
-    store_with(Path("results"), {act: [[90.0, 97.0 + 0.1 * s + i * 0.05] for s in range(3)]
-                                 for i, act in enumerate(["relu", "gelu", "silu"])})  # fmt: skip
+    store_with(
+        Path("results"),
+        {act: [[90.0, 97.0 + 0.1 * s + i * 0.05] for s in range(3)] for i, act in enumerate(["relu", "gelu", "silu"])},
+    )
     folder = Path("results/mnist-mini")
     assert runner.invoke(app, ["report"]).exit_code == 0
     figures = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".png", ".svg")}
-    assert sorted(figures) == ["cost.png", "cost.svg", "curves.png", "curves.svg", "differences.png",
-                               "differences.svg", "seeds.png", "seeds.svg"]  # fmt: skip
+    assert sorted(figures) == [
+        "cost.png",
+        "cost.svg",
+        "curves.png",
+        "curves.svg",
+        "differences.png",
+        "differences.svg",
+        "seeds.png",
+        "seeds.svg",
+    ]
     assert runner.invoke(app, ["report"]).exit_code == 0
     assert {name: (folder / name).read_bytes() for name in figures} == figures
     # Every seed moved by the same amount: no test, so no level to adjust (Bonferroni over 0).
@@ -245,12 +295,19 @@ def test_summary_tex_json_and_the_curve_columns_of_published_tables():
 
 def test_ranking_counts_significant_wins_and_ties_the_rest():
     def pair(a, b, delta, significant):
-        return stats.PairComparison(a, b, 5, 5, delta_mean=delta, p_holm=0.01 if significant else 0.5,
-                                    significant=significant)  # fmt: skip
+        return stats.PairComparison(
+            a, b, 5, 5, delta_mean=delta, p_holm=0.01 if significant else 0.5, significant=significant
+        )
 
     means = {"relu": 97.0, "gelu": 97.6, "silu": 97.1, "tanh": 95.0}
-    pairs = [pair("relu", "gelu", -0.6, True), pair("relu", "silu", -0.1, False), pair("relu", "tanh", 2.0, True),
-             pair("gelu", "silu", 0.5, False), pair("gelu", "tanh", 2.6, True), pair("silu", "tanh", 2.1, True)]  # fmt: skip
+    pairs = [
+        pair("relu", "gelu", -0.6, True),
+        pair("relu", "silu", -0.1, False),
+        pair("relu", "tanh", 2.0, True),
+        pair("gelu", "silu", 0.5, False),
+        pair("gelu", "tanh", 2.6, True),
+        pair("silu", "tanh", 2.1, True),
+    ]
     # Nothing beats gelu or silu significantly (they are tied with each other); gelu beats relu;
     # all three beat tanh. Ranks: 1 + the number significantly better.
     assert stats.rank_activations(means, pairs, higher_is_better=True) == {"gelu": 1, "silu": 1, "relu": 2, "tanh": 4}
@@ -259,16 +316,22 @@ def test_ranking_counts_significant_wins_and_ties_the_rest():
 
 
 def test_report_all_pairs_writes_the_matrix_and_the_ranking():
-    store_with(Path("results"), {
-        "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
-        "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 over relu on every seed
-        "silu": [[90.0, 97.5 + d] for d in (0.2, 0.2, -0.2, 0.3, 0.0)],  # +0.5 over relu, tied with gelu
-    })  # fmt: skip
+    store_with(
+        Path("results"),
+        {
+            "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
+            "gelu": [[90.0, 97.5 + d] for d in (0.1, 0.35, -0.1, 0.2, 0.05)],  # +0.5 over relu on every seed
+            "silu": [[90.0, 97.5 + d] for d in (0.2, 0.2, -0.2, 0.3, 0.0)],  # +0.5 over relu, tied with gelu
+        },
+    )
     result = runner.invoke(app, ["report", "--pairs", "all"])
     assert result.exit_code == 0, result.output
     saved = json.loads(Path("results/mnist-mini/pairs.json").read_text())
     assert [(r["activation"], r["rank"], r["tied"]) for r in saved["ranking"]] == [
-        ("gelu", 1, True), ("silu", 1, True), ("relu", 3, False)]  # fmt: skip
+        ("gelu", 1, True),
+        ("silu", 1, True),
+        ("relu", 3, False),
+    ]
     pairs = pd.read_csv("results/mnist-mini/pairs.csv")
     assert list(zip(pairs["a"], pairs["b"])) == [("relu", "gelu"), ("relu", "silu"), ("gelu", "silu")]
     assert pairs["p_holm"].tolist() == pytest.approx(stats.holm(pairs["p_ttest"].tolist()), rel=1e-5)
@@ -276,7 +339,8 @@ def test_report_all_pairs_writes_the_matrix_and_the_ranking():
     assert "| relu (n=5) |  | " in markdown and "| 1 (tied) | gelu |" in markdown
     assert "every pair" in result.stdout and "ranking" in result.stdout
     assert runner.invoke(app, ["report", "--pairs", "some"]).stderr.strip() == (
-        "error: unknown --pairs 'some'; choose from: baseline, all")
+        "error: unknown --pairs 'some'; choose from: baseline, all"
+    )
 
 
 def test_report_format_and_out_choose_the_files_and_their_folder():
@@ -284,7 +348,12 @@ def test_report_format_and_out_choose_the_files_and_their_folder():
     result = runner.invoke(app, ["report", "--format", "tex,svg", "--out", "paper"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in Path("paper/mnist-mini").iterdir()) == [
-        "cost.svg", "curves.svg", "differences.svg", "seeds.svg", "summary.tex"]  # fmt: skip
+        "cost.svg",
+        "curves.svg",
+        "differences.svg",
+        "seeds.svg",
+        "summary.tex",
+    ]
     assert not Path("results/mnist-mini").exists()
     bad = runner.invoke(app, ["report", "--format", "md,docx"])
     assert bad.exit_code == 2
@@ -292,8 +361,9 @@ def test_report_format_and_out_choose_the_files_and_their_folder():
 
 
 def test_report_on_a_real_tiny_run_tests_every_activation_against_relu():
-    ran = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu,tanh,gelu", "--repeats", "3",
-                              "--epochs", "1", "-q"])  # fmt: skip
+    ran = runner.invoke(
+        app, ["run", "--task", "mnist-mini", "--acts", "relu,tanh,gelu", "--repeats", "3", "--epochs", "1", "-q"]
+    )
     assert ran.exit_code == 0, ran.output
     assert runner.invoke(app, ["report", "--pairs", "all"]).exit_code == 0
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
@@ -321,26 +391,34 @@ def test_tost_is_statsmodels_and_a_hand_computed_case():
 
 
 def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
-    store_with(Path("results"), {
-        "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
-        "gelu": [[90.0, 97.0 + d] for d in (0.15, 0.27, -0.08, 0.16, 0.01)],  # within ±0.05 of relu per seed
-        "silu": [[90.0, 97.0 + d] for d in (0.9, -0.8, 0.7, -0.6, 0.0)],  # too noisy to show either
-        "tanh": [[90.0, 98.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # +1: better
-    })  # fmt: skip
+    store_with(
+        Path("results"),
+        {
+            "relu": [[90.0, 97.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.0)],
+            "gelu": [[90.0, 97.0 + d] for d in (0.15, 0.27, -0.08, 0.16, 0.01)],  # within ±0.05 of relu per seed
+            "silu": [[90.0, 97.0 + d] for d in (0.9, -0.8, 0.7, -0.6, 0.0)],  # too noisy to show either
+            "tanh": [[90.0, 98.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # +1: better
+        },
+    )
     result = runner.invoke(app, ["report", "--margin", "0.5"])
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     assert compare["verdict"].to_dict() == {
-        "relu": "baseline", "gelu": "equivalent (±0.5)", "silu": "inconclusive", "tanh": "better"
-    }  # fmt: skip
+        "relu": "baseline",
+        "gelu": "equivalent (±0.5)",
+        "silu": "inconclusive",
+        "tanh": "better",
+    }
     assert compare.loc["gelu", "p_tost_holm"] < 0.05 < compare.loc["silu", "p_tost_holm"]
     markdown = Path("results/mnist-mini/compare.md").read_text()
     assert "| p (TOST, Holm) | seeds to decide | verdict |" in markdown
     assert "TOST (two one-sided paired t-tests against ±0.5" in markdown
     # Differences and equivalences: two Holm families at alpha each, said wherever the verdicts are.
-    families = ("Two families, each Holm-corrected at 0.05: the probability that any better or worse verdict is "
-                "false is at most 0.05, and the same holds for the equivalent verdicts; all verdicts together "
-                "can err with probability up to 0.1 (--alpha 0.025 holds them to 0.05).")  # fmt: skip
+    families = (
+        "Two families, each Holm-corrected at 0.05: the probability that any better or worse verdict is "
+        "false is at most 0.05, and the same holds for the equivalent verdicts; all verdicts together "
+        "can err with probability up to 0.1 (--alpha 0.025 holds them to 0.05)."
+    )
     saved = json.loads(Path("results/mnist-mini/compare.json").read_text())
     assert families in markdown and families in saved["method"]
     assert families in " ".join(result.stdout.split())  # the terminal wraps the caption
@@ -354,8 +432,10 @@ def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
     assert silu_row.endswith(f"| {expected} | inconclusive |")
     plain = runner.invoke(app, ["report"])
     assert "equivalent" not in plain.stdout and "p_tost" not in Path("results/mnist-mini/compare.csv").read_text()
-    one_family = ("Holm controls the familywise error: the probability that any better or worse verdict is false "
-                  "(a difference declared where there is none) is at most 0.05.")  # fmt: skip
+    one_family = (
+        "Holm controls the familywise error: the probability that any better or worse verdict is false "
+        "(a difference declared where there is none) is at most 0.05."
+    )
     assert one_family in Path("results/mnist-mini/compare.md").read_text()
 
 
@@ -369,9 +449,13 @@ def test_a_row_holm_rejects_while_its_interval_touches_0_is_marked():
     # Holm's second step tests it at 0.05 / 1 and rejects it.
     seeds = list(range(5))
     base = [97.0, 97.3, 96.8, 97.1, 97.2]
-    table = values({"relu": (seeds, base),
-                    "gelu": (seeds, [b + 1 + e for b, e in zip(base, (0, 0.01, -0.01, 0.01, 0))]),
-                    "silu": (seeds, [b + 0.21 + 0.1 * k for b, k in zip(base, (-2, -1, 0, 1, 2))])})  # fmt: skip
+    table = values(
+        {
+            "relu": (seeds, base),
+            "gelu": (seeds, [b + 1 + e for b, e in zip(base, (0, 0.01, -0.01, 0.01, 0))]),
+            "silu": (seeds, [b + 0.21 + 0.1 * k for b, k in zip(base, (-2, -1, 0, 1, 2))]),
+        }
+    )
     _, gelu, silu = stats.compare_to_baseline(table, "relu", 0.05)
     assert silu.p_ttest == pytest.approx(0.0412, abs=1e-4) and silu.p_holm == silu.p_ttest and silu.significant
     assert silu.ci_low == pytest.approx(0.21 - scipy_stats.t.isf(0.0125, 4) * 0.1 * math.sqrt(2.5 / 5))
@@ -381,13 +465,16 @@ def test_a_row_holm_rejects_while_its_interval_touches_0_is_marked():
 
 def test_step_down_and_unpaired_rows_are_marked_in_md_csv_json_html_and_the_terminal():
     base = [97.0, 97.3, 96.8, 97.1, 97.2, 97.0, 96.9, 97.4, 97.1, 97.3, 97.0, 97.2]
-    store_with(Path("results"), {
-        "relu": [[90.0, b] for b in base],  # seeds 0-11
-        "gelu": [[90.0, b + 0.1 * (s % 3)] for s, b in enumerate(base[:8])],  # seeds 0-7: unpaired
-        "silu": [[90.0, b + 1 + 0.01 * (s % 2)] for s, b in enumerate(base)],  # +1: better at Holm's first step
-        # p = 0.0213: Holm's second step (0.05 / 2) rejects it; its 98.33% interval touches 0
-        "tanh": [[90.0, b + 0.14 + 0.1 * (s % 5 - 2)] for s, b in enumerate(base)],
-    })  # fmt: skip
+    store_with(
+        Path("results"),
+        {
+            "relu": [[90.0, b] for b in base],  # seeds 0-11
+            "gelu": [[90.0, b + 0.1 * (s % 3)] for s, b in enumerate(base[:8])],  # seeds 0-7: unpaired
+            "silu": [[90.0, b + 1 + 0.01 * (s % 2)] for s, b in enumerate(base)],  # +1: better at Holm's first step
+            # p = 0.0213: Holm's second step (0.05 / 2) rejects it; its 98.33% interval touches 0
+            "tanh": [[90.0, b + 0.14 + 0.1 * (s % 5 - 2)] for s, b in enumerate(base)],
+        },
+    )
     result = runner.invoke(app, ["report", "--format", "md,csv,json,html"])
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
@@ -401,22 +488,26 @@ def test_step_down_and_unpaired_rows_are_marked_in_md_csv_json_html_and_the_term
     rows = {line.split(" | ")[0][2:]: line for line in markdown.splitlines() if line.startswith("| ")}
     assert rows["gelu"].endswith("| inconclusive (unpaired §) |") and rows["tanh"].endswith("| better ‡ |")
     assert rows["silu"].endswith("| better |")
-    notes = ("‡ Holm's step-down rejects; the simultaneous interval, which is more conservative, touches 0.\n\n"
-             f"§ {reason}.\n\n")  # fmt: skip
+    notes = (
+        "‡ Holm's step-down rejects; the simultaneous interval, which is more conservative, touches 0.\n\n"
+        f"§ {reason}.\n\n"
+    )
     assert notes + "Metric: final test accuracy (%). Against relu" in markdown
     page = Path("results/report.html").read_text()
     assert "<td>inconclusive (unpaired §)</td>" in page and "<td>better ‡</td>" in page
     escaped = reason.replace("'", "&#x27;")  # html.escape's apostrophe
     assert f"<p>§ {escaped}.</p>" in page
-    assert ("<p>‡ Holm&#x27;s step-down rejects; the simultaneous interval, which is more conservative, "
-            "touches 0.</p>") in page
+    assert (
+        "<p>‡ Holm&#x27;s step-down rejects; the simultaneous interval, which is more conservative, touches 0.</p>"
+    ) in page
     assert "inconclusive (unpaired §)" in result.stdout and "better ‡" in result.stdout and reason in result.stdout
 
 
 def test_an_unpaired_row_where_neither_seed_set_varies_is_not_tested():
     """SciPy's Welch test says p = 0 when both groups are constant: a 'better' on no evidence."""
-    values = pd.DataFrame({"activation": ["relu"] * 4 + ["gelu"] * 3, "seed": [0, 1, 2, 3, 0, 1, 2],
-                           "value": [1.0] * 4 + [2.0] * 3})
+    values = pd.DataFrame(
+        {"activation": ["relu"] * 4 + ["gelu"] * 3, "seed": [0, 1, 2, 3, 0, 1, 2], "value": [1.0] * 4 + [2.0] * 3}
+    )
     _, gelu = stats.compare_to_baseline(values, "relu", 0.05)
     assert (gelu.test, gelu.delta_mean, math.isnan(gelu.p_holm), math.isnan(gelu.ci_low)) == ("welch", 1.0, True, True)
     assert stats.verdict(gelu, True) == (

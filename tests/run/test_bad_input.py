@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fakes import fake_result
 from typer.testing import CliRunner
 
 from actbench.activations import canonical_spec
 from actbench.cli import app
 from actbench.results.store import DB_NAME, ResultStore, StoreError
-from fakes import fake_result
 
 runner = CliRunner()
 
@@ -71,14 +71,23 @@ def run(*args: str):
     "spec, message",
     [
         ("badacts:Boom", "activation badacts:Boom fails on a float32 batch of shape (8, 16): RuntimeError: boom"),
-        ("badacts:Halves", "activation badacts:Halves maps a float32 batch of shape (8, 16) to float32 of shape (8, 8); "
-                           "an activation must keep its input's shape and dtype"),
-        ("badacts:Doubles", "activation badacts:Doubles maps a float32 batch of shape (8, 16) to float64 of shape (8, 16); "
-                            "an activation must keep its input's shape and dtype"),
-        ("badacts:Detached", "activation badacts:Detached passes no gradient back to its input (is its output detached?)"),
+        (
+            "badacts:Halves",
+            "activation badacts:Halves maps a float32 batch of shape (8, 16) to float32 of shape (8, 8); "
+            "an activation must keep its input's shape and dtype",
+        ),
+        (
+            "badacts:Doubles",
+            "activation badacts:Doubles maps a float32 batch of shape (8, 16) to float64 of shape (8, 16); "
+            "an activation must keep its input's shape and dtype",
+        ),
+        (
+            "badacts:Detached",
+            "activation badacts:Detached passes no gradient back to its input (is its output detached?)",
+        ),
         ("badacts:Infinite", "activation badacts:Infinite gives non-finite values on a standard normal batch (x 2)"),
     ],
-)  # fmt: skip
+)
 def test_a_broken_plugin_fails_before_anything_is_written(plugins, spec, message):
     result = run("--acts", f"relu,{spec}")
     assert result.exit_code == 2
@@ -119,7 +128,10 @@ def test_an_activation_failing_mid_training_is_stored_as_failed_and_the_run_goes
 
 @pytest.mark.parametrize(
     "refuse, reason",
-    [("PRAGMA max_page_count = 1", "database or disk is full"), ("PRAGMA query_only = 1", "attempt to write a readonly database")],
+    [
+        ("PRAGMA max_page_count = 1", "database or disk is full"),
+        ("PRAGMA query_only = 1", "attempt to write a readonly database"),
+    ],
     ids=["disk-full", "read-only"],
 )
 def test_a_refused_write_is_one_error_and_damages_nothing_stored(tmp_path, refuse, reason):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from actbench.api import Trial, TrainContext, WorkUnit
+from actbench.api import TrainContext, Trial, WorkUnit
 from actbench.run.checkpoints import (
     NO_CHECKPOINT,
     CheckpointWarning,
@@ -43,8 +44,13 @@ def bits(result):
     return json.dumps([dataclasses.asdict(m) | {"elapsed_s": None} for m in result.epochs], default=str, sort_keys=True)
 
 
-STATE = {"weights": torch.arange(6.0).view(2, 3), "gen": torch.Generator().manual_seed(1).get_state(),
-         "step": 7, "epochs": [{"epoch": 1, "train_loss": 0.5, "extra": {}}], "slow": None}  # fmt: skip
+STATE = {
+    "weights": torch.arange(6.0).view(2, 3),
+    "gen": torch.Generator().manual_seed(1).get_state(),
+    "step": 7,
+    "epochs": [{"epoch": 1, "train_loss": 0.5, "extra": {}}],
+    "slow": None,
+}
 
 
 # --- the file ------------------------------------------------------------------------
@@ -66,7 +72,7 @@ def test_a_saved_state_loads_back_and_no_temporary_file_stays(tmp_path):
 def test_a_failed_save_keeps_the_previous_checkpoint_and_leaves_no_temporary_file(tmp_path):
     checkpoint = FileCheckpoint(tmp_path / "unit.pt")
     checkpoint.save(STATE)
-    with pytest.raises(Exception):
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # which one depends on where the lambda lives
         checkpoint.save({"unpicklable": lambda: None})
     assert [p.name for p in tmp_path.iterdir()] == ["unit.pt"]
     assert checkpoint.load()["step"] == 7
@@ -80,7 +86,9 @@ def test_an_unreadable_checkpoint_is_ignored_with_a_warning_naming_it(tmp_path, 
     if damage == "other data":
         torch.save({"weights": torch.zeros(2)}, path)  # a torch file, but not our envelope
     else:
-        path.write_bytes({"truncated": whole[: len(whole) // 2], "garbage": b"\x00not a checkpoint" * 9, "empty": b""}[damage])
+        path.write_bytes(
+            {"truncated": whole[: len(whole) // 2], "garbage": b"\x00not a checkpoint" * 9, "empty": b""}[damage]
+        )
     with pytest.warns(CheckpointWarning) as caught:
         assert FileCheckpoint(path).load() is None
     (message,) = [str(w.message) for w in caught]
@@ -117,8 +125,10 @@ def test_a_unit_has_the_same_checkpoint_name_in_every_process():
     unit = WorkUnit("population", tuple(mini(a, s) for s in (0, 1) for a in acts))
     done = subprocess.run(
         [sys.executable, "-c", NAME_IN_ANOTHER_PROCESS, json.dumps(HP), json.dumps(acts)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == unit_name(unit)
     assert unit_name(unit).startswith("population-") and unit_name(unit).endswith(".pt")
     # Other trials, another order, another engine or other hyperparameters: another name.
@@ -155,6 +165,7 @@ def kill_after(epoch: int):
     def on_epoch(trial, metrics):
         if metrics.epoch == epoch:
             raise Killed  # after the checkpoint of that epoch was written
+
     return on_epoch
 
 

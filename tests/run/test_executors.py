@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from actbench.api import Trial, TrainContext, WorkUnit
+from actbench.api import TrainContext, Trial, WorkUnit
 from actbench.cli import app
 from actbench.results.store import ResultStore
 from actbench.run.engines import ENGINES
@@ -72,7 +72,20 @@ def stored(folder: str):
 
 @pytest.mark.parametrize("engine", ["sequential", "population"])
 def test_a_new_executor_is_one_registry_entry_and_stores_what_local_stores(crossing, engine):
-    args = ["run", "--task", "mnist-mini", "--acts", "relu,ralu", "--repeats", "2", "--epochs", "1", "--engine", engine, "-q"]
+    args = [
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,ralu",
+        "--repeats",
+        "2",
+        "--epochs",
+        "1",
+        "--engine",
+        engine,
+        "-q",
+    ]
     assert runner.invoke(app, [*args, "--results-dir", "local"]).exit_code == 0
     result = runner.invoke(app, [*args, "--results-dir", "crossed", "--executor", "crossing"])
     assert result.exit_code == 0, result.output

@@ -52,8 +52,25 @@ PROBES = SPECS  # each process probes each activation once, in training mode, be
 
 
 def run_args(engine: str) -> list[str]:
-    return [sys.executable, "-m", "actbench", "run", "--task", "mnist-mini", "--acts", ACTS, "--repeats", str(SEEDS),
-            "--epochs", str(EPOCHS), "--engine", engine, "--results-dir", "results", "-q"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "actbench",
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        ACTS,
+        "--repeats",
+        str(SEEDS),
+        "--epochs",
+        str(EPOCHS),
+        "--engine",
+        engine,
+        "--results-dir",
+        "results",
+        "-q",
+    ]
 
 
 def env() -> dict[str, str]:
@@ -72,8 +89,9 @@ def counted(folder: Path) -> int:
 
 
 def exported(folder: Path) -> pd.DataFrame:
-    done = subprocess.run([sys.executable, "-m", "actbench", "export"], cwd=folder, capture_output=True,
-                          text=True, env=env(), check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "actbench", "export"], cwd=folder, capture_output=True, text=True, env=env(), check=True
+    )
     rows = pd.read_csv(io.StringIO(done.stdout))
     columns = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "activation_params", "status"]
     return rows[columns].sort_values(["activation", "seed", "epoch"]).reset_index(drop=True)
@@ -94,7 +112,9 @@ def test_killed_again_and_again_it_finishes_with_the_numbers_of_a_clean_run(tmp_
     kills = [rng.uniform(1.2, 1.8) * epoch_calls for _ in range(3)]
     for progress in kills:
         start = counted(folder)
-        process = subprocess.Popen(run_args(engine), cwd=folder, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            run_args(engine), cwd=folder, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 300
         while counted(folder) < start + PROBES + progress and process.poll() is None:
             assert time.monotonic() < deadline, "the run made no progress"

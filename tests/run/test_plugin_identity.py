@@ -87,10 +87,16 @@ def test_an_edited_plugin_is_trained_anew_and_reported_apart_never_pooled(myact)
     assert "4 trials; 2 already stored (skipped), 2 to run" in edited.stderr  # relu's; the new version trains
 
     relu, new_def = definition(parse_activation("relu")), definition(new)
-    assert sorted(stored()) == sorted([
-        ("relu", 0, relu), ("relu", 1, relu), (old.canonical, 0, old_def), (old.canonical, 1, old_def),
-        (new.canonical, 0, new_def), (new.canonical, 1, new_def),
-    ])  # fmt: skip
+    assert sorted(stored()) == sorted(
+        [
+            ("relu", 0, relu),
+            ("relu", 1, relu),
+            (old.canonical, 0, old_def),
+            (old.canonical, 1, old_def),
+            (new.canonical, 0, new_def),
+            (new.canonical, 1, new_def),
+        ]
+    )
 
     # The report: one row per version, each of its own 2 seeds, each paired with relu.
     report = runner.invoke(app, ["report", "--format", "csv"])
@@ -118,7 +124,9 @@ def test_an_edited_plugin_is_trained_anew_and_reported_apart_never_pooled(myact)
 
     exported = pd.read_csv(io.StringIO(runner.invoke(app, ["export"]).stdout))
     assert set(zip(exported["activation"], exported["definition"])) == {
-        ("relu", relu), (old.canonical, old_def), (new.canonical, new_def)
+        ("relu", relu),
+        (old.canonical, old_def),
+        (new.canonical, new_def),
     }
 
 

@@ -58,8 +58,9 @@ def test_a_slow_plug_in_costs_more_than_relu_in_one_population():
         assert wall[slow, seed] - wall["relu", seed] > 0.5 * slept
     # A member's wall time is its last epoch's seconds; together they are the population's
     # time at most (the measuring left out).
-    stamped = epochs[["trial_id", "elapsed_s"]].merge(trials[["id", "activation", "seed"]], left_on="trial_id",
-                                                      right_on="id")
+    stamped = epochs[["trial_id", "elapsed_s"]].merge(
+        trials[["id", "activation", "seed"]], left_on="trial_id", right_on="id"
+    )
     last = stamped.set_index(["activation", "seed"])["elapsed_s"]  # one epoch: the last
     assert (last.sort_index() == wall.sort_index()).all()
     assert 0.5 * population_seconds < wall.sum() < population_seconds

@@ -15,9 +15,17 @@ needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not i
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "HOME": str(repo), "PATH": "/usr/bin:/bin:/usr/local/bin"}  # fmt: skip
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env).stdout.strip()
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "HOME": str(repo),
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
 
 
 def make_package(root: Path) -> Path:
@@ -77,7 +85,9 @@ def test_every_stored_trial_records_this_process_revision():
     from actbench.cli import app
     from actbench.results.store import ResultStore
 
-    assert CliRunner().invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu", "--epochs", "1", "-q"]).exit_code == 0
+    assert (
+        CliRunner().invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu", "--epochs", "1", "-q"]).exit_code == 0
+    )
     with ResultStore(Path("results"), create=False) as store:
         assert store.trials()["code_revision"].tolist() == [code_revision()]
     assert re.fullmatch(r"git:[0-9a-f]{40}(\+dirty:[0-9a-f]{16})?|source:[0-9a-f]{16}", code_revision())

@@ -30,8 +30,10 @@ TESTS = Path(__file__).resolve().parents[1]
 RAY = str(Path(sys.executable).with_name("ray"))
 # Token authentication off for this throwaway cluster: every process would need the token.
 CLUSTER_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RAY_ADDRESS")} | {
-    "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0",
-}  # fmt: skip
+    "RAY_AUTH_MODE": "disabled",
+    "OMP_NUM_THREADS": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
 COLUMNS = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "status"]
 
 
@@ -39,7 +41,9 @@ def actbench(*args: str, cwd: Path, extra_path: Path | None = None, check: bool 
     """The CLI as a user runs it, with the tests folder (fakes) importable by the driver only."""
     paths = [str(TESTS)] + ([str(extra_path)] if extra_path else [])
     env = CLUSTER_ENV | {"PYTHONPATH": os.pathsep.join(paths)}
-    done = subprocess.run([sys.executable, "-m", "actbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "actbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -47,8 +51,14 @@ def actbench(*args: str, cwd: Path, extra_path: Path | None = None, check: bool 
 
 def driver(*args: str, cwd: Path) -> subprocess.Popen:
     env = CLUSTER_ENV | {"PYTHONPATH": str(TESTS)}
-    return subprocess.Popen([sys.executable, "-m", "actbench", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "actbench", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def exported(folder: Path) -> pd.DataFrame:
@@ -95,14 +105,27 @@ def cluster(tmp_path_factory):
     subprocess.run([RAY, "stop", "--force"], env=CLUSTER_ENV, capture_output=True)
     head = subprocess.run(
         [RAY, "start", "--head", "--port=0", "--num-cpus=1", "--include-dashboard=false", "--disable-usage-stats"],
-        env=CLUSTER_ENV, cwd=folder, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        env=CLUSTER_ENV,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     address = re.search(r"--address='([^']+)'", head.stdout + head.stderr)[1]
-    subprocess.run([RAY, "start", f"--address={address}", "--num-cpus=1", "--disable-usage-stats"],
-                   env=CLUSTER_ENV, cwd=folder, capture_output=True, text=True, check=True)  # fmt: skip
-    probe = "import json, ray; ray.init(address=%r); print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive']]))"
-    nodes = subprocess.run([sys.executable, "-c", probe % address], env=CLUSTER_ENV, cwd=folder,
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    subprocess.run(
+        [RAY, "start", f"--address={address}", "--num-cpus=1", "--disable-usage-stats"],
+        env=CLUSTER_ENV,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    probe = (
+        "import json, ray; ray.init(address=%r); print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive']]))"
+    )
+    nodes = subprocess.run(
+        [sys.executable, "-c", probe % address], env=CLUSTER_ENV, cwd=folder, capture_output=True, text=True, check=True
+    ).stdout
     yield address, set(json.loads(nodes.strip().splitlines()[-1]))
     subprocess.run([RAY, "stop", "--force"], env=CLUSTER_ENV, capture_output=True)
 
@@ -110,7 +133,7 @@ def cluster(tmp_path_factory):
 # The plug-ins sleep in every forward (about 4 s a trial, the numbers untouched): a
 # trial must outlast a second node's worker start, or Ray hands every unit to the
 # head's warm worker and the second node never trains.
-MYACTS = '''
+MYACTS = """
 import time
 
 import torch
@@ -125,7 +148,7 @@ class ScaledSwish(nn.Module):
     def forward(self, x):
         time.sleep(0.025)
         return x * torch.sigmoid(self.beta * x)
-'''
+"""
 
 
 def test_trials_spread_over_both_nodes_with_the_numbers_of_a_local_run(cluster, tmp_path):
@@ -134,10 +157,24 @@ def test_trials_spread_over_both_nodes_with_the_numbers_of_a_local_run(cluster, 
     elsewhere = tmp_path / "only-the-driver-sees-this"
     elsewhere.mkdir()
     (elsewhere / "shippedacts.py").write_text(MYACTS.replace("ScaledSwish", "Shipped"))
-    run = ["run", "--task", "mnist-mini", "--acts", "relu,myacts:ScaledSwish,shippedacts:Shipped", "--repeats", "2",
-           "--epochs", "1", "--engine", "sequential", "-q"]  # fmt: skip
+    run = [
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,myacts:ScaledSwish,shippedacts:Shipped",
+        "--repeats",
+        "2",
+        "--epochs",
+        "1",
+        "--engine",
+        "sequential",
+        "-q",
+    ]
     actbench(*run, "--results-dir", "local", cwd=tmp_path, extra_path=elsewhere)
-    actbench(*run, "--results-dir", "ray", "--executor", "ray", "--address", address, cwd=tmp_path, extra_path=elsewhere)
+    actbench(
+        *run, "--results-dir", "ray", "--executor", "ray", "--address", address, cwd=tmp_path, extra_path=elsewhere
+    )
     pd.testing.assert_frame_equal(exported(tmp_path / "ray"), exported(tmp_path / "local"))
     assert {node for (node,) in stored(tmp_path / "ray", "node")} == nodes  # both nodes trained
     export = actbench("export", "--results-dir", "ray", cwd=tmp_path).stdout
@@ -147,8 +184,20 @@ def test_trials_spread_over_both_nodes_with_the_numbers_of_a_local_run(cluster, 
 
 def test_a_worker_killed_mid_trial_is_retried_and_every_trial_stored_once(cluster, tmp_path):
     address, _ = cluster
-    run = ["run", "--task", "mnist-mini", "--acts", "relu,fakes:Slow(ms=4)", "--repeats", "2", "--epochs", "3",
-           "--engine", "sequential", "-q"]  # fmt: skip
+    run = [
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,fakes:Slow(ms=4)",
+        "--repeats",
+        "2",
+        "--epochs",
+        "3",
+        "--engine",
+        "sequential",
+        "-q",
+    ]
     process = driver(*run, "--results-dir", "ray", "--executor", "ray", "--address", address, cwd=tmp_path)
     # A checkpoint on the shared disk: some trial has finished an epoch, and is mid-trial.
     wait_until(lambda: any((tmp_path / "ray" / "checkpoints").glob("*.pt")), process, "a first checkpoint")
@@ -167,8 +216,26 @@ def test_a_worker_killed_mid_trial_is_retried_and_every_trial_stored_once(cluste
 
 def test_a_driver_killed_mid_run_leaves_a_store_the_rerun_completes(cluster, tmp_path):
     address, _ = cluster
-    run = ["run", "--task", "mnist-mini", "--acts", "relu,fakes:Slow(ms=4)", "--repeats", "3", "--epochs", "2",
-           "--engine", "sequential", "-q", "--results-dir", "ray", "--executor", "ray", "--address", address]  # fmt: skip
+    run = [
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,fakes:Slow(ms=4)",
+        "--repeats",
+        "3",
+        "--epochs",
+        "2",
+        "--engine",
+        "sequential",
+        "-q",
+        "--results-dir",
+        "ray",
+        "--executor",
+        "ray",
+        "--address",
+        address,
+    ]
     process = driver(*run, cwd=tmp_path)
     wait_until(lambda: len(stored(tmp_path / "ray")) >= 1, process, "a first stored trial")
     process.send_signal(signal.SIGKILL)
@@ -184,8 +251,23 @@ def test_a_driver_killed_mid_run_leaves_a_store_the_rerun_completes(cluster, tmp
 
 def test_a_member_that_kills_its_worker_every_time_fails_alone(cluster, tmp_path):
     address, _ = cluster
-    run = ["run", "--task", "mnist-mini", "--acts", "relu,fakes:KillsWorker(calls=30)", "--epochs", "1",
-           "--engine", "population", "--max-retries", "1", "--executor", "ray", "--address", address]  # fmt: skip
+    run = [
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,fakes:KillsWorker(calls=30)",
+        "--epochs",
+        "1",
+        "--engine",
+        "population",
+        "--max-retries",
+        "1",
+        "--executor",
+        "ray",
+        "--address",
+        address,
+    ]
     done = actbench(*run, cwd=tmp_path)
     trials = {act: (status, error) for act, status, error in stored(tmp_path / "results", "activation, status, error")}
     assert trials["relu"] == ("ok", None)
@@ -199,7 +281,8 @@ def test_the_smoke_config_on_a_local_instance_stores_what_local_stores(tmp_path)
     config = str(TESTS.parent / "configs" / "smoke.toml")
     actbench("run", "--config", config, "--results-dir", "local", "-q", cwd=tmp_path)
     # Two CPUs per unit: one unit at a time, so the population is the local run's own.
-    ray = actbench("run", "--config", config, "--results-dir", "ray", "--executor", "ray", "--cpus-per-trial", "2",
-                   cwd=tmp_path)  # fmt: skip
+    ray = actbench(
+        "run", "--config", config, "--results-dir", "ray", "--executor", "ray", "--cpus-per-trial", "2", cwd=tmp_path
+    )
     assert "with Ray: 1 node(s)" in ray.stderr
     pd.testing.assert_frame_equal(exported(tmp_path / "ray"), exported(tmp_path / "local"))

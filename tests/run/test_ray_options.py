@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from actbench.api import Trial, TrainContext, WorkUnit
+from actbench.api import TrainContext, Trial, WorkUnit
 from actbench.cli import app
 from actbench.errors import DataError, UsageError
 from actbench.run.executors.ray import RayExecutor, _local_plugin_modules
@@ -33,32 +33,52 @@ def test_without_ray_the_executor_says_how_to_install_it(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
     assert error_line([*MINI, "--executor", "ray"]) == (
-        2, 'error: --executor ray needs Ray, which is not installed: pip install "actbench[ray]"'
-    )  # fmt: skip
+        2,
+        'error: --executor ray needs Ray, which is not installed: pip install "actbench[ray]"',
+    )
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--address", "10.0.0.1:6379"], "--address applies to --executor ray only; this run uses the local executor"),
-        (["--gpus-per-trial", "1"], "--gpus-per-trial applies to --executor ray only; this run uses the local executor"),
+        (
+            ["--gpus-per-trial", "1"],
+            "--gpus-per-trial applies to --executor ray only; this run uses the local executor",
+        ),
         (["--executor", "ray", "--gpus-per-trial", "-1"], "--gpus-per-trial must be a number >= 0, got -1.0"),
-        (["--executor", "ray", "--cpus-per-trial", "0"], "--cpus-per-trial must be above 0: a trial needs a CPU to drive it"),
+        (
+            ["--executor", "ray", "--cpus-per-trial", "0"],
+            "--cpus-per-trial must be above 0: a trial needs a CPU to drive it",
+        ),
         (["--executor", "ray", "--max-retries", "-2"], "--max-retries must be a number >= 0, got -2"),
-        (["--executor", "ray", "--device", "cpu", "--gpus-per-trial", "1"],
-         "--device cpu with --gpus-per-trial 1.0: give one or the other"),
-        (["--executor", "ray", "--device", "cuda", "--gpus-per-trial", "0"],
-         "--device cuda with --gpus-per-trial 0: a CUDA trial needs a GPU"),
-        (["--executor", "ray", "--device", "mps"],
-         "--device mps does not apply to --executor ray: Ray gives each trial its GPUs; use auto, cpu or cuda, "
-         "with --gpus-per-trial"),
-        (["--executor", "ray", "--address", " "], "--address must not be empty (omit it to start a local Ray instance)"),
-        (["--executor", "ray", "--address", "10.0.0.1"],
-         "--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got '10.0.0.1'"),
-        (["--executor", "ray", "--address", "headnode:ray"],
-         "--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got 'headnode:ray'"),
+        (
+            ["--executor", "ray", "--device", "cpu", "--gpus-per-trial", "1"],
+            "--device cpu with --gpus-per-trial 1.0: give one or the other",
+        ),
+        (
+            ["--executor", "ray", "--device", "cuda", "--gpus-per-trial", "0"],
+            "--device cuda with --gpus-per-trial 0: a CUDA trial needs a GPU",
+        ),
+        (
+            ["--executor", "ray", "--device", "mps"],
+            "--device mps does not apply to --executor ray: Ray gives each trial its GPUs; use auto, cpu or cuda, "
+            "with --gpus-per-trial",
+        ),
+        (
+            ["--executor", "ray", "--address", " "],
+            "--address must not be empty (omit it to start a local Ray instance)",
+        ),
+        (
+            ["--executor", "ray", "--address", "10.0.0.1"],
+            "--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got '10.0.0.1'",
+        ),
+        (
+            ["--executor", "ray", "--address", "headnode:ray"],
+            "--address must be HOST:PORT (as 'ray start --head' prints it) or auto, got 'headnode:ray'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_executor_options_are_one_line_before_anything_starts(args, message):
     assert error_line([*MINI, *args]) == (2, f"error: {message}")
 
@@ -134,7 +154,9 @@ def mini_trials(acts, epochs=2):
 def test_a_worker_trains_its_unit_relays_progress_and_tags_the_node(keep_threads):
     trials = mini_trials(["relu", "gelu"])
     inbox = Inbox()
-    results = train_unit(WorkUnit("population", trials), TrainContext(torch.device("cpu"), None), None, 1, inbox, "n0de")
+    results = train_unit(
+        WorkUnit("population", trials), TrainContext(torch.device("cpu"), None), None, 1, inbox, "n0de"
+    )
     assert [r.trial for r in results] == list(trials) and {r.node for r in results} == {"n0de"}
     events = [event for batch in inbox.batches for event in batch]
     assert [e[:2] for e in events if e[0] == "start"] == [("start", t.key) for t in trials]

@@ -24,10 +24,11 @@ import pytest
 
 pytest.importorskip("ray")
 
+from fakes import fake_result  # noqa: E402
+
 from actbench.errors import ActbenchError  # noqa: E402
 from actbench.results.store import DB_NAME, ResultStore  # noqa: E402
 from actbench.run.executors import ray as executor  # noqa: E402
-from fakes import fake_result  # noqa: E402
 
 WAIT_S = 2.0  # CONNECT_TIMEOUT_S in these tests
 STARTUP_S = 30.0  # generous: a Python that imports torch, on a busy machine

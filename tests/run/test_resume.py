@@ -23,8 +23,20 @@ from actbench.run.runner import Resumption
 
 runner = CliRunner()
 # fakes:NanAfter diverges in its first epoch: the population stores it, then trains on.
-ARGS = ["run", "--task", "mnist-mini", "--acts", "relu,fakes:NanAfter(calls=20),gelu", "--repeats", "2",
-        "--epochs", "3", "--engine", "population", "-q"]  # fmt: skip
+ARGS = [
+    "run",
+    "--task",
+    "mnist-mini",
+    "--acts",
+    "relu,fakes:NanAfter(calls=20),gelu",
+    "--repeats",
+    "2",
+    "--epochs",
+    "3",
+    "--engine",
+    "population",
+    "-q",
+]
 
 
 class StopsAtEpoch2(LocalExecutor):

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-
+from fakes import HPARAMS, fake_result
 from typer.testing import CliRunner
 
 from actbench.cli import app
 from actbench.results.store import Owner, ResultStore
-from fakes import HPARAMS, fake_result
 
 runner = CliRunner()
 
@@ -56,11 +55,16 @@ def test_status_as_json_holds_what_the_tables_show(busy):
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     config = fake_result("relu", 0, [90.0]).trial.config_hash
-    assert found["stored"] == [{"task": "mnist-mini", "config": config[:8], "activation": "relu",
-                                "ok": 1, "diverged": 1, "failed": 0}]
+    assert found["stored"] == [
+        {"task": "mnist-mini", "config": config[:8], "activation": "relu", "ok": 1, "diverged": 1, "failed": 0}
+    ]
     (claim,) = found["claims"]
     assert (claim["activation"], claim["seed"], claim["owner"], claim["config_hash"]) == (
-        "gelu", 0, "gpu-node-7:4242:abcd1234", config)
+        "gelu",
+        0,
+        "gpu-node-7:4242:abcd1234",
+        config,
+    )
     assert found["pending"] == [{"activation": "gelu", "seeds": [1]}]
     bad = runner.invoke(app, ["status", "--format", "xml"])
     assert (bad.exit_code, bad.stderr) == (2, "error: unknown --format 'xml'; choose from: table, json\n")

@@ -98,10 +98,13 @@ def test_the_population_engine_gives_the_same_bits_with_1_and_2_threads(threads_
         (["--threads", "0"], "--threads must be a positive integer, got 0"),
         (["--threads", "-2"], "--threads must be a positive integer, got -2"),
         (["--threads", "3"], "--threads 3 is more than this machine's 2 CPU(s): more threads only oversubscribe them"),
-        (["--executor", "ray", "--threads", "1"], "--threads applies to the local executor; with --executor ray a "
-                                                  "unit's torch threads are its --cpus-per-trial"),
+        (
+            ["--executor", "ray", "--threads", "1"],
+            "--threads applies to the local executor; with --executor ray a "
+            "unit's torch threads are its --cpus-per-trial",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_threads_are_one_line(monkeypatch, args, message):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     refused(run_mini("--acts", "relu", *args), message)
@@ -119,15 +122,21 @@ def test_threads_in_a_config_file_and_for_tune_are_checked_alike(tmp_path, monke
 @pytest.mark.parametrize(
     "line, message",
     [
-        ("acts = 3", """'acts' must be a comma-separated string ("relu,gelu") or a list of activation specs """
-                     """(["relu", "gelu"]), got 3"""),
-        ("acts = [1, 2]", """'acts' must be a comma-separated string ("relu,gelu") or a list of activation specs """
-                          """(["relu", "gelu"]), got [1, 2]"""),
+        (
+            "acts = 3",
+            """'acts' must be a comma-separated string ("relu,gelu") or a list of activation specs """
+            """(["relu", "gelu"]), got 3""",
+        ),
+        (
+            "acts = [1, 2]",
+            """'acts' must be a comma-separated string ("relu,gelu") or a list of activation specs """
+            """(["relu", "gelu"]), got [1, 2]""",
+        ),
         ('compile = "false"', "'compile' must be true or false, got 'false'"),
         ("results_dir = 3", "'results_dir' must be a path (a string), got 3"),
         ("task = 3", "'task' must be a string, got 3"),
     ],
-)  # fmt: skip
+)
 def test_a_config_value_of_the_wrong_type_names_the_file_and_the_key(tmp_path, line, message):
     config = tmp_path / "run.toml"
     other = "" if line.startswith("acts") else 'acts = ["relu"]\n'
@@ -162,7 +171,7 @@ def test_threads_from_python_too(threads_seen, torch_threads):
         (["--memory-budget", "-1"], "memory budget must be a positive number of GB, got -1.0"),
         (["--executor", "ray", "--cpus-per-trial", "-1"], "--cpus-per-trial must be a number >= 0, got -1.0"),
     ],
-)  # fmt: skip
+)
 def test_out_of_range_run_options_are_one_line(args, message):
     refused(run_mini("--acts", "relu", *args), message)
 

@@ -85,18 +85,26 @@ def test_the_rule_says_which_number_of_plan_to_use():
     "args, message",
     [
         (["--until-decided"], "--until-decided needs --max-repeats N, the most seeds it may use"),
-        (["--until-decided", "--max-repeats", "6", "--repeats", "2"],
-         "--until-decided chooses the seeds itself: give --max-repeats, not --repeats or --seeds"),
+        (
+            ["--until-decided", "--max-repeats", "6", "--repeats", "2"],
+            "--until-decided chooses the seeds itself: give --max-repeats, not --repeats or --seeds",
+        ),
         (["--margin", "0.5"], "--margin applies to --until-decided only"),
-        (["--until-decided", "--max-repeats", "6", "--baseline", "silu"],
-         "--baseline silu is not among the run's activations: relu, gelu"),
+        (
+            ["--until-decided", "--max-repeats", "6", "--baseline", "silu"],
+            "--baseline silu is not among the run's activations: relu, gelu",
+        ),
         (["--until-decided", "--max-repeats", "2"], "--max-repeats must be at least 3, got 2"),
-        (["--until-decided", "--max-repeats", "6", "--look-every", "7"],
-         "--look-every must be between 1 and --max-repeats (6), got 7"),
-        (["--until-decided", "--max-repeats", "6", "--metric", "tta_acc"],
-         "task mnist-mini records no metric 'tta_acc'; compare one of: final_acc, best_acc, late_mean, final_loss"),
+        (
+            ["--until-decided", "--max-repeats", "6", "--look-every", "7"],
+            "--look-every must be between 1 and --max-repeats (6), got 7",
+        ),
+        (
+            ["--until-decided", "--max-repeats", "6", "--metric", "tta_acc"],
+            "task mnist-mini records no metric 'tta_acc'; compare one of: final_acc, best_acc, late_mean, final_loss",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_stopping_rules_are_one_line_before_anything_trains(args, message):
     result = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu,gelu", *args])
     assert (result.exit_code, result.stderr.strip()) == (2, f"error: {message}")
@@ -105,8 +113,21 @@ def test_bad_stopping_rules_are_one_line_before_anything_trains(args, message):
 
 @pytest.mark.slow
 def test_identity_stops_early_against_relu_while_gelu_gets_every_seed():
-    args = ["run", "--task", "mnist-mini", "--acts", "relu,identity,gelu", "--epochs", "3", "--until-decided",
-            "--max-repeats", "12", "--look-every", "4", "-q"]  # fmt: skip
+    args = [
+        "run",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,identity,gelu",
+        "--epochs",
+        "3",
+        "--until-decided",
+        "--max-repeats",
+        "12",
+        "--look-every",
+        "4",
+        "-q",
+    ]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     (written,) = Path("results/mnist-mini").glob("decisions-*.json")

@@ -25,8 +25,13 @@ TRAINED = re.compile(r"^(\S+) seed (\d+): ", re.M)  # the line a run prints for 
 def worker(results: Path, *extra: str) -> subprocess.Popen:
     # One thread each: three workers on two cores would otherwise fight over them.
     env = {**os.environ, "PYTHONPATH": str(TESTS), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "actbench", *RUN, "--results-dir", str(results), *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "actbench", *RUN, "--results-dir", str(results), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stored(results: Path) -> list[tuple]:

@@ -37,7 +37,8 @@ def stored(results) -> pd.DataFrame:
     with sqlite3.connect(results / DB_NAME) as conn:
         return pd.read_sql_query(
             "SELECT t.activation, t.seed, t.hparams, t.status, e.test_acc FROM trials t "
-            "JOIN epochs e ON e.trial_id = t.id AND e.epoch = t.epochs_run", conn
+            "JOIN epochs e ON e.trial_id = t.id AND e.epoch = t.epochs_run",
+            conn,
         )
 
 
@@ -52,14 +53,17 @@ def test_the_grid_is_every_combination_in_the_order_given():
     assert combos[1] == {"lr": 1e-3, "hidden": [32, 16], "init": "lecun"}  # the last key varies fastest
 
 
-@pytest.mark.parametrize("items, message", [
-    (["lr"], "--grid expects key=value1,value2,..., got 'lr'"),
-    (["lr=1e-3", "lr=1e-2"], "--grid lr given twice; list all its values in one: lr=a,b,c"),
-    (["epochs=1,2"], "--grid epochs: epochs cannot be tuned, every activation gets the same"),
-    (["lr=1e-3,,1e-2"], "--grid has an empty value in '1e-3,,1e-2'"),
-    (["lr=0.001,1e-3"], "--grid lr lists a value twice: 0.001,1e-3"),
-    ([], "nothing to tune: give --grid, e.g. --grid lr=3e-4,1e-3,3e-3"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["lr"], "--grid expects key=value1,value2,..., got 'lr'"),
+        (["lr=1e-3", "lr=1e-2"], "--grid lr given twice; list all its values in one: lr=a,b,c"),
+        (["epochs=1,2"], "--grid epochs: epochs cannot be tuned, every activation gets the same"),
+        (["lr=1e-3,,1e-2"], "--grid has an empty value in '1e-3,,1e-2'"),
+        (["lr=0.001,1e-3"], "--grid lr lists a value twice: 0.001,1e-3"),
+        ([], "nothing to tune: give --grid, e.g. --grid lr=3e-4,1e-3,3e-3"),
+    ],
+)
 def test_a_bad_grid_is_one_clear_message(items, message):
     with pytest.raises(UsageError) as info:
         parse_grid(items)
@@ -70,13 +74,16 @@ def rows(means, ns, trials=3):
     return pd.DataFrame({"activation": "selu", "setting": range(len(means)), "trials": trials, "n": ns, "mean": means})
 
 
-@pytest.mark.parametrize("means, ns, higher, chosen", [
-    ([90.0, 91.0, 89.0], [3, 3, 3], True, 1),  # the best mean
-    ([90.0, 91.0, 91.0], [3, 3, 3], True, 1),  # a tie: the earlier setting
-    ([90.0, 95.0, 89.0], [3, 2, 3], True, 0),  # a setting that lost a seed is not chosen ...
-    ([90.0, 95.0, 89.0], [2, 1, 2], True, 0),  # ... when another lost fewer: the best of the most finished
-    ([0.30, 0.20, 0.25], [3, 3, 3], False, 1),  # lower is better (a loss)
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "means, ns, higher, chosen",
+    [
+        ([90.0, 91.0, 89.0], [3, 3, 3], True, 1),  # the best mean
+        ([90.0, 91.0, 91.0], [3, 3, 3], True, 1),  # a tie: the earlier setting
+        ([90.0, 95.0, 89.0], [3, 2, 3], True, 0),  # a setting that lost a seed is not chosen ...
+        ([90.0, 95.0, 89.0], [2, 1, 2], True, 0),  # ... when another lost fewer: the best of the most finished
+        ([0.30, 0.20, 0.25], [3, 3, 3], False, 1),  # lower is better (a loss)
+    ],
+)
 def test_the_choice_is_the_best_complete_setting(means, ns, higher, chosen):
     assert choose(rows(means, ns), higher) == chosen
 
@@ -94,7 +101,9 @@ def tuned_values(settings_: dict, **extra) -> dict:
 
 
 def test_a_tuned_config_gives_each_activation_its_setting_and_one_protocol():
-    config = build_run_config(tuned_values({"relu": {"lr": 0.003}, "selu": {"lr": 0.0003, "init": "lecun"}}), {"epochs": 2})
+    config = build_run_config(
+        tuned_values({"relu": {"lr": 0.003}, "selu": {"lr": 0.0003, "init": "lecun"}}), {"epochs": 2}
+    )
     relu, selu = config.activation_hparams["relu"], config.activation_hparams["selu"]
     assert (relu["lr"], selu["lr"], selu["init"], relu["epochs"]) == (0.003, 0.0003, "lecun", 2)
     assert "init" not in relu  # its default: not recorded (actbench.tasks.hparams)
@@ -106,12 +115,20 @@ def test_a_tuned_config_gives_each_activation_its_setting_and_one_protocol():
     assert protocol_hash(untuned.task, untuned.hparams) == untuned.config_hash
 
 
-@pytest.mark.parametrize("values, message", [
-    (tuned_values({"relu": {"lr": 0.003}}, acts=["relu", "gelu"]),
-     "the tuned settings (abcd1234) have none for gelu; they have: relu; tune it too or leave it out of acts"),
-    (tuned_values({"relu": {"epochs": 3}}), "epochs cannot be tuned per activation: every activation gets the same"),
-    (tuned_values({"relu": {"lr": -1}}), "lr must be a positive number, got -1.0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (
+            tuned_values({"relu": {"lr": 0.003}}, acts=["relu", "gelu"]),
+            "the tuned settings (abcd1234) have none for gelu; they have: relu; tune it too or leave it out of acts",
+        ),
+        (
+            tuned_values({"relu": {"epochs": 3}}),
+            "epochs cannot be tuned per activation: every activation gets the same",
+        ),
+        (tuned_values({"relu": {"lr": -1}}), "lr must be a positive number, got -1.0"),
+    ],
+)
 def test_a_bad_tuned_table_is_one_clear_message(values, message):
     with pytest.raises(UsageError) as info:
         build_run_config(values, {})
@@ -126,8 +143,23 @@ def test_tuning_never_reads_the_test_files(tmp_path, shared_mnist):
     folder.mkdir()
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         shutil.copy(shared_mnist / name, folder / name)  # no t10k-* files: reading one would fail the run
-    result = actbench("tune", "--task", "mnist", "--acts", "relu,selu", "--grid", "lr=1e-3,1e-2", "--repeats", "1",
-                      *FAST, "--data-dir", str(folder), "--results-dir", "res", "-q")  # fmt: skip
+    result = actbench(
+        "tune",
+        "--task",
+        "mnist",
+        "--acts",
+        "relu,selu",
+        "--grid",
+        "lr=1e-3,1e-2",
+        "--repeats",
+        "1",
+        *FAST,
+        "--data-dir",
+        str(folder),
+        "--results-dir",
+        "res",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     trials = stored(tmp_path / "res")
     assert len(trials) == 4 and set(trials["seed"]) == {TUNE_SEED_START}
@@ -136,12 +168,29 @@ def test_tuning_never_reads_the_test_files(tmp_path, shared_mnist):
 
 def test_tune_then_run_the_tuned_config_then_report_default_and_tuned(tmp_path):
     grid = ("--grid", "lr=1e-3,3e-2")
-    result = actbench("tune", "--task", "mnist-mini", "--acts", "relu,selu", *grid, "--repeats", "2", *FAST,
-                      "--final-repeats", "3", "-q")  # fmt: skip
+    result = actbench(
+        "tune",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu,selu",
+        *grid,
+        "--repeats",
+        "2",
+        *FAST,
+        "--final-repeats",
+        "3",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     (config_file,) = (tmp_path / "results" / "mnist-mini").glob("tune-*.toml")
     tune_id = config_file.stem.removeprefix("tune-")
-    for name in (f"tune-{tune_id}.md", f"tune-{tune_id}.json", f"sensitivity-{tune_id}.png", f"sensitivity-{tune_id}.svg"):
+    for name in (
+        f"tune-{tune_id}.md",
+        f"tune-{tune_id}.json",
+        f"sensitivity-{tune_id}.png",
+        f"sensitivity-{tune_id}.svg",
+    ):
         assert (config_file.parent / name).stat().st_size > 0
     # The choice, recomputed from the store: each activation's best mean validation accuracy.
     trials = stored(tmp_path / "results")
@@ -174,13 +223,26 @@ def test_a_malformed_tuned_table_in_a_config_file_is_one_clear_message(tmp_path)
     path.write_text('task = "mnist-mini"\n[tuned]\nby = "abcd1234"\nsettings = 3\n')
     with pytest.raises(UsageError) as info:
         load_config_file(path)
-    assert str(info.value) == (f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of "
-                               "activation = {key = value}")  # fmt: skip
+    assert str(info.value) == (
+        f"{path}: 'tuned' must be a table with by = \"ID\" and [tuned.settings] of activation = {{key = value}}"
+    )
 
 
 def test_the_next_command_printed_writes_where_tune_did(tmp_path):
-    result = actbench("tune", "--task", "mnist-mini", "--acts", "relu", "--grid", "lr=1e-3", "--repeats", "1",
-                      *FAST, "--results-dir", str(tmp_path / "elsewhere"))
+    result = actbench(
+        "tune",
+        "--task",
+        "mnist-mini",
+        "--acts",
+        "relu",
+        "--grid",
+        "lr=1e-3",
+        "--repeats",
+        "1",
+        *FAST,
+        "--results-dir",
+        str(tmp_path / "elsewhere"),
+    )
     assert result.exit_code == 0, result.output
     (config_file,) = (tmp_path / "elsewhere" / "mnist-mini").glob("tune-*.toml")
     assert f"next: actbench run --config {config_file} --results-dir {tmp_path / 'elsewhere'}\n" in result.output

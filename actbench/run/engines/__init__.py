@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import EpochMetrics, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.registry import Registry
 
 StartCallback = Callable[[Trial], None]

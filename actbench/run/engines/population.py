@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 import torch
 
-from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import EpochMetrics, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.run.checkpoints import EngineCheckpoint, unit_checkpoint
 from actbench.run.engines import EpochCallback, StartCallback
 from actbench.run.engines.results import elapsed, make_result

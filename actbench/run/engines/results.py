@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult
+from actbench.api import EpochMetrics, TrainContext, Trial, TrialResult
 from actbench.run.provenance import code_revision
 from actbench.tasks.costs import synchronize
 
@@ -57,4 +57,3 @@ def make_result(
         code_revision=code_revision(),
         error=error,
     )
-

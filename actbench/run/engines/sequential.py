@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from actbench.api import Checkpoint, EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import Checkpoint, EpochMetrics, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.run.checkpoints import EngineCheckpoint, unit_checkpoint
 from actbench.run.engines import EpochCallback, StartCallback
 from actbench.run.engines.results import elapsed, make_result

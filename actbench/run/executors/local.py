@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from actbench.api import EpochMetrics, Task, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import EpochMetrics, Task, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.errors import ActbenchError, UsageError, describe_exception
 from actbench.run.engines import ENGINES, EpochCallback, StartCallback
 from actbench.run.engines.results import make_result

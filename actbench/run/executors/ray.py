@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actbench.api import EpochMetrics, Task, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import EpochMetrics, Task, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.errors import ActbenchError, UsageError, describe_exception
 from actbench.run.engines import EpochCallback, StartCallback
 from actbench.run.executors import ExecutorSetup, UnitDone
@@ -374,11 +374,14 @@ class RayExecutor:
             if isinstance(cause, (ActbenchError, OSError)):
                 raise cause from None
             raise ActbenchError(f"a Ray worker failed: {describe_exception(cause or exc)}") from None
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError) as exc:
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.OutOfMemoryError,
+        ) as exc:
             yield from self._died(unit, exc)
             return
-        for result in results:
-            yield result
+        yield from results
         yield from self._done(unit)
 
     def _died(self, unit: WorkUnit, exc: Exception) -> Iterator[TrialResult | UnitDone]:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actbench.activations import PluginVersionError, parse_activation
-from actbench.api import EpochMetrics, Trial, TrainContext, TrialResult, WorkUnit
+from actbench.api import EpochMetrics, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.errors import DataError, SpecError
 from actbench.run.executors.local import run_unit
 from actbench.tasks import get_task

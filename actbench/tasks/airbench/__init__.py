@@ -19,8 +19,9 @@ augment.py, optim.py and train.py (the training loop).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
 from actbench.tasks.airbench.recipe import (
@@ -33,6 +34,7 @@ from actbench.tasks.airbench.recipe import (
     TTA_ACC,
 )
 from actbench.tasks.hparams import resolve_hparams
+
 
 @dataclass(frozen=True)
 class AirbenchTask:
@@ -80,7 +82,8 @@ TASKS = (
     ),
     AirbenchTask(
         "cifar10-airbench96",
-        "airbench96 (April 2024) on CIFAR-10: residual groups 128/512/512, 40 epochs, cutout, TTA (published: 96.05% with GELU)",
+        "airbench96 (April 2024) on CIFAR-10: residual groups 128/512/512, 40 epochs, cutout, TTA "
+        "(published: 96.05% with GELU)",
         HYPERPARAMS_96,
         residual=True,
     ),

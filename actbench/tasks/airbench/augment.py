@@ -16,7 +16,7 @@ device, so a seed gives the same augmentation on every device and for every acti
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -103,7 +103,9 @@ class TrainBatches:
 
     def augmented(self, epoch: int) -> torch.Tensor:
         """All N training images as seen in ``epoch`` (from 0): (N, 3, 32, 32)."""
-        images = random_crop(self.padded, self.size, self.augment_gen) if self.padded.shape[-1] > self.size else self.padded
+        images = (
+            random_crop(self.padded, self.size, self.augment_gen) if self.padded.shape[-1] > self.size else self.padded
+        )
         if epoch % 2 == 1:
             images = images.flip(-1)
         if self.cutout_size:

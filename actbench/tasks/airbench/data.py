@@ -135,9 +135,7 @@ class _BatchUnpickler(pickle.Unpickler):
 
     def _latin1_bytes(self, text: object, encoding: object) -> bytes:
         if not isinstance(text, str) or encoding != "latin1":
-            raise DataError(
-                f"{self.path}: refused to unpickle _codecs.encode({encoding!r})"
-            )
+            raise DataError(f"{self.path}: refused to unpickle _codecs.encode({encoding!r})")
         return text.encode("latin1")
 
     def _empty_bytes(self, *args: object) -> bytes:
@@ -161,9 +159,7 @@ def _unpickle(raw: bytes, path: Path) -> object:
         ) from exc
     if buffer.tell() != len(raw):
         extra = len(raw) - buffer.tell()
-        raise DataError(
-            f"{path}: {extra} trailing bytes after the pickle (corrupt file)"
-        )
+        raise DataError(f"{path}: {extra} trailing bytes after the pickle (corrupt file)")
     return obj
 
 
@@ -172,27 +168,14 @@ def _parse_batch(obj: object, path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
     # The originals have bytes keys; a batch re-pickled by Python 3 may have str keys.
-    entries = {
-        k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()
-    }
+    entries = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
     for key in ("data", "labels"):
         if key not in entries:
             raise DataError(f"{path}: no {key!r} entry in the batch")
     data, labels = entries["data"], entries["labels"]
-    if not (
-        isinstance(data, np.ndarray)
-        and data.dtype == np.uint8
-        and data.ndim == 2
-        and data.shape[1] == ROW_BYTES
-    ):
-        got = (
-            f"{data.dtype} {data.shape}"
-            if isinstance(data, np.ndarray)
-            else type(data).__name__
-        )
-        raise DataError(
-            f"{path}: expected 'data' as uint8 of shape (N, {ROW_BYTES}), got {got}"
-        )
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == ROW_BYTES):
+        got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DataError(f"{path}: expected 'data' as uint8 of shape (N, {ROW_BYTES}), got {got}")
     if not isinstance(labels, list) or not all(type(v) is int for v in labels):
         raise DataError(f"{path}: expected 'labels' as a list of ints")
     if len(labels) != len(data):
@@ -265,8 +248,7 @@ def _extract(archive: Path, verify: bool) -> None:
                     _write_atomic(dest, tar.extractfile(member).read())
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(
-            f"{archive}: corrupt or truncated archive ({one_line(exc)}). Delete it to "
-            "re-download it."
+            f"{archive}: corrupt or truncated archive ({one_line(exc)}). Delete it to re-download it."
         ) from exc
 
 
@@ -312,9 +294,7 @@ def load_cifar10(
     are there. test: also the test batch; False neither needs nor reads it (test_images
     and test_labels are None). Raises DataError, one line, for anything wrong with the files."""
     wanted = BATCHES if test else TRAIN_BATCHES
-    data_dir = (
-        Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    )
+    data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     dirs = (data_dir, data_dir / BATCHES_FOLDER)  # flat first, as for MNIST
     paths = _locate_batches(dirs, wanted)
     if None in paths.values():
@@ -322,9 +302,7 @@ def load_cifar10(
         failures: list[str] = []
         downloaded = False
         if not archive.is_file() and download:
-            got, failures = download_files(
-                {ARCHIVE: ARCHIVE_MD5}, MIRRORS, data_dir, TITLE
-            )
+            got, failures = download_files({ARCHIVE: ARCHIVE_MD5}, MIRRORS, data_dir, TITLE)
             downloaded = ARCHIVE in got
             # "from <mirror> failed: ..." -> "of <archive> from <mirror> failed: ...": the
             # user learns which one file to fetch by hand.
@@ -373,14 +351,9 @@ def load_cifar10(
 def _as_split(images, labels, split: str) -> tuple[np.ndarray, np.ndarray]:
     images, labels = np.asarray(images), np.asarray(labels)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(
-            f"{split} images must be uint8 of shape (N, 3, 32, 32), "
-            f"got {images.dtype} {images.shape}"
-        )
+        raise ValueError(f"{split} images must be uint8 of shape (N, 3, 32, 32), got {images.dtype} {images.shape}")
     if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
-        raise ValueError(
-            f"{split} labels must be {len(images)} integers, got {labels.dtype} {labels.shape}"
-        )
+        raise ValueError(f"{split} labels must be {len(images)} integers, got {labels.dtype} {labels.shape}")
     if labels.size and not (labels.min() >= 0 and labels.max() < NUM_CLASSES):
         raise ValueError(f"{split} labels must be in 0..{NUM_CLASSES - 1}")
     return images, labels
@@ -403,9 +376,7 @@ def _write_batch(
     return path
 
 
-def write_cifar10(
-    folder: Path, train_images, train_labels, test_images, test_labels
-) -> dict[str, Path]:
+def write_cifar10(folder: Path, train_images, train_labels, test_images, test_labels) -> dict[str, Path]:
     """Write the six batch files of CIFAR-10's python format into `folder` (the batches
     folder itself, e.g. DIR/cifar-10-batches-py): the inverse of load_cifar10.
 
@@ -455,9 +426,7 @@ _PALETTE = np.array(
 )
 
 
-def write_synthetic_cifar10(
-    folder: Path, n_train: int = 2000, n_test: int = 500, seed: int = 0
-) -> dict[str, Path]:
+def write_synthetic_cifar10(folder: Path, n_train: int = 2000, n_test: int = 500, seed: int = 0) -> dict[str, Path]:
     """Write synthetic stand-ins for CIFAR-10, in its format, into `folder` (the batches
     folder itself); returns batch name -> path, as write_cifar10.
 
@@ -483,9 +452,7 @@ def write_synthetic_cifar10(
         for start in range(0, n, 4096):
             block = labels[start : start + 4096]  # (b,)
             brightness = rng.uniform(0.7, 1.1, (len(block), 1, 1, 1)).astype(np.float32)
-            noise = 24 * rng.standard_normal(
-                (len(block), *IMAGE_SHAPE), dtype=np.float32
-            )
+            noise = 24 * rng.standard_normal((len(block), *IMAGE_SHAPE), dtype=np.float32)
             pixels = prototypes[block] * brightness + noise  # (b, 3, 32, 32)
             images[start : start + len(block)] = np.clip(np.rint(pixels), 0, 255)
         return images, labels

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from actbench.tasks.airbench.net import BatchNorm
 from actbench.tasks.activation_params import is_activation_param
+from actbench.tasks.airbench.net import BatchNorm
 
 
 def kilostep_scale(momentum: float) -> float:

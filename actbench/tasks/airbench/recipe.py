@@ -34,9 +34,14 @@ HYPERPARAMS_94: dict[str, Any] = {
 HYPERPARAMS_95 = {**HYPERPARAMS_94, "epochs": 15.0, "lr": 10.0, "widths": [128, 384, 384]}
 HYPERPARAMS_96 = {
     **HYPERPARAMS_94,
-    "epochs": 40.0, "lr": 9.0, "widths": [128, 512, 512], "translate": 4, "cutout": 12,
-    "lookahead_start_epoch": 3, "lookahead_sync_each_epoch": True,
-}  # fmt: skip
+    "epochs": 40.0,
+    "lr": 9.0,
+    "widths": [128, 512, 512],
+    "translate": 4,
+    "cutout": 12,
+    "lookahead_start_epoch": 3,
+    "lookahead_sync_each_epoch": True,
+}
 
 AUTOCAST_NAMES = ("float16", "bfloat16", "float32")  # torch dtypes, looked up in train.py
 TTA_LEVELS = (0, 1, 2)  # see augment.tta_logits

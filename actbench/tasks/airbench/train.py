@@ -23,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,10 +38,10 @@ from actbench.datasets.split import validation_split
 from actbench.errors import UsageError
 from actbench.seeding import generator
 from actbench.tasks.activation_params import activation_parameters
-from actbench.tasks.airbench.recipe import LATER_HYPERPARAMS, TIMED_S, TTA_ACC
 from actbench.tasks.airbench.augment import TrainBatches, normalise, tta_logits
 from actbench.tasks.airbench.net import build_net, init_whitening_
 from actbench.tasks.airbench.optim import Lookahead, lr_multiplier, make_optimizer, total_steps
+from actbench.tasks.airbench.recipe import LATER_HYPERPARAMS, TIMED_S, TTA_ACC
 
 AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -123,7 +124,6 @@ def evaluate(
     return loss_sum.item() / len(images), 100.0 * correct.item() / len(images)
 
 
-
 def train_trial(
     activation: str,
     seed: int,
@@ -137,9 +137,7 @@ def train_trial(
     ``checkpoint``: resumed from its state if it has one, saved there after every finite epoch."""
     data = device_cifar(ctx.data_dir, ctx.verify, ctx.device, hp.get("split", LATER_HYPERPARAMS["split"]))
     if len(data.train_labels) < hp["batch_size"]:
-        raise UsageError(
-            f"batch_size {hp['batch_size']} is larger than the {len(data.train_labels)} training images"
-        )
+        raise UsageError(f"batch_size {hp['batch_size']} is larger than the {len(data.train_labels)} training images")
     cuda = ctx.device.type == "cuda"
     dtype = AUTOCAST_DTYPES[hp["cuda_autocast"]] if cuda else torch.float32
     autocast = torch.autocast("cuda", dtype=dtype) if cuda and dtype != torch.float32 else contextlib.nullcontext()
@@ -153,10 +151,15 @@ def train_trial(
     with timer:
         init_whitening_(net.whiten, normalise(data.train_images[: hp["whiten_images"]], torch.float32))
         batches = TrainBatches(
-            data.train_images, data.train_labels, dtype=dtype, batch_size=hp["batch_size"],
-            translate=hp["translate"], cutout_size=hp["cutout"],
-            augment_gen=generator(seed, "augment"), order_gen=generator(seed, "data_order"),
-        )  # fmt: skip
+            data.train_images,
+            data.train_labels,
+            dtype=dtype,
+            batch_size=hp["batch_size"],
+            translate=hp["translate"],
+            cutout_size=hp["cutout"],
+            augment_gen=generator(seed, "augment"),
+            order_gen=generator(seed, "data_order"),
+        )
     test_images = normalise(data.test_images, dtype).contiguous(memory_format=layout)
     optimizer = make_optimizer(net, hp)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
@@ -189,9 +192,7 @@ def train_trial(
                     group["lr"] = base_lr * multiplier
                 with autocast:
                     logits = forward(inputs.contiguous(memory_format=layout))
-                loss = F.cross_entropy(
-                    logits.float(), labels, label_smoothing=hp["label_smoothing"], reduction="sum"
-                )
+                loss = F.cross_entropy(logits.float(), labels, label_smoothing=hp["label_smoothing"], reduction="sum")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

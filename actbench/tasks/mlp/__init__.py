@@ -13,8 +13,9 @@ trial of a run as one batched model, held to the same numbers).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
 from actbench.tasks.hparams import resolve_hparams
@@ -31,6 +32,7 @@ from actbench.tasks.mlp.recipe import (
 if TYPE_CHECKING:
     from actbench.tasks.mlp.model import DeviceData
 
+
 @dataclass(frozen=True)
 class MLPPopulation:
     """The MLP tasks' population trainer (population.py): every member at once."""
@@ -43,12 +45,22 @@ class MLPPopulation:
         return member_bytes(self.task.layer_sizes(hp), hp, EVAL_ROWS)
 
     def train(
-        self, members: list[tuple[str, int]], hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
+        self,
+        members: list[tuple[str, int]],
+        hp: dict[str, Any],
+        ctx: TrainContext,
+        checkpoint: Checkpoint | None = None,
     ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
         from actbench.tasks.mlp.population import EVAL_ROWS, Member, train_population
 
         for member, metrics in train_population(
-            self.task.data(ctx, hp), self.task.layer_sizes(hp), [Member(*m) for m in members], hp, ctx, EVAL_ROWS, checkpoint
+            self.task.data(ctx, hp),
+            self.task.layer_sizes(hp),
+            [Member(*m) for m in members],
+            hp,
+            ctx,
+            EVAL_ROWS,
+            checkpoint,
         ):
             yield (member.activation, member.seed), metrics
 

@@ -38,8 +38,15 @@ from actbench.datasets.files import (
 from actbench.errors import DataError, UsageError
 
 __all__ = [
-    "DATASET_NAMES", "MNIST_MINI", "MNIST_MINI_DIR", "ROLES", "SOURCES", "DatasetSource", "load_dataset", "read_idx",
-]  # fmt: skip
+    "DATASET_NAMES",
+    "MNIST_MINI",
+    "MNIST_MINI_DIR",
+    "ROLES",
+    "SOURCES",
+    "DatasetSource",
+    "load_dataset",
+    "read_idx",
+]
 
 # The four files every MNIST-style dataset consists of, in the order they are read.
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
@@ -67,10 +74,7 @@ _MNIST_FILES = {
     "test_labels": ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
 }
 
-_MNIST_LICENCE = (
-    'CC BY-SA 3.0; Y. LeCun, C. Cortes, C. J. C. Burges, "The MNIST database of '
-    'handwritten digits"'
-)
+_MNIST_LICENCE = 'CC BY-SA 3.0; Y. LeCun, C. Cortes, C. J. C. Burges, "The MNIST database of handwritten digits"'
 
 SOURCES: dict[str, DatasetSource] = {
     "mnist": DatasetSource(
@@ -124,7 +128,6 @@ for _source in (*SOURCES.values(), MNIST_MINI):
         known_file(_md5, _source.title, _filename)
 
 
-
 # ---------------------------------------------------------------------------------------
 # IDX parsing
 # ---------------------------------------------------------------------------------------
@@ -138,7 +141,6 @@ _IDX_DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-
 
 
 def _decompress(raw: bytes, path: Path) -> bytes:
@@ -171,14 +173,11 @@ def _parse_idx(data: bytes, path: Path) -> np.ndarray:
     if actual != expected:
         what = "truncated" if actual < expected else "trailing bytes"
         raise DataError(
-            f"{path}: {what}: dimensions {'x'.join(map(str, dims))} need "
-            f"{expected} bytes of data, file has {actual}"
+            f"{path}: {what}: dimensions {'x'.join(map(str, dims))} need {expected} bytes of data, file has {actual}"
         )
     # frombuffer gives a read-only view of `data`; the native-order copy is writable,
     # which torch.from_numpy needs to avoid a warning.
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(
-        dtype.newbyteorder("="), copy=True
-    )
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="), copy=True)
 
 
 def _decode(raw: bytes, path: Path) -> np.ndarray:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -25,9 +26,9 @@ from torch import nn
 
 from actbench.activations import get_activation
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
+from actbench.datasets.split import validation_split
 from actbench.seeding import generator, stream_seed
 from actbench.tasks.activation_params import activation_parameters, is_activation_param
-from actbench.datasets.split import validation_split
 from actbench.tasks.mlp.data import load_dataset
 from actbench.tasks.mlp.optim import FusedAdamW
 from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS
@@ -72,7 +73,9 @@ def device_data(
     if split == "validation":
         train_rows, held_out = validation_split(len(raw.train_images))
         x, y = prepare(raw.train_images), raw.train_labels.to(device)
-        return DeviceData(x[train_rows.to(device)], y[train_rows.to(device)], x[held_out.to(device)], y[held_out.to(device)])
+        return DeviceData(
+            x[train_rows.to(device)], y[train_rows.to(device)], x[held_out.to(device)], y[held_out.to(device)]
+        )
     return DeviceData(
         train_x=prepare(raw.train_images),
         train_y=raw.train_labels.to(device),

@@ -34,10 +34,18 @@ class FusedAdamW:
     ):
         # torch.optim.AdamW's group keys and defaults, so that state dicts are the same.
         self.defaults: dict[str, Any] = {
-            "lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": False,
-            "maximize": False, "foreach": None, "capturable": False, "differentiable": False,
-            "fused": True, "decoupled_weight_decay": True,
-        }  # fmt: skip
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": False,
+            "maximize": False,
+            "foreach": None,
+            "capturable": False,
+            "differentiable": False,
+            "fused": True,
+            "decoupled_weight_decay": True,
+        }
         self.param_groups: list[dict[str, Any]] = [{**self.defaults, **g, "params": list(g["params"])} for g in groups]
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
 
@@ -76,10 +84,22 @@ class FusedAdamW:
             for params, grads, exp_avgs, exp_avg_sqs, steps in batches.values():
                 torch._foreach_add_(steps, 1)
                 torch._fused_adamw_(
-                    params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=group["lr"], beta1=beta1,
-                    beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=False,
-                    grad_scale=None, found_inf=None,
-                )  # fmt: skip
+                    params,
+                    grads,
+                    exp_avgs,
+                    exp_avg_sqs,
+                    [],
+                    steps,
+                    amsgrad=False,
+                    lr=group["lr"],
+                    beta1=beta1,
+                    beta2=beta2,
+                    weight_decay=group["weight_decay"],
+                    eps=group["eps"],
+                    maximize=False,
+                    grad_scale=None,
+                    found_inf=None,
+                )
 
     def state_dict(self) -> dict[str, Any]:
         """torch.optim.Optimizer.state_dict's format: parameters numbered across the groups in order."""
@@ -96,9 +116,17 @@ class FusedAdamW:
         if len(saved["param_groups"]) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         if any(len(a["params"]) != len(b["params"]) for a, b in zip(saved["param_groups"], self.param_groups)):
-            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
-        by_index = {i: p for g_saved, g in zip(saved["param_groups"], self.param_groups) for i, p in zip(g_saved["params"], g["params"])}
-        self.param_groups = [{**g_saved, "params": g["params"]} for g_saved, g in zip(saved["param_groups"], self.param_groups)]
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"
+            )
+        by_index = {
+            i: p
+            for g_saved, g in zip(saved["param_groups"], self.param_groups)
+            for i, p in zip(g_saved["params"], g["params"])
+        }
+        self.param_groups = [
+            {**g_saved, "params": g["params"]} for g_saved, g in zip(saved["param_groups"], self.param_groups)
+        ]
         self.state = {}
         for i, state in saved["state"].items():
             param = by_index[i]

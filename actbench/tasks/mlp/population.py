@@ -77,15 +77,16 @@ import copy
 import math
 import statistics
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actbench.seeding import generator
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
+from actbench.seeding import generator
 from actbench.tasks.activation_params import activation_parameters
 from actbench.tasks.costs import OWN_SECONDS, SET_ASIDE_SECONDS, timed
 from actbench.tasks.mlp.model import DeviceData, Optimizer, adamw, build_mlp, epoch_order
@@ -241,14 +242,20 @@ class Population:
         moments) -> member-major ones: every layer's weight (K, in, out), then every bias (K, 1, out)."""
         blocks, later = len(self.blocks), self.layers - 1
         first_w, first_b = tensors[:blocks], tensors[blocks + later : 2 * blocks + later]
-        w1 = torch.cat([
-            w.view(len(b.seeds), b.size, -1, w.shape[-1]).permute(1, 0, 3, 2).reshape(b.stop - b.start, w.shape[-1], -1)
-            for b, w in zip(self.blocks, first_w, strict=True)
-        ])  # fmt: skip
-        b1 = torch.cat([
-            bias.view(len(b.seeds), b.size, -1).permute(1, 0, 2).reshape(b.stop - b.start, 1, -1)
-            for b, bias in zip(self.blocks, first_b, strict=True)
-        ])  # fmt: skip
+        w1 = torch.cat(
+            [
+                w.view(len(b.seeds), b.size, -1, w.shape[-1])
+                .permute(1, 0, 3, 2)
+                .reshape(b.stop - b.start, w.shape[-1], -1)
+                for b, w in zip(self.blocks, first_w, strict=True)
+            ]
+        )
+        b1 = torch.cat(
+            [
+                bias.view(len(b.seeds), b.size, -1).permute(1, 0, 2).reshape(b.stop - b.start, 1, -1)
+                for b, bias in zip(self.blocks, first_b, strict=True)
+            ]
+        )
         return [w1, *tensors[blocks : blocks + later], b1, *tensors[2 * blocks + later :]]
 
     def from_members(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -257,15 +264,21 @@ class Population:
         w1, b1 = tensors[0], tensors[self.layers]
         fan_in, fan_out = w1.shape[1:]
         first_w = [
-            w1[b.start : b.stop].view(b.size, len(b.seeds), fan_in, fan_out).permute(1, 0, 3, 2)
-            .reshape(len(b.seeds), b.size * fan_out, fan_in).contiguous()
+            w1[b.start : b.stop]
+            .view(b.size, len(b.seeds), fan_in, fan_out)
+            .permute(1, 0, 3, 2)
+            .reshape(len(b.seeds), b.size * fan_out, fan_in)
+            .contiguous()
             for b in self.blocks
-        ]  # fmt: skip
+        ]
         first_b = [
-            b1[b.start : b.stop].view(b.size, len(b.seeds), fan_out).permute(1, 0, 2)
-            .reshape(len(b.seeds), 1, b.size * fan_out).contiguous()
+            b1[b.start : b.stop]
+            .view(b.size, len(b.seeds), fan_out)
+            .permute(1, 0, 2)
+            .reshape(len(b.seeds), 1, b.size * fan_out)
+            .contiguous()
             for b in self.blocks
-        ]  # fmt: skip
+        ]
         return [*first_w, *tensors[1 : self.layers], *first_b, *tensors[self.layers + 1 :]]
 
     def member_tensors(self, k: int, grad: bool = False) -> dict[str, torch.Tensor]:
@@ -306,7 +319,7 @@ class Population:
             parts = h.split([g.stop - g.start for g in self.groups])
             outs = []
             for i, (group, part) in enumerate(zip(self.groups, parts)):
-                out, took = timed(h.device, lambda: group.apply(part, layer))
+                out, took = timed(h.device, lambda group=group, part=part: group.apply(part, layer))
                 outs.append(out)
                 seconds[i] += took
             return torch.cat(outs)
@@ -338,7 +351,9 @@ class Population:
         for block, w, b in zip(self.blocks, self.first_weights, self.first_biases):
             seeds, fan_in = len(block.seeds), w.shape[-1]
             y = torch.addmm(b.view(1, -1), x, w.view(-1, fan_in).T)  # (M, G·n·out)
-            parts.append(y.view(len(x), seeds, block.size, -1).permute(2, 1, 0, 3).reshape(block.stop - block.start, len(x), -1))
+            parts.append(
+                y.view(len(x), seeds, block.size, -1).permute(2, 1, 0, 3).reshape(block.stop - block.start, len(x), -1)
+            )
         h = parts[0] if len(parts) == 1 else torch.cat(parts)  # (K, M, out)
         for i, (w, b) in enumerate(zip(self.later_weights, self.later_biases)):
             h = torch.baddbmm(b, self.activate(h, i, seconds), w)
@@ -391,7 +406,9 @@ def member_moments(
     return out
 
 
-def layout_moments(moments: dict[str, Any], convert: Callable[[list[torch.Tensor]], list[torch.Tensor]]) -> list[dict[str, Any]]:
+def layout_moments(
+    moments: dict[str, Any], convert: Callable[[list[torch.Tensor]], list[torch.Tensor]]
+) -> list[dict[str, Any]]:
     """The inverse of ``member_moments``: one state per tensor ``convert`` returns."""
     per_key = {key: convert(v) if isinstance(v, list) else v for key, v in moments.items()}
     count = next(len(v) for v in per_key.values() if isinstance(v, list))
@@ -483,7 +500,7 @@ def measure_step_seconds(pop: Population, batch: int) -> list[float]:
                 grad = torch.randn(members, batch, width, generator=gen, device=device)
                 params = [p for modules in twin.modules for p in modules[layer].parameters() if p.requires_grad]
 
-                def step() -> None:
+                def step(twin=twin, x=x, layer=layer, params=params, grad=grad) -> None:
                     out = twin.apply(x, layer)  # (members, batch, width)
                     if out.requires_grad:  # a plug-in without a gradient has only a forward to time
                         torch.autograd.grad(out, [x, *params], grad, allow_unused=True)
@@ -606,8 +623,17 @@ def train_population(
         test_loss, test_acc = evaluate_population(pop, data.test_x, data.test_y, eval_rows, evaluating)
         set_aside += charge(pop, evaluating, own)
         records = [
-            (member, EpochMetrics(epoch, train_loss[member], test_loss[k], test_acc[k],
-                                  member_activation_parameters(pop, k), extra=seconds(member)))
+            (
+                member,
+                EpochMetrics(
+                    epoch,
+                    train_loss[member],
+                    test_loss[k],
+                    test_acc[k],
+                    member_activation_parameters(pop, k),
+                    extra=seconds(member),
+                ),
+            )
             for k, member in enumerate(pop.members)
         ]
         yielded += records
@@ -635,7 +661,9 @@ def population_state(
         "biases": stacked[pop.layers :],  # (K, 1, out) each
         "activations": [[m.state_dict() for m in modules] for modules in pop.act_modules],  # [member][layer]
         # Member-major stacked parameters [W1..WL, b1..bL] first, then activation parameters by member.
-        "optimizer": _optimizer_state(optimizer.state_dict(), len(pop.stacked_parameters()), 2 * pop.layers, pop.to_members),
+        "optimizer": _optimizer_state(
+            optimizer.state_dict(), len(pop.stacked_parameters()), 2 * pop.layers, pop.to_members
+        ),
         "data_order": {seed: gen.get_state() for seed, gen in order_gens.items()},
         "costs": {"own": dict(own), "set_aside": set_aside},  # seconds so far, as train_population counts them
         "yielded": [[[m.activation, m.seed], asdict(metrics)] for m, metrics in yielded],
@@ -682,7 +710,9 @@ def restore_population(
     rows = [position[m] for m in pop.members]
     index = torch.tensor(rows, device=device)
 
-    def reorder(tensors: list[torch.Tensor]) -> list[torch.Tensor]:  # saved member order -> pop.members, then the blocks
+    def reorder(
+        tensors: list[torch.Tensor],
+    ) -> list[torch.Tensor]:  # saved member order -> pop.members, then the blocks
         return pop.from_members([t.to(device).index_select(0, index) for t in tensors])
 
     k = len(saved_members)
@@ -697,7 +727,9 @@ def restore_population(
         for module, state in zip(modules, states, strict=True):
             module.load_state_dict(state)
     # Activation parameters by member: the saved index of each of the population's.
-    counts = {m: sum(1 for module in modules for _ in module.parameters()) for m, modules in zip(pop.members, pop.act_modules)}
+    counts = {
+        m: sum(1 for module in modules for _ in module.parameters()) for m, modules in zip(pop.members, pop.act_modules)
+    }
     first, start = {}, 0
     for m in saved_members:
         first[m], start = start, start + counts[m]

@@ -14,13 +14,13 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from actbench.tasks.airbench import data as cifar
 from actbench.activations import get_activation, list_activations
-from actbench.tasks.airbench.data import write_synthetic_cifar10
 from actbench.cli import app
 from actbench.tasks import get_task
 from actbench.tasks.airbench import augment
+from actbench.tasks.airbench import data as cifar
 from actbench.tasks.airbench.augment import TrainBatches, cutout, random_crop, tta_logits
+from actbench.tasks.airbench.data import write_synthetic_cifar10
 from actbench.tasks.airbench.net import BatchNorm, ConvGroup, build_net, init_whitening_, patch_covariance
 from actbench.tasks.airbench.optim import Lookahead, lr_multiplier, make_optimizer, param_groups, total_steps
 
@@ -73,10 +73,16 @@ def test_shapes_through_the_airbench94_network():
         module.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape)))
     net(torch.randn(2, 3, 32, 32))
     assert shapes == [
-        (2, 24, 31, 31), (2, 24, 31, 31),  # whitening (2x2, no padding), activation
-        (2, 64, 15, 15), (2, 256, 7, 7), (2, 256, 3, 3),  # the three groups, each pooling by 2
-        (2, 256, 1, 1), (2, 256), (2, 10), (2, 10),  # MaxPool(3), flatten, head, x 1/9
-    ]  # fmt: skip
+        (2, 24, 31, 31),
+        (2, 24, 31, 31),  # whitening (2x2, no padding), activation
+        (2, 64, 15, 15),
+        (2, 256, 7, 7),
+        (2, 256, 3, 3),  # the three groups, each pooling by 2
+        (2, 256, 1, 1),
+        (2, 256),
+        (2, 10),
+        (2, 10),  # MaxPool(3), flatten, head, x 1/9
+    ]
 
 
 @pytest.mark.parametrize("task_name, sites", [("cifar10-airbench94", 7), ("cifar10-airbench96", 10)])
@@ -199,10 +205,15 @@ def test_cutout_zeroes_one_square_that_fits():
 def make_batches(n: int = 64, translate: int = 0, cutout_size: int = 0, seed: int = 0) -> TrainBatches:
     images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(9))
     return TrainBatches(
-        images, torch.arange(n) % 10, dtype=torch.float32, batch_size=16, translate=translate,
-        cutout_size=cutout_size, augment_gen=torch.Generator().manual_seed(seed),
+        images,
+        torch.arange(n) % 10,
+        dtype=torch.float32,
+        batch_size=16,
+        translate=translate,
+        cutout_size=cutout_size,
+        augment_gen=torch.Generator().manual_seed(seed),
         order_gen=torch.Generator().manual_seed(seed + 1),
-    )  # fmt: skip
+    )
 
 
 def test_pre_flip_mirrors_about_half_the_images_once():
@@ -233,7 +244,11 @@ def test_an_epoch_is_a_permutation_in_full_batches():
 
 
 def test_augmentation_depends_on_the_seed_alone():
-    a, b, c = make_batches(translate=2, cutout_size=4, seed=5), make_batches(translate=2, cutout_size=4, seed=5), make_batches(translate=2, cutout_size=4, seed=6)  # fmt: skip
+    a, b, c = (
+        make_batches(translate=2, cutout_size=4, seed=5),
+        make_batches(translate=2, cutout_size=4, seed=5),
+        make_batches(translate=2, cutout_size=4, seed=6),
+    )
     assert torch.equal(a.augmented(0), b.augmented(0))
     assert not torch.equal(a.augmented(0), c.augmented(0))
 
@@ -258,8 +273,14 @@ def test_tta_views_of_a_linear_map_average_to_the_weighted_inputs():
     weight = torch.randn(3 * 32 * 32, 5)
     linear = lambda x: x.flatten(1) @ weight  # noqa: E731
     padded = nn.functional.pad(images, (1, 1, 1, 1), mode="reflect")
-    views = [images, images.flip(-1), padded[..., :32, :32], padded[..., :32, :32].flip(-1),
-             padded[..., 2:, 2:], padded[..., 2:, 2:].flip(-1)]  # fmt: skip
+    views = [
+        images,
+        images.flip(-1),
+        padded[..., :32, :32],
+        padded[..., :32, :32].flip(-1),
+        padded[..., 2:, 2:],
+        padded[..., 2:, 2:].flip(-1),
+    ]
     weights = [0.25, 0.25, 0.125, 0.125, 0.125, 0.125]
     expected = sum(w * linear(v) for w, v in zip(weights, views))
     assert torch.allclose(tta_logits(linear, images, 2), expected, atol=1e-3)
@@ -283,7 +304,10 @@ def test_decoupled_hyperparameters_become_these_sgd_settings():
     named = {id(p): n for n, p in net.named_parameters()}
     assert sorted(named[id(p)] for p in groups["activation"]["params"])[:2] == ["act.alpha", "group1.act1.alpha"]
     assert len(groups["activation"]["params"]) == 7
-    assert all(named[id(p)].endswith("norm1.bias") or named[id(p)].endswith("norm2.bias") for p in groups["batchnorm"]["params"])
+    assert all(
+        named[id(p)].endswith("norm1.bias") or named[id(p)].endswith("norm2.bias")
+        for p in groups["batchnorm"]["params"]
+    )
     grouped = {id(p) for g in groups.values() for p in g["params"]}
     frozen = {n for n, p in net.named_parameters() if id(p) not in grouped}
     assert frozen == {"whiten.weight"} | {f"group{i}.norm{j}.weight" for i in (1, 2, 3) for j in (1, 2)}
@@ -382,7 +406,11 @@ def test_every_activation_can_sit_at_every_site():
     for name in (info.name for info in list_activations()):
         net = net_for("cifar10-airbench94", name, widths=[4, 4, 4]).eval()
         assert torch.isfinite(net(x)).all(), name
-        assert all(isinstance(m, type(get_activation(name))) for n, m in net.named_modules() if n.split(".")[-1].startswith("act")), name
+        assert all(
+            isinstance(m, type(get_activation(name)))
+            for n, m in net.named_modules()
+            if n.split(".")[-1].startswith("act")
+        ), name
 
 
 # --- the command line, end to end on synthetic CIFAR-10 files --------------------------
@@ -427,7 +455,9 @@ def test_smoke_config_runs_stores_tta_and_reports_it(synthetic_cifar):
     # (summary.csv keeps 6 significant digits).
     by_act = rows.groupby("activation", sort=False)["tta_acc"]
     assert summary.set_index("activation")["tta_acc_mean"].to_dict() == pytest.approx(by_act.mean().to_dict(), abs=1e-4)
-    assert summary.set_index("activation")["tta_acc_std"].to_dict() == pytest.approx(by_act.std(ddof=1).to_dict(), abs=1e-4)
+    assert summary.set_index("activation")["tta_acc_std"].to_dict() == pytest.approx(
+        by_act.std(ddof=1).to_dict(), abs=1e-4
+    )
 
 
 def test_the_same_seed_trains_the_same_numbers(synthetic_cifar):
@@ -435,7 +465,9 @@ def test_the_same_seed_trains_the_same_numbers(synthetic_cifar):
     exports = []
     for folder in ("a", "b"):
         assert run_smoke(synthetic_cifar, folder, "--acts", "prelu", "--repeats", "1").exit_code == 0
-        exports.append(pd.read_csv(io.StringIO(runner.invoke(app, ["export", "--results-dir", folder]).stdout))[metrics])
+        exports.append(
+            pd.read_csv(io.StringIO(runner.invoke(app, ["export", "--results-dir", folder]).stdout))[metrics]
+        )
     pd.testing.assert_frame_equal(*exports)
 
 

@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from local_http import closed_ports
 
+from actbench.datasets.files import DataWarning
+from actbench.errors import DataError
 from actbench.tasks.airbench import data as cifar
 from actbench.tasks.airbench.data import (
     BATCHES,
@@ -30,9 +33,6 @@ from actbench.tasks.airbench.data import (
     write_cifar10,
     write_synthetic_cifar10,
 )
-from actbench.datasets.files import DataWarning
-from actbench.errors import DataError
-from local_http import closed_ports, server  # noqa: F401  (server is a fixture)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -107,9 +107,7 @@ def py2_pickle(entry: dict) -> bytes:
     out = io.BytesIO()
     Py2Pickler(out, protocol=2).dump(entry)
     # numpy 1.x, which wrote the originals, kept _reconstruct in numpy.core.
-    return out.getvalue().replace(
-        b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"
-    )
+    return out.getvalue().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
 
 
 def tar_gz(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
@@ -128,9 +126,7 @@ def archive_of(folder: Path, extra=()) -> bytes:
     top.type = tarfile.DIRTYPE
     members = [(top, None)]
     for path in sorted(folder.iterdir()):
-        members.append(
-            (tarfile.TarInfo(f"{BATCHES_FOLDER}/{path.name}"), path.read_bytes())
-        )
+        members.append((tarfile.TarInfo(f"{BATCHES_FOLDER}/{path.name}"), path.read_bytes()))
     return tar_gz(members + list(extra))
 
 
@@ -160,9 +156,7 @@ def test_round_trip(tmp_path, monkeypatch):
         d = load_cifar10(tmp_path, download=False)
     check_equal(d, arrays)
     for t in (d.train_images, d.test_images):
-        assert (
-            t.dtype == torch.uint8 and t.is_contiguous() and t.shape[1:] == (3, 32, 32)
-        )
+        assert t.dtype == torch.uint8 and t.is_contiguous() and t.shape[1:] == (3, 32, 32)
     assert d.train_labels.dtype == torch.int64 and d.test_labels.dtype == torch.int64
     assert (d.source, d.title, d.verified) == ("cifar10", "CIFAR-10", True)
     assert d.paths == {name: folder / name for name in BATCHES}
@@ -175,16 +169,11 @@ def test_round_trip(tmp_path, monkeypatch):
         assert raw[:2] == b"\x80\x02"
         entry = pickle.loads(raw, encoding="bytes")
         assert set(entry) == {b"batch_label", b"labels", b"data", b"filenames"}
-        assert type(entry[b"labels"]) is list and all(
-            type(v) is int for v in entry[b"labels"]
-        )
+        assert type(entry[b"labels"]) is list and all(type(v) is int for v in entry[b"labels"])
         assert entry[b"data"].shape == (len(entry[b"labels"]), 3072)
         sizes.append(len(entry[b"labels"]))
     assert sizes == [5, 5, 5, 4, 4, 7]
-    assert (
-        pickle.loads((folder / "data_batch_2").read_bytes())[b"batch_label"]
-        == b"training batch 2 of 5"
-    )
+    assert pickle.loads((folder / "data_batch_2").read_bytes())[b"batch_label"] == b"training batch 2 of 5"
 
 
 def test_channel_order(tmp_path, monkeypatch):
@@ -306,9 +295,7 @@ def test_published_checksums():
 def test_archive_extracted(tmp_path, monkeypatch):
     arrays = random_arrays()
     write_cifar10(tmp_path / "src", *arrays)
-    (tmp_path / "src" / "batches.meta").write_bytes(
-        b"meta"
-    )  # extracted too, as torchvision wants
+    (tmp_path / "src" / "batches.meta").write_bytes(b"meta")  # extracted too, as torchvision wants
     archive = archive_of(tmp_path / "src")
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -333,9 +320,7 @@ def test_archive_never_overwrites(tmp_path, monkeypatch):
     with pytest.warns(DataWarning):
         d = load_cifar10(tmp_path, verify=False, download=False)
     assert torch.equal(d.train_images, torch.from_numpy(new[0]))
-    assert torch.equal(
-        d.test_images, torch.from_numpy(old[2])
-    )  # the file already there
+    assert torch.equal(d.test_images, torch.from_numpy(old[2]))  # the file already there
 
 
 def test_archive_md5_mismatch(tmp_path, monkeypatch):
@@ -407,18 +392,14 @@ def test_unsafe_archive_refused(tmp_path, monkeypatch, member, why):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / cifar.ARCHIVE).write_bytes(archive)
-    monkeypatch.setattr(
-        cifar, "ARCHIVE_MD5", md5(archive)
-    )  # checksum fine: content is not
+    monkeypatch.setattr(cifar, "ARCHIVE_MD5", md5(archive))  # checksum fine: content is not
     with pytest.raises(DataError) as err:
         load_cifar10(data_dir, download=False)
     assert str(err.value) == (
         f"{data_dir / cifar.ARCHIVE}: refused to extract {member[0].name!r} ({why}); nothing "
         "was extracted. Delete the archive to re-download it."
     )
-    assert listing(tmp_path) == sorted(
-        ["data", f"data/{cifar.ARCHIVE}", "src"] + [f"src/{n}" for n in BATCHES]
-    )
+    assert listing(tmp_path) == sorted(["data", f"data/{cifar.ARCHIVE}", "src"] + [f"src/{n}" for n in BATCHES])
     assert not Path("/tmp/actbench-evil").exists()
 
 
@@ -436,18 +417,14 @@ def test_archive_lacking_a_batch(tmp_path):
 
 @pytest.mark.parametrize("keep", [0.5, -200], ids=["half", "last-member"])
 def test_truncated_archive(tmp_path, keep):
-    write_cifar10(
-        tmp_path / "src", *random_arrays()
-    )  # random pixels: little compression
+    write_cifar10(tmp_path / "src", *random_arrays())  # random pixels: little compression
     archive = archive_of(tmp_path / "src")
     end = int(len(archive) * keep) if keep > 0 else len(archive) + keep
     (tmp_path / cifar.ARCHIVE).write_bytes(archive[:end])
     with pytest.raises(DataError) as err:  # and no DataWarning: nothing was loaded
         load_cifar10(tmp_path, verify=False)
     message = str(err.value)
-    assert message.startswith(
-        f"{tmp_path / cifar.ARCHIVE}: corrupt or truncated archive ("
-    )
+    assert message.startswith(f"{tmp_path / cifar.ARCHIVE}: corrupt or truncated archive (")
     assert message.endswith("). Delete it to re-download it.") and "\n" not in message
     assert not any(p.name.endswith(".part") for p in tmp_path.rglob("*"))
 
@@ -470,8 +447,7 @@ def test_download(tmp_path, monkeypatch, server):
     assert hits == ["/missing/" + cifar.ARCHIVE, "/kriz/" + cifar.ARCHIVE]
     assert (data_dir / cifar.ARCHIVE).read_bytes() == archive
     assert listing(data_dir) == sorted(
-        [cifar.ARCHIVE, BATCHES_FOLDER]
-        + [f"{BATCHES_FOLDER}/{name}" for name in BATCHES]
+        [cifar.ARCHIVE, BATCHES_FOLDER] + [f"{BATCHES_FOLDER}/{name}" for name in BATCHES]
     )
     load_cifar10(data_dir)  # now present: no second download
     assert len(hits) == 2
@@ -529,10 +505,7 @@ def test_batch_md5_mismatch(tmp_path):
 
     with pytest.warns(DataWarning) as record:
         d = load_cifar10(tmp_path, verify=False, download=False)
-    unverified = (
-        "CIFAR-10: MD5 checksums not verified (--no-verify); results may come from corrupt "
-        "or altered files."
-    )
+    unverified = "CIFAR-10: MD5 checksums not verified (--no-verify); results may come from corrupt or altered files."
     assert [str(w.message) for w in record] == [unverified]
     assert record[0].filename == __file__  # attributed to the caller of load_cifar10
     assert d.verified is False and len(d.train_labels) == 23
@@ -551,18 +524,42 @@ GOOD = batch_bytes(good_entry())
         (GOOD + b"\x00\x00", "2 trailing bytes after the pickle (corrupt file)"),
         (batch_bytes([1, 2]), "expected a pickled dict, got list"),
         (batch_bytes({b"data": np.zeros((1, 3072), np.uint8)}), "no 'labels' entry in the batch"),
-        (batch_bytes(good_entry(4, {b"data": np.zeros((4, 3071), np.uint8)})), "expected 'data' as uint8 of shape (N, 3072), got uint8 (4, 3071)"),
-        (batch_bytes(good_entry(4, {b"data": np.zeros((4, 3072), np.float32)})), "expected 'data' as uint8 of shape (N, 3072), got float32 (4, 3072)"),
-        (batch_bytes(good_entry(4, {b"data": b"\x00" * 3072 * 4})), "expected 'data' as uint8 of shape (N, 3072), got bytes"),
+        (
+            batch_bytes(good_entry(4, {b"data": np.zeros((4, 3071), np.uint8)})),
+            "expected 'data' as uint8 of shape (N, 3072), got uint8 (4, 3071)",
+        ),
+        (
+            batch_bytes(good_entry(4, {b"data": np.zeros((4, 3072), np.float32)})),
+            "expected 'data' as uint8 of shape (N, 3072), got float32 (4, 3072)",
+        ),
+        (
+            batch_bytes(good_entry(4, {b"data": b"\x00" * 3072 * 4})),
+            "expected 'data' as uint8 of shape (N, 3072), got bytes",
+        ),
         (batch_bytes(good_entry(4, {b"labels": [0, 1, 2]})), "3 labels but 4 images"),
         (batch_bytes(good_entry(4, {b"labels": [0, 1, 10, 2]})), "label 10 outside 0..9"),
         (batch_bytes(good_entry(4, {b"labels": [0, -1, 2, 3]})), "label -1 outside 0..9"),
         (batch_bytes(good_entry(4, {b"labels": [0, 1.0, 2, 3]})), "expected 'labels' as a list of ints"),
         (batch_bytes(good_entry(4, {b"labels": np.arange(4)})), "expected 'labels' as a list of ints"),
     ],
-    ids=["half", "last-byte", "empty", "zip", "trailing", "list", "no-labels", "width", "dtype", "bytes",
-         "count", "label-10", "label-neg", "float-label", "array-labels"],
-)  # fmt: skip
+    ids=[
+        "half",
+        "last-byte",
+        "empty",
+        "zip",
+        "trailing",
+        "list",
+        "no-labels",
+        "width",
+        "dtype",
+        "bytes",
+        "count",
+        "label-10",
+        "label-neg",
+        "float-label",
+        "array-labels",
+    ],
+)
 def test_bad_batch(tmp_path, monkeypatch, payload, message):
     write_batches(tmp_path, {"data_batch_2": payload})
     trust(monkeypatch, tmp_path)  # checksums match: only the content is wrong
@@ -599,11 +596,14 @@ class Reduce:
         (lambda marker: Evil(f"touch {marker}"), f"refused to unpickle {os.system.__module__}.system: "),
         (lambda marker: Reduce(eval, f"open({str(marker)!r}, 'w')"), "refused to unpickle __builtin__.eval: "),
         (lambda marker: Reduce(shutil.rmtree, marker.parent), "refused to unpickle shutil.rmtree: "),
-        (lambda marker: Reduce(__import__("codecs").encode, "x", "rot13"), "refused to unpickle _codecs.encode('rot13')"),
+        (
+            lambda marker: Reduce(__import__("codecs").encode, "x", "rot13"),
+            "refused to unpickle _codecs.encode('rot13')",
+        ),
         (lambda marker: Reduce(bytes, 10**6), "refused to unpickle bytes() with arguments"),
     ],
     ids=["os.system", "eval", "rmtree", "codecs-rot13", "bytes-n"],
-)  # fmt: skip
+)
 def test_forbidden_globals_refused_and_not_run(tmp_path, monkeypatch, make, message):
     marker = tmp_path / "pwned"
     # The hostile object sits inside an otherwise good batch, where a plain
@@ -613,9 +613,7 @@ def test_forbidden_globals_refused_and_not_run(tmp_path, monkeypatch, make, mess
     trust(monkeypatch, tmp_path)
     with pytest.raises(DataError) as err:
         load_cifar10(tmp_path, download=False)
-    assert str(err.value).startswith(f"{tmp_path / 'test_batch'}: {message}"), str(
-        err.value
-    )
+    assert str(err.value).startswith(f"{tmp_path / 'test_batch'}: {message}"), str(err.value)
     assert not marker.exists() and (tmp_path / "test_batch").exists()
 
 
@@ -642,9 +640,12 @@ def test_synthetic_is_learnable(tmp_path):
         d = load_cifar10(tmp_path, verify=False, download=False)
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
+        torch.nn.Conv2d(3, 8, 3, stride=2),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(4),
+        torch.nn.Flatten(),
         torch.nn.Linear(128, 10),
-    )  # fmt: skip
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     x, x_test = d.train_images.float() / 255, d.test_images.float() / 255
     for step in range(20):
@@ -658,9 +659,7 @@ def test_synthetic_is_learnable(tmp_path):
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "make_synthetic_cifar", REPO / "scripts" / "make_synthetic_cifar.py"
-    )
+    spec = importlib.util.spec_from_file_location("make_synthetic_cifar", REPO / "scripts" / "make_synthetic_cifar.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -668,10 +667,7 @@ def load_script():
 
 def test_script(tmp_path, capsys):
     script = load_script()
-    assert (
-        script.main([str(tmp_path), "--train", "30", "--test", "10", "--seed", "1"])
-        == 0
-    )
+    assert script.main([str(tmp_path), "--train", "30", "--test", "10", "--seed", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     folder = tmp_path / BATCHES_FOLDER
     assert [line.split()[0] for line in out[:6]] == list(BATCHES)

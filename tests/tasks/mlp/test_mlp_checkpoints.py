@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fakes import NanAfter
 
 from actbench.api import TrainContext
 from actbench.run.checkpoints import FileCheckpoint
@@ -19,7 +20,6 @@ from actbench.tasks import get_task
 from actbench.tasks.costs import OWN_SECONDS, SET_ASIDE_SECONDS
 from actbench.tasks.mlp.model import DeviceData, train_trial
 from actbench.tasks.mlp.population import Member, block_order, train_population
-from fakes import NanAfter
 
 CPU = TrainContext(device=torch.device("cpu"), data_dir=None)
 HP = get_task("mnist-mini").resolve_hparams({"epochs": 3, "hidden": [32, 32]})
@@ -40,7 +40,9 @@ def train(act: str, seed: int, hp=HP, checkpoint=None):
 
 
 def train_members(members: list[tuple[str, int]], checkpoint=None):
-    for member, metrics in train_population(small_data(), SIZES, [Member(*m) for m in members], HP, CPU, 500, checkpoint):
+    for member, metrics in train_population(
+        small_data(), SIZES, [Member(*m) for m in members], HP, CPU, 500, checkpoint
+    ):
         yield (member.activation, member.seed), metrics
 
 
@@ -101,8 +103,10 @@ def test_a_trial_resumes_exactly_in_another_process(tmp_path):
     paths = [str(Path(__file__).parent), str(Path(__file__).parents[2])]  # this module, fakes
     done = subprocess.run(
         [sys.executable, "-c", RESUME_IN_ANOTHER_PROCESS, str(tmp_path / "trial.pt"), json.dumps(paths)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(done.stdout) == reference
 
 
@@ -127,7 +131,6 @@ def test_a_resumed_population_is_the_uninterrupted_one_exactly(tmp_path, divergi
 
     resumed = list(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")))
     assert [(key, exact(m)) for key, m in resumed] == [(key, exact(m)) for key, m in reference]  # same order too
-
 
 
 def in_member_order(saved: dict, order: list[int]) -> dict:
@@ -168,4 +171,6 @@ def test_a_population_resumes_exactly_from_a_checkpoint_in_another_member_order(
     assert block_order(in_order)[0] != in_order
     FileCheckpoint(tmp_path / "chunk.pt").save(rewritten)
     resumed = list(train_members(members, FileCheckpoint(tmp_path / "chunk.pt")))
-    assert {key: exact(m) for key, m in resumed if m.epoch > 1} == {key: exact(m) for key, m in reference if m.epoch > 1}
+    assert {key: exact(m) for key, m in resumed if m.epoch > 1} == {
+        key: exact(m) for key, m in reference if m.epoch > 1
+    }

@@ -6,11 +6,10 @@ import math
 import pytest
 import torch
 
-from actbench.api import Trial
-from actbench.run.engines.sequential import run_trial
+from actbench.api import TrainContext, Trial
 from actbench.errors import UsageError
+from actbench.run.engines.sequential import run_trial
 from actbench.seeding import generator, stream_seed
-from actbench.api import TrainContext
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer
 
@@ -114,8 +113,11 @@ def test_divergence_stops_the_trial_and_is_marked():
         ({"batch_size": 2.5}, "batch_size must be an integer, got 2.5"),
         ({"lr": -1.0}, "lr must be a positive number, got -1.0"),
         ({"hidden": []}, "hidden must be a non-empty list like [128, 64], got []"),
-        ({"momentum": 0.9}, "task mnist has no hyperparameter 'momentum'; its hyperparameters are: "
-                            "batch_size, epochs, hidden, init, lr, split, weight_decay"),
+        (
+            {"momentum": 0.9},
+            "task mnist has no hyperparameter 'momentum'; its hyperparameters are: "
+            "batch_size, epochs, hidden, init, lr, split, weight_decay",
+        ),
         ({"init": "xavier"}, "init must be one of torch, lecun, he, got 'xavier'"),
         ({"split": "train"}, "split must be one of test, validation, got 'train'"),
     ],

@@ -1,4 +1,5 @@
-"""Tests for actbench.tasks.mlp.data and actbench.datasets: IDX parsing, finding/verifying/downloading files, mnist-mini.
+"""Tests for actbench.tasks.mlp.data and actbench.datasets: IDX parsing, finding/verifying/downloading
+files, mnist-mini.
 
 Never touches the network (downloads go to a local http.server on 127.0.0.1) or the
 user's real cache (ACTBENCH_DATA points into tmp_path for every test)."""
@@ -15,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from local_http import closed_ports
 
 from actbench.datasets import download
 from actbench.datasets import files as dataset_files
-from actbench.tasks.mlp import data
 from actbench.datasets.files import DataWarning
-from actbench.tasks.mlp.data import MNIST_MINI, MNIST_MINI_DIR, DatasetSource, load_dataset, read_idx
 from actbench.errors import DataError, UsageError
-from local_http import closed_ports, server  # noqa: F401  (server is a fixture)
+from actbench.tasks.mlp import data
+from actbench.tasks.mlp.data import MNIST_MINI, MNIST_MINI_DIR, DatasetSource, load_dataset, read_idx
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data"
@@ -182,7 +183,9 @@ def test_mnist_flat():
 
 
 @needs_shared
-@pytest.mark.parametrize("name, folder, shared", [("mnist", "MNIST", "mnist"), ("fashion-mnist", "FashionMNIST", "fashion-mnist")])
+@pytest.mark.parametrize(
+    "name, folder, shared", [("mnist", "MNIST", "mnist"), ("fashion-mnist", "FashionMNIST", "fashion-mnist")]
+)
 def test_torchvision_layout(tmp_path, name, folder, shared):
     raw = tmp_path / folder / "raw"
     raw.mkdir(parents=True)
@@ -288,9 +291,17 @@ def test_verify_true_does_not_warn(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "change, role, message",
     [
-        ({"train_labels": np.zeros(29, np.uint8)}, "train_labels", "29 labels but train-images-idx3-ubyte.gz has 30 images"),
+        (
+            {"train_labels": np.zeros(29, np.uint8)},
+            "train_labels",
+            "29 labels but train-images-idx3-ubyte.gz has 30 images",
+        ),
         ({"test_labels": np.full(10, 10, np.uint8)}, "test_labels", "label 10 outside 0..9"),
-        ({"train_images": np.zeros((30, 28, 27), np.uint8)}, "train_images", "expected uint8 images of shape (N, 28, 28)"),
+        (
+            {"train_images": np.zeros((30, 28, 27), np.uint8)},
+            "train_images",
+            "expected uint8 images of shape (N, 28, 28)",
+        ),
         ({"test_labels": np.zeros(10, np.int32)}, "test_labels", "expected uint8 labels"),
     ],
     ids=["count", "range", "size", "label-dtype"],

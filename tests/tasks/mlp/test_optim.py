@@ -8,8 +8,10 @@ import torch
 
 from actbench.tasks.mlp.optim import FusedAdamW
 
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
+]
 
 
 def params(seed: int = 0, device: str = "cpu") -> list[torch.nn.Parameter]:

@@ -4,13 +4,13 @@ import math
 
 import pytest
 import torch
+from fakes import HPARAMS
 
 from actbench.activations import canonical_spec, list_activations
-from actbench.api import Trial
+from actbench.api import TrainContext, Trial
 from actbench.run.engines.population import plan_chunks, run_population
 from actbench.run.engines.sequential import run_sequential
 from actbench.seeding import generator
-from actbench.api import TrainContext
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer, train_epoch
 from actbench.tasks.mlp.population import (
@@ -23,12 +23,15 @@ from actbench.tasks.mlp.population import (
     member_activation_parameters,
     train_population_epoch,
 )
-from fakes import HPARAMS
 
 SIZES = [784, 32, 32, 10]  # equal widths: prelu(num_parameters=32) fits both layers
 HP = {**HPARAMS, "lr": 1e-2}  # a large step, so that one step visibly moves every parameter
 CPU = TrainContext(device=torch.device("cpu"), data_dir=None)
-MEMBERS = [Member(act, seed) for seed in (0, 1) for act in ("relu", "srelu(t=2.21)", "ralu(alpha=1.5, learnable=true)", "prelu(init=0.25, num_parameters=32)")]  # fmt: skip
+MEMBERS = [
+    Member(act, seed)
+    for seed in (0, 1)
+    for act in ("relu", "srelu(t=2.21)", "ralu(alpha=1.5, learnable=true)", "prelu(init=0.25, num_parameters=32)")
+]
 
 
 def toy_data(rows: int = 48):
@@ -77,7 +80,11 @@ def test_initial_weights_are_the_sequential_ones_exactly():
 
 
 # Seeds with 3, 1 and 2 members: three seed blocks, one of them a single member.
-UNEVEN = [Member("relu", s) for s in (0, 1, 2)] + [Member("gelu", 0), Member("srelu(t=2.21)", 2), Member("ralu(alpha=1.5, learnable=true)", 0)]  # fmt: skip
+UNEVEN = [Member("relu", s) for s in (0, 1, 2)] + [
+    Member("gelu", 0),
+    Member("srelu(t=2.21)", 2),
+    Member("ralu(alpha=1.5, learnable=true)", 0),
+]
 
 
 def test_members_are_ordered_by_seed_block_and_a_grid_keeps_its_order():
@@ -95,7 +102,14 @@ def test_the_member_major_layout_round_trips():
     params = pop.stacked_parameters()
     assert len(pop.first_weights) == 3 and pop.first_weights[0].shape == (1, 3 * 32, 784)
     members = pop.to_members(params)
-    assert [tuple(t.shape) for t in members] == [(6, 784, 32), (6, 32, 32), (6, 32, 10), (6, 1, 32), (6, 1, 32), (6, 1, 10)]
+    assert [tuple(t.shape) for t in members] == [
+        (6, 784, 32),
+        (6, 32, 32),
+        (6, 32, 10),
+        (6, 1, 32),
+        (6, 1, 32),
+        (6, 1, 10),
+    ]
     assert all(torch.equal(a, b) for a, b in zip(pop.from_members(members), params, strict=True))
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from actbench.api import Trial, TrainContext
+from actbench.api import TrainContext, Trial
+from actbench.datasets.split import VALIDATION_FRACTION, validation_split
 from actbench.errors import DataError
 from actbench.tasks import get_task
-from actbench.datasets.split import VALIDATION_FRACTION, validation_split
 from actbench.tasks.mlp.data import load_dataset
 from actbench.tasks.mlp.model import build_mlp, device_data
 from actbench.tasks.mlp.recipe import MNIST_NORM
