@@ -36,6 +36,15 @@ class ReLU(nn.ReLU):
         super().__init__()
 
 
+class SquaredReLU(nn.Module):
+    """Squared ReLU, relu(x)², as modded-nanogpt's MLP writes it. Plain torch ops suffice:
+    autograd keeps one tensor, relu's output, which both relu's and square's backward read
+    (f'(x) = 2·relu(x)), as many as ReLU keeps."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(x).square()
+
+
 class LeakyReLU(nn.LeakyReLU):
     """Leaky ReLU, as torch.nn.LeakyReLU."""
 

@@ -34,6 +34,13 @@ _builtin(
     "relu", "ReLU", "max(0, x)", "Nair & Hinton 2010, Rectified Linear Units Improve Restricted Boltzmann Machines"
 )
 _builtin(
+    "relu2",
+    "SquaredReLU",
+    "max(0, x)²",
+    "So et al. 2021, Primer: Searching for Efficient Transformers for Language Modeling (arXiv:2109.08668)",
+    aliases=("squared_relu",),
+)
+_builtin(
     "leaky_relu",
     "LeakyReLU",
     "x for x ≥ 0; negative_slope·x for x < 0",
