@@ -81,7 +81,7 @@ def mlp_rows(args, folder: Path) -> list[tuple]:
     task = get_task("mnist" if real else "mnist-mini")
     ctx = TrainContext(torch.device("cpu"), args.data_dir)
     hp = task.resolve_hparams({"epochs": 2})
-    scale = 1.0 if real else MNIST_TRAIN / len(task.data(ctx, {}).train_x)
+    scale = 1.0 if real else MNIST_TRAIN / len(task.data(ctx, "test").train_x)
     note = "" if real else f" (mnist-mini epoch x {scale:.0f})"
     rows = []
     trial = Measured(folder / "trial.pt")
@@ -97,7 +97,7 @@ def mlp_rows(args, folder: Path) -> list[tuple]:
 
 
 def airbench_row(args, folder: Path) -> tuple:
-    from actbench.tasks.airbench.data import write_synthetic_cifar10
+    from cifar_files import write_synthetic_cifar10
 
     batch, steps = 1024, args.airbench_steps
     write_synthetic_cifar10(folder / "cifar" / "cifar-10-batches-py", n_train=batch * steps, n_test=200)

@@ -77,7 +77,8 @@ def make_tuning(base: RunConfig, grid: dict[str, list[Any]], metric: str | None)
     task = get_task(base.task)
     if "split" not in task.hyperparams:
         raise UsageError(f"task {base.task} has no validation split to tune on")
-    if base.hparams.get("split", "test") != "test":
+    default_split = task.hyperparams["split"]
+    if base.hparams.get("split", default_split) != default_split:
         raise UsageError("tune measures on the validation split itself: do not set split")
     comparable = comparable_metrics(task.metrics)
     name = metric or task.headline

@@ -12,9 +12,11 @@ test accuracy with TTA at ``tta_level`` (the headline, mean and unbiased std acr
 in the report) and the seconds airbench times: whitening init + training + the final TTA
 evaluation, not the per-epoch evaluations or data loading (CUDA events on a GPU).
 
-This module declares the tasks without torch; the recipe reads top to bottom in
-recipe.py (hyperparameters, checks, metrics), data.py (the CIFAR-10 files), net.py,
-augment.py, optim.py and train.py (the training loop).
+This module declares the tasks without torch, and hands each trainer the trial's full
+hyperparameters (``trainer_hparams``: a stored trial leaves out later ones at their
+defaults). The recipe reads top to bottom in recipe.py (hyperparameters, checks,
+metrics), data.py (the CIFAR-10 files), net.py, augment.py, optim.py and train.py (the
+training loop).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from actbench.tasks.airbench.recipe import (
     TIMED_S,
     TTA_ACC,
 )
-from actbench.tasks.hparams import resolve_hparams
+from actbench.tasks.hparams import listed_hparams, resolve_hparams, trainer_hparams
 
 
 @dataclass(frozen=True)
@@ -48,23 +50,29 @@ class AirbenchTask:
 
     @property
     def hyperparams(self) -> dict[str, Any]:
-        return {key: list(v) if isinstance(v, list) else v for key, v in {**self.defaults, **LATER_HYPERPARAMS}.items()}
+        return listed_hparams(self.defaults, LATER_HYPERPARAMS)
 
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        defaults = {key: list(v) if isinstance(v, list) else v for key, v in self.defaults.items()}
-        return resolve_hparams(self.name, defaults, overrides, CHECKS, LATER_HYPERPARAMS)
+        return resolve_hparams(self.name, self.defaults, overrides, CHECKS, LATER_HYPERPARAMS)
 
     def prepare(self, ctx: TrainContext, hparams: dict[str, Any]) -> None:
         from actbench.tasks.airbench.train import device_cifar
 
-        device_cifar(ctx.data_dir, ctx.verify, ctx.device, hparams.get("split", LATER_HYPERPARAMS["split"]))
+        device_cifar(ctx.data_dir, ctx.verify, ctx.device, trainer_hparams(hparams, LATER_HYPERPARAMS)["split"])
 
     def train(
-        self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
+        self,
+        activation: str,
+        seed: int,
+        hparams: dict[str, Any],
+        ctx: TrainContext,
+        checkpoint: Checkpoint | None = None,
     ) -> Iterator[EpochMetrics]:
         from actbench.tasks.airbench.train import train_trial
 
-        return train_trial(activation, seed, hp, ctx, self.residual, checkpoint)
+        return train_trial(
+            activation, seed, trainer_hparams(hparams, LATER_HYPERPARAMS), ctx, self.residual, checkpoint
+        )
 
 
 TASKS = (

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from actbench.api import Metric
+from actbench.tasks.hparams import SPLIT_CHECK
 
 HYPERPARAMS_94: dict[str, Any] = {
     "epochs": 9.9,  # passes over the training set; a fraction ends mid-epoch
@@ -46,18 +47,17 @@ HYPERPARAMS_96 = {
 AUTOCAST_NAMES = ("float16", "bfloat16", "float32")  # torch dtypes, looked up in train.py
 TTA_LEVELS = (0, 1, 2)  # see augment.tta_logits
 
-# Added after the first stores were written: recorded only where they differ from these,
-# so earlier trials keep their config hash (actbench.tasks.hparams.resolve_hparams).
+# Added after the first stores were written: a trial stores one of these only where it
+# differs from the default here, so earlier trials keep their config hash; its trainer
+# gets them all (actbench.tasks.hparams).
 LATER_HYPERPARAMS: dict[str, Any] = {
     # Where the metrics after each epoch are measured: "test", the test batch; or
-    # "validation", a fixed 10% of the training batches held out from training
-    # (actbench.datasets.split; the test batch is then never read). Tuning uses it.
+    # "validation", a fixed 10% of the training batches (actbench.tasks.hparams.SPLITS).
     "split": "test",
 }
-SPLITS = ("test", "validation")
 
 CHECKS = {
-    "split": (lambda v: v in SPLITS, f"one of {', '.join(SPLITS)}"),
+    "split": SPLIT_CHECK,
     "epochs": (lambda v: 0 < v < math.inf, "a positive number"),
     "batch_size": (lambda v: v >= 1, ">= 1"),
     "lr": (lambda v: 0 < v < math.inf, "a positive number"),

@@ -1,11 +1,13 @@
 """The airbench training loop: whitening, Nesterov SGD with lookahead, whole-batch
-augmentation on the device, TTA at the end. The tasks' declaration (hyperparameters,
-metrics) is in ``actbench.tasks.airbench``.
+augmentation on the device, TTA at the end. It reads top to bottom: the data on the
+device, the precision, the evaluation, then the trial (the model, the optimiser and its
+schedule, the step, the loop). The settings are in recipe.py, the tasks' declaration in
+``actbench.tasks.airbench``.
 
 On CUDA the forward and backward passes run under autocast (``cuda_autocast``: float16 as
 airbench, bfloat16 or float32) with channels_last and cudnn.benchmark; weights, BatchNorm
 and activation parameters stay float32. On a CPU everything is float32: meant for smoke
-runs (one airbench94 trial takes about an hour on a 2-core CPU, see the README).
+runs, a full trial takes hours there.
 
 Checkpoints (actbench.api.Checkpoint): after every finished epoch a trial saves the
 network's state dict (weights, whitening filters, BatchNorm shifts and running
@@ -34,14 +36,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
-from actbench.datasets.split import validation_split
 from actbench.errors import UsageError
 from actbench.seeding import generator
 from actbench.tasks.activation_params import activation_parameters
 from actbench.tasks.airbench.augment import TrainBatches, normalise, tta_logits
 from actbench.tasks.airbench.net import build_net, init_whitening_
 from actbench.tasks.airbench.optim import Lookahead, lr_multiplier, make_optimizer, total_steps
-from actbench.tasks.airbench.recipe import LATER_HYPERPARAMS, TIMED_S, TTA_ACC
+from actbench.tasks.airbench.recipe import TIMED_S, TTA_ACC
+from actbench.tasks.evaluation import evaluate
+from actbench.tasks.validation import hold_out_validation
 
 AUTOCAST_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -59,20 +62,17 @@ class DeviceCifar:
 
 
 @lru_cache(maxsize=1)
-def device_cifar(data_dir: Path | None, verify: bool, device: torch.device, split: str = "test") -> DeviceCifar:
+def device_cifar(data_dir: Path | None, verify: bool, device: torch.device, split: str) -> DeviceCifar:
     """Load CIFAR-10 once per process and keep it on ``device`` (184 MB as uint8).
 
     ``split``: "test", trained on the training batches and measured on the test batch; or
     "validation", trained on the training batches less the held-out validation rows
-    (actbench.datasets.split), measured on those, the test batch never read."""
+    (``hold_out_validation``), measured on those, the test batch never read."""
     from actbench.tasks.airbench.data import load_cifar10
 
     raw = load_cifar10(data_dir, verify=verify, test=split == "test")
     if split == "validation":
-        train_rows, held_out = validation_split(len(raw.train_labels))
-        images, labels = raw.train_images.to(device), raw.train_labels.to(device)
-        train_rows, held_out = train_rows.to(device), held_out.to(device)
-        return DeviceCifar(images[train_rows], labels[train_rows], images[held_out], labels[held_out])
+        return DeviceCifar(*hold_out_validation(raw.train_images.to(device), raw.train_labels.to(device)))
     return DeviceCifar(
         train_images=raw.train_images.to(device),
         train_labels=raw.train_labels.to(device),
@@ -106,22 +106,28 @@ class StageTimer:
             self.seconds += time.perf_counter() - self._start_s
 
 
-@torch.no_grad()
-def evaluate(
+def precision(
+    device: torch.device, hp: dict[str, Any]
+) -> tuple[torch.dtype, contextlib.AbstractContextManager, torch.memory_format]:
+    """(compute dtype, autocast context, memory layout) of a trial on ``device``: the
+    ``cuda_autocast`` dtype and channels_last on CUDA, float32 and the default layout elsewhere."""
+    cuda = device.type == "cuda"
+    dtype = AUTOCAST_DTYPES[hp["cuda_autocast"]] if cuda else torch.float32
+    autocast = torch.autocast("cuda", dtype=dtype) if cuda and dtype != torch.float32 else contextlib.nullcontext()
+    return dtype, autocast, torch.channels_last if cuda else torch.contiguous_format
+
+
+def evaluate_tta(
     net: nn.Module, images: torch.Tensor, labels: torch.Tensor, level: int, autocast: contextlib.AbstractContextManager
 ) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in %) over normalised ``images`` with TTA ``level``,
     BatchNorm in eval mode. The loss is plain cross-entropy (no label smoothing)."""
-    net.eval()
-    loss_sum = torch.zeros((), device=images.device, dtype=torch.float64)
-    correct = torch.zeros((), device=images.device, dtype=torch.int64)
-    for x, y in zip(images.split(EVAL_BATCH), labels.split(EVAL_BATCH)):
+
+    def logits_of(x: torch.Tensor) -> torch.Tensor:  # (b, 3, 32, 32) -> (b, 10) float32
         with autocast:
-            logits = tta_logits(net, x, level).float()  # (b, 10)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
-        correct += (logits.argmax(dim=1) == y).sum()
-    net.train()
-    return loss_sum.item() / len(images), 100.0 * correct.item() / len(images)
+            return tta_logits(net, x, level).float()
+
+    return evaluate(net, images, labels, EVAL_BATCH, logits_of)
 
 
 def train_trial(
@@ -135,16 +141,14 @@ def train_trial(
     """One trial of the recipe with ``activation`` at every site, from ``seed``'s streams;
     yields the metrics after every epoch, the TTA accuracy after the last. With
     ``checkpoint``: resumed from its state if it has one, saved there after every finite epoch."""
-    data = device_cifar(ctx.data_dir, ctx.verify, ctx.device, hp.get("split", LATER_HYPERPARAMS["split"]))
+    data = device_cifar(ctx.data_dir, ctx.verify, ctx.device, hp["split"])
     if len(data.train_labels) < hp["batch_size"]:
         raise UsageError(f"batch_size {hp['batch_size']} is larger than the {len(data.train_labels)} training images")
-    cuda = ctx.device.type == "cuda"
-    dtype = AUTOCAST_DTYPES[hp["cuda_autocast"]] if cuda else torch.float32
-    autocast = torch.autocast("cuda", dtype=dtype) if cuda and dtype != torch.float32 else contextlib.nullcontext()
-    layout = torch.channels_last if cuda else torch.contiguous_format
-    if cuda:
+    dtype, autocast, layout = precision(ctx.device, hp)
+    if ctx.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv kernels once
 
+    # The model, its whitening filters set from the first training images (timed, as airbench).
     net = build_net(hp["widths"], activation, seed, residual, hp["bn_momentum"])
     net = net.to(ctx.device, memory_format=layout)
     timer = StageTimer(ctx.device)
@@ -161,12 +165,15 @@ def train_trial(
             order_gen=generator(seed, "data_order"),
         )
     test_images = normalise(data.test_images, dtype).contiguous(memory_format=layout)
+
+    # The optimiser, its lr schedule over every step and the lookahead's slow copy.
     optimizer = make_optimizer(net, hp)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     steps = total_steps(batches.steps_per_epoch, hp["epochs"])
     lookahead = Lookahead(net, steps, hp["lookahead_start_epoch"], hp["lookahead_sync_each_epoch"])
     forward = torch.compile(net) if ctx.compile else net
 
+    # Resumed from the last finished epoch, or from the start.
     step = 0
     epochs = math.ceil(hp["epochs"])
     done: list[EpochMetrics] = []
@@ -181,6 +188,7 @@ def train_trial(
         timer.seconds = saved["timed_s"]  # the whitening init above was timed in the first process
         done = [EpochMetrics(**m) for m in saved["epochs"]]
         yield from done
+    # The loop: an epoch of steps, then the test metrics (TTA after the last epoch), then the checkpoint.
     for epoch in range(len(done), epochs):
         net.whiten.bias.requires_grad_(epoch < hp["whiten_bias_epochs"])
         loss_sum = torch.zeros((), device=ctx.device)
@@ -208,10 +216,10 @@ def train_trial(
         if not math.isfinite(train_loss):  # diverged: the engine stores the trial as such
             test_loss = test_acc = math.nan
         else:
-            test_loss, test_acc = evaluate(net, test_images, data.test_labels, 0, autocast)
+            test_loss, test_acc = evaluate_tta(net, test_images, data.test_labels, 0, autocast)
             if epoch == epochs - 1:
                 with timer:
-                    _, extra[TTA_ACC.name] = evaluate(net, test_images, data.test_labels, hp["tta_level"], autocast)
+                    _, extra[TTA_ACC.name] = evaluate_tta(net, test_images, data.test_labels, hp["tta_level"], autocast)
         extra[TIMED_S.name] = timer.seconds
         metrics = EpochMetrics(epoch + 1, train_loss, test_loss, test_acc, activation_parameters(net), extra)
         done.append(metrics)

@@ -5,10 +5,12 @@ first and second hidden layers, AdamW (lr 1e-3, weight decay 1e-4), batch 64,
 cross-entropy, 20 epochs, test metrics after every epoch. Measured results and timings
 are in the README (section "Speed") with the command that reproduces them.
 
-This module declares the tasks without torch; the recipe reads top to bottom in
-recipe.py (hyperparameters and their checks), data.py (the IDX files), model.py (the
-network and its sequential training loop, the reference) and population.py (every
-trial of a run as one batched model, held to the same numbers).
+This module declares the tasks without torch, and hands each trainer the trial's full
+hyperparameters (``trainer_hparams``: a stored trial leaves out later ones at their
+defaults). The recipe reads top to bottom in recipe.py (hyperparameters and their
+checks), data.py (the IDX files), model.py (the network and its sequential training
+loop, the reference) and population (every trial of a run as one batched model, held to
+the same numbers).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from actbench.api import Checkpoint, EpochMetrics, Metric, TrainContext
-from actbench.tasks.hparams import resolve_hparams
+from actbench.tasks.hparams import listed_hparams, resolve_hparams, trainer_hparams
 from actbench.tasks.mlp.recipe import (
     CHECKS,
     CLASSES,
@@ -35,26 +37,29 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MLPPopulation:
-    """The MLP tasks' population trainer (population.py): every member at once."""
+    """The MLP tasks' population trainer (the population package): every member at once."""
 
     task: MLPTask
 
-    def member_bytes(self, hp: dict[str, Any]) -> int:
-        from actbench.tasks.mlp.population import EVAL_ROWS, member_bytes
+    def member_bytes(self, hparams: dict[str, Any]) -> int:
+        from actbench.tasks.mlp.population.train import EVAL_ROWS, member_bytes
 
+        hp = trainer_hparams(hparams, LATER_HYPERPARAMS)
         return member_bytes(self.task.layer_sizes(hp), hp, EVAL_ROWS)
 
     def train(
         self,
         members: list[tuple[str, int]],
-        hp: dict[str, Any],
+        hparams: dict[str, Any],
         ctx: TrainContext,
         checkpoint: Checkpoint | None = None,
     ) -> Iterator[tuple[tuple[str, int], EpochMetrics]]:
-        from actbench.tasks.mlp.population import EVAL_ROWS, Member, train_population
+        from actbench.tasks.mlp.population import Member
+        from actbench.tasks.mlp.population.train import EVAL_ROWS, train_population
 
+        hp = trainer_hparams(hparams, LATER_HYPERPARAMS)
         for member, metrics in train_population(
-            self.task.data(ctx, hp),
+            self.task.data(ctx, hp["split"]),
             self.task.layer_sizes(hp),
             [Member(*m) for m in members],
             hp,
@@ -80,30 +85,35 @@ class MLPTask:
 
     @property
     def hyperparams(self) -> dict[str, Any]:
-        return {key: list(v) if isinstance(v, list) else v for key, v in {**HYPERPARAMS, **LATER_HYPERPARAMS}.items()}
+        return listed_hparams(HYPERPARAMS, LATER_HYPERPARAMS)
 
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        defaults = {key: list(v) if isinstance(v, list) else v for key, v in HYPERPARAMS.items()}
-        return resolve_hparams(self.name, defaults, overrides, CHECKS, LATER_HYPERPARAMS)
+        return resolve_hparams(self.name, HYPERPARAMS, overrides, CHECKS, LATER_HYPERPARAMS)
 
     def layer_sizes(self, hp: dict[str, Any]) -> list[int]:
         return [IN_FEATURES, *hp["hidden"], CLASSES]
 
-    def data(self, ctx: TrainContext, hp: dict[str, Any]) -> DeviceData:
+    def data(self, ctx: TrainContext, split: str) -> DeviceData:
+        """The dataset on ``ctx.device``, measured on ``split`` (the ``split`` hyperparameter)."""
         from actbench.tasks.mlp.model import device_data
 
-        split = hp.get("split", LATER_HYPERPARAMS["split"])
         return device_data(self.dataset, self.norm, ctx.data_dir, ctx.verify, ctx.device, split)
 
     def prepare(self, ctx: TrainContext, hparams: dict[str, Any]) -> None:
-        self.data(ctx, hparams)
+        self.data(ctx, trainer_hparams(hparams, LATER_HYPERPARAMS)["split"])
 
     def train(
-        self, activation: str, seed: int, hp: dict[str, Any], ctx: TrainContext, checkpoint: Checkpoint | None = None
+        self,
+        activation: str,
+        seed: int,
+        hparams: dict[str, Any],
+        ctx: TrainContext,
+        checkpoint: Checkpoint | None = None,
     ) -> Iterator[EpochMetrics]:
         from actbench.tasks.mlp.model import train_trial
 
-        return train_trial(self.data(ctx, hp), self.layer_sizes(hp), activation, seed, hp, ctx, checkpoint)
+        hp = trainer_hparams(hparams, LATER_HYPERPARAMS)
+        return train_trial(self.data(ctx, hp["split"]), self.layer_sizes(hp), activation, seed, hp, ctx, checkpoint)
 
 
 TASKS = (

@@ -10,7 +10,7 @@ torchvision has already filled is reused as is; downloads go into the torchvisio
 so that torchvision users share them in turn. What every reader shares (ImageData, the
 default data folder, the MD5 check, the messages) is in actbench.datasets.files. A
 verified file is decoded once: later loads take the decoded array from the cache of
-actbench.datasets.cache (0.3 s of gunzip for MNIST's training images, every run).
+actbench.datasets.cache instead of gunzipping it on every run.
 """
 
 from __future__ import annotations

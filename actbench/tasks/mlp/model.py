@@ -1,8 +1,8 @@
-"""The MLP and its training loop: the sequential reference path, one model, one trial
-at a time. Any faster engine must reproduce it: the same initial weights
-(``init_linear_``), the same batches (``epoch_order``), the same optimiser
-(``make_optimizer``). The task's declaration (hyperparameters, protocol) is in
-``actbench.tasks.mlp``.
+"""The MLP recipe's sequential reference path, one model, one trial at a time: the data on
+the device, the model, the optimiser, the epoch, the loop. Any faster engine must reproduce
+it: the same initial weights (``init_linear_``), the same batches (``epoch_order``), the
+same optimiser (``make_optimizer``). The settings are in recipe.py, the task's declaration
+in ``actbench.tasks.mlp``.
 
 Checkpoints (actbench.api.Checkpoint): after every finished epoch a trial saves the
 model's state dict (weights, activation parameters and buffers), AdamW's state, the
@@ -26,18 +26,15 @@ from torch import nn
 
 from actbench.activations import get_activation
 from actbench.api import Checkpoint, EpochMetrics, TrainContext
-from actbench.datasets.split import validation_split
 from actbench.seeding import generator, stream_seed
 from actbench.tasks.activation_params import activation_parameters, is_activation_param
+from actbench.tasks.evaluation import evaluate
 from actbench.tasks.mlp.data import load_dataset
-from actbench.tasks.mlp.optim import FusedAdamW
-from actbench.tasks.mlp.recipe import LATER_HYPERPARAMS
+from actbench.tasks.mlp.optim import Optimizer, fused_adamw
+from actbench.tasks.validation import hold_out_validation
 
 if TYPE_CHECKING:
     from actbench.tasks.mlp.recipe import Normalisation
-
-# What the engines ask of an optimizer: step, zero_grad, state, state_dict, load_state_dict.
-Optimizer = FusedAdamW | torch.optim.AdamW
 
 EVAL_BATCH = 10_000  # examples per evaluation forward pass: memory only, results do not depend on it
 
@@ -54,28 +51,23 @@ class DeviceData:
 
 @lru_cache(maxsize=2)
 def device_data(
-    dataset: str, norm: Normalisation, data_dir: Path | None, verify: bool, device: torch.device, split: str = "test"
+    dataset: str, norm: Normalisation, data_dir: Path | None, verify: bool, device: torch.device, split: str
 ) -> DeviceData:
     """Load ``dataset`` once per process and keep it on ``device`` (MNIST: 188 MB as float32).
 
     ``split``: "test", trained on the training files and measured on the test files; or
     "validation", trained on the training files less the held-out validation rows
-    (``validation_split``), measured on those, the test files never read."""
+    (``hold_out_validation``), measured on those, the test files never read."""
     raw = load_dataset(dataset, data_dir, verify=verify, test=split == "test")
 
     def prepare(images: torch.Tensor) -> torch.Tensor:
         # A copy of its own (copy=True), then normalised in place: the same bits as
-        # (flat / 255.0 - mean) / std with one 188 MB float copy of MNIST instead of four
-        # (0.1 s instead of 0.4 s on a CPU, mostly fresh pages).
+        # (flat / 255.0 - mean) / std with one 188 MB float copy of MNIST instead of four.
         flat = images.reshape(len(images), -1).to(device=device, dtype=torch.float32, copy=True)
         return flat.div_(255.0).sub_(norm.mean).div_(norm.std)
 
     if split == "validation":
-        train_rows, held_out = validation_split(len(raw.train_images))
-        x, y = prepare(raw.train_images), raw.train_labels.to(device)
-        return DeviceData(
-            x[train_rows.to(device)], y[train_rows.to(device)], x[held_out.to(device)], y[held_out.to(device)]
-        )
+        return DeviceData(*hold_out_validation(prepare(raw.train_images), raw.train_labels.to(device)))
     return DeviceData(
         train_x=prepare(raw.train_images),
         train_y=raw.train_labels.to(device),
@@ -101,11 +93,6 @@ def init_linear_(layer: nn.Linear, gen: torch.Generator, scheme: str = "torch") 
         layer.bias.zero_()
 
 
-def epoch_order(gen: torch.Generator, n: int) -> torch.Tensor:
-    """The training-set order of one epoch: a fresh permutation drawn from the data-order stream."""
-    return torch.randperm(n, generator=gen)
-
-
 def build_mlp(sizes: list[int], activation: str, seed: int, init: str = "torch") -> nn.Sequential:
     """fc1, act1, fc2, act2, ..., fcL: one activation module per hidden layer, each with its own
     learnable parameters (one RaLU alpha per module, as in the reference module); linear
@@ -123,6 +110,28 @@ def build_mlp(sizes: list[int], activation: str, seed: int, init: str = "torch")
             if i < len(sizes) - 1:
                 layers[f"act{i}"] = get_activation(activation)
     return nn.Sequential(layers)
+
+
+def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> Optimizer:
+    named = list(model.named_parameters())
+    weights = [p for n, p in named if not is_activation_param(n)]
+    return adamw(weights, [p for n, p in named if is_activation_param(n)], hp)
+
+
+def adamw(weights: list[torch.Tensor], activation_params: list[torch.Tensor], hp: dict[str, Any]) -> Optimizer:
+    """AdamW with the recipe's lr and weight decay, fused: one pass over each tensor instead of
+    about ten elementwise ops, the same update (optim.py). Activation parameters (PReLU slopes,
+    RaLU alpha) are kept out of weight decay, which would otherwise pull them towards 0 (a
+    different activation) for no reason."""
+    groups: list[dict[str, Any]] = [{"params": weights}]
+    if activation_params:
+        groups.append({"params": activation_params, "weight_decay": 0.0})
+    return fused_adamw(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
+
+
+def epoch_order(gen: torch.Generator, n: int) -> torch.Tensor:
+    """The training-set order of one epoch: a fresh permutation drawn from the data-order stream."""
+    return torch.randperm(n, generator=gen)
 
 
 def train_epoch(
@@ -143,47 +152,6 @@ def train_epoch(
     return loss_sum
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy in %) over the whole of (x, y)."""
-    model.eval()
-    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
-    correct = torch.zeros((), device=x.device, dtype=torch.int64)
-    for start in range(0, len(x), EVAL_BATCH):
-        logits = model(x[start : start + EVAL_BATCH])  # (b, 10)
-        target = y[start : start + EVAL_BATCH]
-        loss_sum += F.cross_entropy(logits, target, reduction="sum").double()
-        correct += (logits.argmax(dim=1) == target).sum()
-    model.train()
-    return loss_sum.item() / len(x), 100.0 * correct.item() / len(x)
-
-
-def make_optimizer(model: nn.Module, hp: dict[str, Any]) -> Optimizer:
-    """AdamW; activation parameters (PReLU slopes, RaLU alpha) are kept out of weight decay,
-    which would otherwise pull them towards 0 (a different activation) for no reason."""
-    act_params = [p for n, p in model.named_parameters() if is_activation_param(n)]
-    other = [p for n, p in model.named_parameters() if not is_activation_param(n)]
-    groups: list[dict[str, Any]] = [{"params": other}]
-    if act_params:
-        groups.append({"params": act_params, "weight_decay": 0.0})
-    return adamw(groups, hp)
-
-
-def adamw(groups: list[dict[str, Any]], hp: dict[str, Any]) -> Optimizer:
-    """AdamW with the task's lr and weight decay (groups may override the decay).
-
-    Fused (one pass over each tensor instead of about ten elementwise ops) on CPU and
-    CUDA, where torch has the kernel: the update is the same, 20% of a population step
-    on a CPU is saved. There it is ``optim.FusedAdamW``, the same kernel without
-    torch.optim, whose first optimizer imports torch._dynamo (1.6-1.8 s of start-up);
-    elsewhere torch.optim.AdamW.
-    """
-    device = groups[0]["params"][0].device
-    if device.type in ("cpu", "cuda") and hasattr(torch, "_fused_adamw_"):  # a private kernel: checked, not assumed
-        return FusedAdamW(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
-    return torch.optim.AdamW(groups, lr=hp["lr"], weight_decay=hp["weight_decay"])
-
-
 def train_trial(
     data: DeviceData,
     sizes: list[int],
@@ -196,7 +164,7 @@ def train_trial(
     """One trial: the MLP of ``sizes`` with ``activation``, trained from ``seed``'s streams,
     yielding its metrics after every epoch; from ``checkpoint``'s state if it has one,
     saving it there after every finite epoch."""
-    model = build_mlp(sizes, activation, seed, hp.get("init", LATER_HYPERPARAMS["init"])).to(ctx.device)
+    model = build_mlp(sizes, activation, seed, hp["init"]).to(ctx.device)
     optimizer = make_optimizer(model, hp)
     step_model = torch.compile(model) if ctx.compile else model
     order_gen = generator(seed, "data_order")
@@ -213,7 +181,7 @@ def train_trial(
         order = epoch_order(order_gen, n).to(ctx.device)
         train_loss = train_epoch(step_model, optimizer, data.train_x, data.train_y, order, batch).item() / n
         if math.isfinite(train_loss):
-            test_loss, test_acc = evaluate(model, data.test_x, data.test_y)
+            test_loss, test_acc = evaluate(model, data.test_x, data.test_y, EVAL_BATCH)
         else:  # diverged: the engine stops here and stores the trial as diverged
             test_loss, test_acc = math.nan, math.nan
         metrics = EpochMetrics(epoch, train_loss, test_loss, test_acc, activation_parameters(model))

@@ -1,23 +1,39 @@
-"""AdamW for the MLP engines: torch's fused kernel, called without torch.optim.
+"""AdamW for the MLP engines: torch.optim.AdamW(fused=True)'s kernel, called without torch.optim.
 
-The first torch.optim optimizer a process makes imports torch._dynamo (torch.optim wraps
-its methods so that torch.compile skips them): 1.6-1.8 s on a 2-core CPU, as long as
-importing torch itself, and most of what a short run spends outside training.
-``FusedAdamW`` runs the kernel torch.optim.AdamW(fused=True) runs (``torch._fused_adamw_``,
-after the same step-count update), over the same groups, so the update is the same to the
-bit, and keeps the same state (``state``, ``param_groups``, ``state_dict``): a checkpoint
-saved with either loads into the other. Tests hold it to torch.optim.AdamW(fused=True).
+The first torch.optim optimizer a process makes imports torch._dynamo, most of what a short
+run spends outside training (docs/speed.md has the cost). ``FusedAdamW`` runs the kernel
+AdamW(fused=True) runs, the private ``torch._fused_adamw_``, after the same step-count
+update, so the update is the same to the bit and the state (``state``, ``param_groups``,
+``state_dict``) too: a checkpoint saved with either loads into the other. ``fused_adamw``
+uses it only where the kernel has the signature it was written for, torch.optim otherwise.
 
 Only what the engines use: float parameters, no AMSGrad, no gradient scaling, no closure.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import torch
 
-__all__ = ["FusedAdamW"]
+__all__ = ["FusedAdamW", "Optimizer", "fused_adamw", "private_kernel_matches"]
+
+# The private kernel's schema as FusedAdamW.step calls it (that of torch 2.13).
+KERNEL_SCHEMA = (
+    "aten::_fused_adamw_(Tensor(a!)[] self, Tensor(b!)[] grads, Tensor(c!)[] exp_avgs, "
+    "Tensor(d!)[] exp_avg_sqs, Tensor(e!)[] max_exp_avg_sqs, Tensor[] state_steps, *, float lr, "
+    "float beta1, float beta2, float weight_decay, float eps, bool amsgrad, bool maximize, "
+    "Tensor? grad_scale=None, Tensor? found_inf=None) -> ()"
+)
+
+
+@lru_cache(maxsize=1)
+def private_kernel_matches() -> bool:
+    """Whether this torch has ``torch._fused_adamw_`` with ``KERNEL_SCHEMA``: a private function
+    may change or vanish in any release, so it is checked, once, not assumed."""
+    overloads = getattr(torch.ops.aten, "_fused_adamw_", None)
+    return hasattr(torch, "_fused_adamw_") and overloads is not None and str(overloads.default._schema) == KERNEL_SCHEMA
 
 
 class FusedAdamW:
@@ -136,3 +152,19 @@ class FusedAdamW:
                 key: value.to(dtype=torch.float32 if key == "step" else param.dtype, device=param.device)
                 for key, value in state.items()
             }
+
+
+# What the engines ask of an optimizer: step, zero_grad, state, state_dict, load_state_dict.
+Optimizer = FusedAdamW | torch.optim.AdamW
+
+
+def fused_adamw(groups: list[dict[str, Any]], *, lr: float, weight_decay: float) -> Optimizer:
+    """AdamW over ``groups`` (which may override the decay), fused where torch has the kernel (a CPU
+    or CUDA device): ``FusedAdamW`` if the private kernel matches, else torch.optim.AdamW(fused=True),
+    the same bits and state at a slower start-up. Unfused torch.optim.AdamW on other devices."""
+    device = groups[0]["params"][0].device
+    if device.type not in ("cpu", "cuda"):
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    if private_kernel_matches():
+        return FusedAdamW(groups, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=True)

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from actbench.tasks.hparams import SPLIT_CHECK
+
 HYPERPARAMS: dict[str, Any] = {
     "epochs": 20,  # passes over the training set
     "batch_size": 64,  # examples per step; the last partial batch of an epoch is kept
@@ -15,25 +17,23 @@ HYPERPARAMS: dict[str, Any] = {
     "hidden": [128, 64],  # hidden layer widths; the activation follows each hidden layer
 }
 
-# Added after the first stores were written: a trial records one of these only where it
-# differs from the default here, so earlier trials keep their config hash
-# (actbench.tasks.hparams.resolve_hparams).
+# Added after the first stores were written: a trial stores one of these only where it
+# differs from the default here, so earlier trials keep their config hash; its trainer
+# gets them all (actbench.tasks.hparams).
 LATER_HYPERPARAMS: dict[str, Any] = {
     # Linear layers' initialisation: "torch", PyTorch's default (weights and biases
     # U(+-1/sqrt(fan_in))); "lecun", weights N(0, 1/fan_in) and zero biases, what SELU's
     # self-normalisation assumes; "he", weights N(0, 2/fan_in) and zero biases, for ReLU.
     "init": "torch",
     # Where the metrics after each epoch are measured: "test", the test files; or
-    # "validation", a fixed 10% of the training files held out from training
-    # (actbench.datasets.split; the test files are then never read). Tuning uses it.
+    # "validation", a fixed 10% of the training files (actbench.tasks.hparams.SPLITS).
     "split": "test",
 }
 INITS = ("torch", "lecun", "he")
-SPLITS = ("test", "validation")
 
 CHECKS = {
     "init": (lambda v: v in INITS, f"one of {', '.join(INITS)}"),
-    "split": (lambda v: v in SPLITS, f"one of {', '.join(SPLITS)}"),
+    "split": SPLIT_CHECK,
     "epochs": (lambda v: v >= 1, ">= 1"),
     "batch_size": (lambda v: v >= 1, ">= 1"),
     "lr": (lambda v: v > 0 and math.isfinite(v), "a positive number"),

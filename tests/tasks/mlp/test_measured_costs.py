@@ -15,14 +15,10 @@ from actbench.run.checkpoints import FileCheckpoint
 from actbench.tasks import get_task
 from actbench.tasks.costs import OWN_SECONDS, SET_ASIDE_SECONDS
 from actbench.tasks.mlp.model import DeviceData
-from actbench.tasks.mlp.population import (
-    Member,
-    Population,
-    charge,
-    evaluate_population,
-    measure_step_seconds,
-    train_population,
-)
+from actbench.tasks.mlp.population import Member
+from actbench.tasks.mlp.population.activation_costs import charge, measure_step_seconds
+from actbench.tasks.mlp.population.model import Population, evaluate_population
+from actbench.tasks.mlp.population.train import train_population
 
 CPU = TrainContext(device=torch.device("cpu"), data_dir=None)
 SIZES = [784, 32, 32, 10]  # two hidden layers: two activation calls per member and pass
@@ -108,9 +104,9 @@ def test_an_activation_in_several_groups_is_charged_over_all_its_members():
 
 
 def test_a_resumed_population_counts_on_from_the_seconds_it_saved(tmp_path):
-    full = get_task("mnist-mini").data(CPU, {})
+    full = get_task("mnist-mini").data(CPU, "test")
     data = DeviceData(full.train_x[:256], full.train_y[:256], full.test_x[:100], full.test_y[:100])
-    hp = get_task("mnist-mini").resolve_hparams({"epochs": 2, "hidden": SIZES[1:-1]})
+    hp = {**get_task("mnist-mini").hyperparams, "epochs": 2, "hidden": SIZES[1:-1]}
     members = [Member(act, 0) for act in ("relu", f"fakes:Slow(ms={SLEEP_MS})")]
     checkpoint = FileCheckpoint(tmp_path / "chunk.pt")
 

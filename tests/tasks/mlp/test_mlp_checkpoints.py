@@ -19,10 +19,12 @@ from actbench.run.checkpoints import FileCheckpoint
 from actbench.tasks import get_task
 from actbench.tasks.costs import OWN_SECONDS, SET_ASIDE_SECONDS
 from actbench.tasks.mlp.model import DeviceData, train_trial
-from actbench.tasks.mlp.population import Member, block_order, train_population
+from actbench.tasks.mlp.population import Member
+from actbench.tasks.mlp.population.seed_blocks import block_order
+from actbench.tasks.mlp.population.train import train_population
 
 CPU = TrainContext(device=torch.device("cpu"), data_dir=None)
-HP = get_task("mnist-mini").resolve_hparams({"epochs": 3, "hidden": [32, 32]})
+HP = {**get_task("mnist-mini").hyperparams, "epochs": 3, "hidden": [32, 32]}
 SIZES = [784, 32, 32, 10]
 RALU = "ralu(alpha=1.0, learnable=true)"
 NAN_CALLS = 20  # NaN from an activation module's 21st call: 16 steps and 1 evaluation an epoch, so in epoch 2
@@ -31,7 +33,7 @@ NAN_CALLS = 20  # NaN from an activation module's 21st call: 16 steps and 1 eval
 @lru_cache(maxsize=1)
 def small_data() -> DeviceData:
     """The first 1024 training and 500 test images of mnist-mini: 16 steps of 64 an epoch."""
-    data = get_task("mnist-mini").data(CPU, {})
+    data = get_task("mnist-mini").data(CPU, "test")
     return DeviceData(data.train_x[:1024], data.train_y[:1024], data.test_x[:500], data.test_y[:500])
 
 

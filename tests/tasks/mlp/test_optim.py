@@ -1,4 +1,6 @@
-"""FusedAdamW is torch.optim.AdamW(fused=True), to the bit, state dicts included, without torch._dynamo."""
+"""FusedAdamW is torch.optim.AdamW(fused=True), to the bit, state dicts included, without torch._dynamo;
+the private kernel it calls has the signature it was written for, and without it the engines fall
+back to torch.optim, to the same bits."""
 
 import subprocess
 import sys
@@ -6,7 +8,9 @@ import sys
 import pytest
 import torch
 
-from actbench.tasks.mlp.optim import FusedAdamW
+from actbench.tasks.mlp import optim
+from actbench.tasks.mlp.model import build_mlp, make_optimizer, train_epoch
+from actbench.tasks.mlp.optim import KERNEL_SCHEMA, FusedAdamW, fused_adamw, private_kernel_matches
 
 DEVICES = [
     "cpu",
@@ -87,3 +91,47 @@ def test_training_does_not_import_torch_dynamo():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_the_private_kernel_has_the_signature_fused_adamw_calls():
+    # Fails the day a torch release changes torch._fused_adamw_: the engines would then fall
+    # back to torch.optim (slower start-up), and FusedAdamW.step needs looking at.
+    schema = torch.ops.aten._fused_adamw_.default._schema
+    assert str(schema) == KERNEL_SCHEMA
+    positional = ["self", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "state_steps"]
+    keywords = ["lr", "beta1", "beta2", "weight_decay", "eps", "amsgrad", "maximize", "grad_scale", "found_inf"]
+    assert [a.name for a in schema.arguments if not a.kwarg_only] == positional
+    assert [a.name for a in schema.arguments if a.kwarg_only] == keywords
+    assert callable(torch._fused_adamw_) and private_kernel_matches()
+
+
+def test_a_kernel_of_another_signature_is_not_called(monkeypatch):
+    monkeypatch.setattr(optim, "KERNEL_SCHEMA", KERNEL_SCHEMA.replace("float lr", "Tensor lr"))
+    private_kernel_matches.cache_clear()
+    try:
+        assert not private_kernel_matches()
+        assert isinstance(fused_adamw(groups(params()), lr=1e-2, weight_decay=0.0), torch.optim.AdamW)
+    finally:
+        private_kernel_matches.cache_clear()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_fallback_to_torch_optim_trains_to_the_same_bits(monkeypatch, device):
+    def trained() -> tuple[dict, dict, type]:
+        model = build_mlp([12, 8, 6, 3], "prelu", 0).to(device)  # PReLU: a second, undecayed group
+        optimizer = make_optimizer(model, {"lr": 1e-2, "weight_decay": 1e-2})
+        gen = torch.Generator().manual_seed(2)
+        x, y = torch.randn(40, 12, generator=gen).to(device), torch.randint(0, 3, (40,), generator=gen).to(device)
+        for _ in range(3):
+            train_epoch(model, optimizer, x, y, torch.randperm(40, generator=gen).to(device), 16)
+        return model.state_dict(), optimizer.state_dict(), type(optimizer)
+
+    fast_model, fast_state, fast_type = trained()
+    monkeypatch.setattr(optim, "private_kernel_matches", lambda: False)
+    slow_model, slow_state, slow_type = trained()
+    assert (fast_type, slow_type) == (FusedAdamW, torch.optim.AdamW)
+    assert fast_model.keys() == slow_model.keys()
+    assert all(torch.equal(fast_model[key], slow_model[key]) for key in fast_model)
+    assert fast_state["param_groups"] == slow_state["param_groups"]  # fused=True, the same hyperparameters
+    for i, state in fast_state["state"].items():
+        assert all(torch.equal(value, slow_state["state"][i][key]) for key, value in state.items())

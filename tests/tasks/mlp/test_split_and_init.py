@@ -68,7 +68,7 @@ def test_a_validation_split_never_reads_the_test_files(tmp_path):
     ctx = TrainContext(torch.device("cpu"), tmp_path, True)
     task = get_task("mnist")
     task.prepare(ctx, task.resolve_hparams({"split": "validation"}))
-    data = task.data(ctx, task.resolve_hparams({"split": "validation"}))
+    data = task.data(ctx, "validation")
     assert (len(data.train_x), len(data.test_x)) == (54000, 6000)
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz"):  # the test split does need them
         task.prepare(ctx, task.resolve_hparams({}))
