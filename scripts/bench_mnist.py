@@ -50,7 +50,9 @@ from actbench.run.engines.population import run_population
 from actbench.run.engines.sequential import run_sequential
 from actbench.tasks import get_task
 from actbench.tasks.mlp.data import MNIST_MINI_DIR
-from actbench.tasks.mlp.population import FirstLayer, Member, Population, make_population_optimizer
+from actbench.tasks.mlp.population import Member
+from actbench.tasks.mlp.population.model import Population, make_population_optimizer
+from actbench.tasks.mlp.population.seed_blocks import FirstLayer
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "bench" / "reference_mnist.py"
@@ -268,7 +270,7 @@ def main() -> None:
     ctx = TrainContext(device=torch.device("cpu"), data_dir=data_dir)
     task = get_task(args.task)
     hp = task.resolve_hparams({"epochs": 1})
-    data = task.data(ctx, hp)  # also fills the decoded cache before part 2
+    data = task.data(ctx, "test")  # also fills the decoded cache before part 2
     sizes = task.layer_sizes(hp)
     flops = flops_per_model_epoch(sizes, len(data.train_x), len(data.test_x))
 

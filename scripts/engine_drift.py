@@ -20,7 +20,9 @@ from actbench.api import TrainContext
 from actbench.seeding import generator
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer, train_epoch
-from actbench.tasks.mlp.population import Member, Population, make_population_optimizer, train_population_epoch
+from actbench.tasks.mlp.population import Member
+from actbench.tasks.mlp.population.model import Population, make_population_optimizer
+from actbench.tasks.mlp.population.train import train_population_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINTS = (1, 10, 100, 300, 900)
@@ -34,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     task = get_task("mnist")
     hp = task.resolve_hparams({})
-    data = task.data(TrainContext(torch.device("cpu"), args.data_dir), hp)
+    data = task.data(TrainContext(torch.device("cpu"), args.data_dir), "test")
     sizes = task.layer_sizes(hp)
     print(f"{'activation':<12}{'steps':>6}{'population vs sequential':>26}{'nudged vs sequential':>22}")
     for act in args.acts.split(","):

@@ -21,13 +21,9 @@ from torch.profiler import profile
 from actbench.activations import canonical_spec
 from actbench.api import TrainContext
 from actbench.tasks import get_task
-from actbench.tasks.mlp.population import (
-    Member,
-    Population,
-    make_population_optimizer,
-    member_losses,
-    train_population_epoch,
-)
+from actbench.tasks.mlp.population import Member
+from actbench.tasks.mlp.population.model import Population, make_population_optimizer, member_losses
+from actbench.tasks.mlp.population.train import train_population_epoch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     task = get_task("mnist")
     hp = task.resolve_hparams({})
-    data = task.data(TrainContext(torch.device("cpu"), args.data_dir), hp)
+    data = task.data(TrainContext(torch.device("cpu"), args.data_dir), "test")
     members = [Member(canonical_spec(a), s) for a in args.acts.split(",") for s in range(args.seeds)]
     batch = hp["batch_size"]
     gen = torch.Generator().manual_seed(0)

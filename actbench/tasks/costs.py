@@ -14,7 +14,7 @@ EpochMetrics it yields, in ``extra`` under two keys that the engine
 
 A member's seconds are then (population seconds - set aside) / members + own, so the
 members' seconds add up to the population's, the measuring left out. METHOD says how the
-MLP population measures (actbench.tasks.mlp.population.measure_step_seconds); the report
+MLP population measures (actbench.tasks.mlp.population.activation_costs); the report
 cites it (actbench.report.cost), so this module imports torch only where it times.
 """
 

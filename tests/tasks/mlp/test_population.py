@@ -13,16 +13,17 @@ from actbench.run.engines.sequential import run_sequential
 from actbench.seeding import generator
 from actbench.tasks import get_task
 from actbench.tasks.mlp.model import build_mlp, epoch_order, make_optimizer, train_epoch
-from actbench.tasks.mlp.population import (
+from actbench.tasks.mlp.population import Member
+from actbench.tasks.mlp.population.model import Population, make_population_optimizer, member_activation_parameters
+from actbench.tasks.mlp.population.seed_blocks import (
     FirstLayer,
-    Member,
-    Population,
     SeedBlock,
     block_order,
-    make_population_optimizer,
-    member_activation_parameters,
-    train_population_epoch,
+    first_layer,
+    first_layer_shared_input,
 )
+from actbench.tasks.mlp.population.state import keep_members
+from actbench.tasks.mlp.population.train import train_population_epoch
 
 SIZES = [784, 32, 32, 10]  # equal widths: prelu(num_parameters=32) fits both layers
 HP = {**HPARAMS, "lr": 1e-2}  # a large step, so that one step visibly moves every parameter
@@ -113,6 +114,19 @@ def test_the_member_major_layout_round_trips():
     assert all(torch.equal(a, b) for a, b in zip(pop.from_members(members), params, strict=True))
 
 
+def test_each_members_first_layer_is_its_own_linear_layer_on_its_seeds_rows():
+    pop = Population(SIZES, UNEVEN, torch.device("cpu"))
+    assert [pop.group_seeds[row] for row in pop.member_group.tolist()] == [m.seed for m in pop.members]
+    x = torch.randn(len(pop.group_seeds), 5, 784)  # (seeds, B, in): each seed's batch
+    trained = first_layer(x, pop.blocks, pop.first_weights, pop.first_biases)  # (K, 5, 32)
+    evaluated = first_layer_shared_input(x[0], pop.blocks, pop.first_weights, pop.first_biases)  # (K, 5, 32)
+    for k, row in enumerate(pop.member_group.tolist()):
+        own = pop.member_tensors(k)
+        weight, bias = own["fc1.weight"], own["fc1.bias"]  # (32, 784), (32,)
+        torch.testing.assert_close(trained[k], x[row] @ weight.T + bias)
+        torch.testing.assert_close(evaluated[k], x[0] @ weight.T + bias)
+
+
 def test_the_first_layers_backward_is_the_gradient():
     x = torch.randn(3, 5, 7, dtype=torch.float64, requires_grad=True)  # 3 seeds, batch 5, 7 inputs
     weight = torch.randn(3, 2 * 4, 7, dtype=torch.float64, requires_grad=True)  # 2 members of 4 outputs each
@@ -182,7 +196,7 @@ def test_dropping_members_reblocks_the_rest_with_their_state_unchanged():
     train_population_epoch(pop, optimizer, x, y, {0: torch.arange(48), 1: torch.arange(48)}, 48)
     before = {m: (pop.member_tensors(k), moments(pop, optimizer, m)) for k, m in enumerate(pop.members)}
     dropped = Member("relu", 0)
-    optimizer = pop.keep([k for k, m in enumerate(pop.members) if m != dropped], optimizer, HP)
+    optimizer = keep_members(pop, [k for k, m in enumerate(pop.members) if m != dropped], optimizer, HP)
     assert [(b.seeds, b.size) for b in pop.blocks] == [((1,), 4), ((0,), 3)]  # seed 0 lost a member
     assert sorted(map(str, pop.members)) == sorted(str(m) for m in MEMBERS if m != dropped)
     for member in pop.members:
