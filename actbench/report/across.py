@@ -44,7 +44,6 @@ seed was drawn), so resampled means are one matrix product, (R, n) @ (n, K).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -56,7 +55,7 @@ from scipy import stats as scipy_stats
 
 from actbench.errors import UsageError
 from actbench.report import stats
-from actbench.report.tables import markdown_table
+from actbench.report.render import json_rows, json_text, markdown_table
 
 if TYPE_CHECKING:
     from actbench.report.build import TaskReport
@@ -349,7 +348,7 @@ def rank_text(row: AcrossRow) -> str:
 
 
 def across_rows(result: AcrossResult) -> list[dict[str, str]]:
-    """The table as text cells, for markdown and the terminal (tables.rich_table)."""
+    """The table as text cells, for every format (render.py)."""
     rows = []
     for row in result.rows:
         if row.activation == result.baseline:
@@ -449,6 +448,6 @@ def across_json(result: AcrossResult) -> str:
         },
         "tasks": [asdict(s) for s in result.strata],
         "left_out": list(result.left_out),
-        "rows": json.loads(across_frame(result).to_json(orient="records")),  # NaN -> null
+        "rows": json_rows(across_frame(result)),
     }
-    return json.dumps(saved, indent=2) + "\n"
+    return json_text(saved)

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from actbench.activations.identity import DEFINITION_LABEL, VERSION_DIGITS, definition_label
-from actbench.activations.registry import names_stored
+from actbench.activations.registry import default_baseline, names_stored
 from actbench.api import TUNED_KEY, Metric, protocol_hash
+from actbench.bounds import require_positive
 from actbench.errors import UsageError
 from actbench.report import cost, stats
 from actbench.report.formats import FORMATS, ON_REQUEST
@@ -66,8 +67,7 @@ class CompareSpec:
             raise UsageError(f"unknown --pairs {self.pairs!r}; choose from: {', '.join(PAIRS)}")
         if not 0 < self.alpha < 1:
             raise UsageError(f"alpha must be between 0 and 1, got {self.alpha!r}")
-        if self.margin is not None and not 0 < self.margin < float("inf"):
-            raise UsageError(f"--margin must be a positive number, got {self.margin:g}")
+        require_positive("--margin", self.margin)
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,14 @@ class TaskReport:
     def metric(self) -> str:
         return self.compared.name
 
+    def headline(self, warning: str = "") -> list[str]:
+        """The sentences shown under every table's title: the notices, then ``warning``."""
+        return [*self.notices, *([warning] if warning else [])]
+
 
 def _baseline(spec: CompareSpec, available: list[str], where: str) -> str:
     if spec.baseline is None:
-        return "relu" if "relu" in available else available[0]
+        return default_baseline(available)
     if spec.baseline in available:
         return spec.baseline
     named = [act for act in available if _names(spec.baseline, act)]

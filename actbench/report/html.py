@@ -30,9 +30,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from actbench import __version__
-from actbench.report import tables
+from actbench.report import comparison, cost_table, pairs, summary
 from actbench.report.build import TaskReport
 from actbench.report.figures import plot_cost, plot_curves, plot_differences, plot_seeds
+from actbench.report.render import FLOAT_FORMAT, left_aligned
 from actbench.results.store import ResultStore
 
 PAGE_NAME = "report.html"
@@ -47,13 +48,13 @@ class Block(Protocol):
 def _text(value: object) -> str:
     """A cell as text: floats to 6 significant digits (as the CSV files), NaN as '–'."""
     if isinstance(value, float):
-        return "–" if value != value else f"{value:.6g}"
+        return "–" if value != value else FLOAT_FORMAT % value
     return str(value)
 
 
 @dataclass(frozen=True)
 class Table:
-    """Rows as a DataFrame or as the text cells tables.py makes (dicts of equal keys);
+    """Rows as a DataFrame or as text cells (dicts of equal keys, as render.py's tables take);
     columns in ``left`` left-aligned, the others right-aligned (numbers), as in markdown_table."""
 
     rows: pd.DataFrame | list[dict[str, str]]
@@ -67,7 +68,7 @@ class Table:
             header = list(self.rows[0]) if self.rows else []
             body = [[_text(v) for v in row.values()] for row in self.rows]
         count = len(header)
-        align = ["" if i in self.left or i - count in self.left else ' class="num"' for i in range(count)]
+        align = ["" if left_aligned(i, count, self.left) else ' class="num"' for i in range(count)]
         head = "".join(f"<th{a}>{html.escape(h)}</th>" for a, h in zip(align, header))
         rows = "".join(
             "<tr>" + "".join(f"<td{a}>{html.escape(v)}</td>" for a, v in zip(align, row)) + "</tr>\n" for row in body
@@ -208,10 +209,10 @@ def _figures(report: TaskReport) -> list[Figure]:
     figures = [Figure(_svg(plot_curves, report), curves)]
     if report.comparisons:
         figures.append(Figure(_svg(plot_seeds, report), f"{label} of every seed per activation; bar: the mean."))
-        cost = (
+        front = (
             f"{label} against seconds per trial (training + evaluation), one point per trial; ringed: the Pareto front."
         )
-        figures.append(Figure(_svg(plot_cost, report), cost))
+        figures.append(Figure(_svg(plot_cost, report), front))
         if len(report.comparisons) > 1:
             intervals = next(c.ci_method for c in report.comparisons if c.ci_method)  # every compared row has it
             differences = (
@@ -244,15 +245,15 @@ class Methods:
 
 
 def _headline(report: TaskReport, warning: str = "") -> list[Note]:
-    """The sentences under every table's title (tables.headline), emphasised."""
-    return [Note(f"*{sentence}*") for sentence in tables.headline(report, warning)]
+    """The sentences under every table's title (TaskReport.headline), emphasised."""
+    return [Note(f"*{sentence}*") for sentence in report.headline(warning)]
 
 
 def answer_section(reports: Sequence[TaskReport]) -> Section:
     """The page's first section: per report, each activation against the baseline in one line."""
     parts = []
     for report in reports:
-        lines = tables.answer_lines(report)
+        lines = comparison.answer_lines(report)
         alone = f"only {report.baseline} has finished trials" if report.baseline else "no trial finished"
         answer = [Items(lines)] if lines else [Note(f"Nothing compared: {alone}.")]
         title = f"{report.title}: {report.compared.label} against {report.baseline}"
@@ -268,9 +269,9 @@ def task_sections(report: TaskReport, methods: Methods) -> list[Section]:
             "Summary",
             [
                 *_headline(report),
-                Note(tables.protocol_line(report)),
-                Table(tables.display_rows(report)),
-                *map(Note, tables.table_notes(report)),
+                Note(summary.protocol_line(report)),
+                Table(summary.display_rows(report)),
+                *map(Note, summary.table_notes(report)),
             ],
         )
     ]
@@ -279,33 +280,30 @@ def task_sections(report: TaskReport, methods: Methods) -> list[Section]:
             Section(
                 f"Against {report.baseline}",
                 [
-                    *_headline(report, tables.n_warning(report)),
-                    Table(tables.comparison_rows(report), left=(0, -1)),  # the verdict too
-                    *map(Note, tables.comparison_notes(report)),
-                    methods.link(tables.method_text(report), f"{report.title}: against {report.baseline}"),
+                    *_headline(report, comparison.n_warning(report)),
+                    Table(comparison.comparison_rows(report), left=(0, -1)),  # the verdict too
+                    *map(Note, comparison.comparison_notes(report)),
+                    methods.link(comparison.method_text(report), f"{report.title}: against {report.baseline}"),
                 ],
             )
         )
     if report.pairs:
-        ranks = [
-            {"rank": f"{rank}{' (tied)' if tied else ''}", "activation": act}
-            for act, rank, tied in tables.ranking(report)
-        ]
         sections.append(
             Section(
                 "Every pair",
                 [
                     *_headline(report),
-                    Table(tables.pairs_matrix(report)),
-                    Table(ranks, left=(1,)),
-                    methods.link(tables.pairs_method(report), f"{report.title}: every pair"),
+                    Table(pairs.pairs_matrix(report)),
+                    Table(pairs.ranking_rows(report), left=(1,)),
+                    methods.link(pairs.pairs_method(report), f"{report.title}: every pair"),
                 ],
             )
         )
     if report.time_to_target is not None:
         sections.append(
             Section(
-                "Cost", [*_headline(report), Table(tables.target_rows(report)), *map(Note, tables.cost_notes(report))]
+                "Cost",
+                [*_headline(report), Table(cost_table.cost_rows(report)), *map(Note, cost_table.cost_notes(report))],
             )
         )
     sections.append(Section("Figures", _figures(report)))

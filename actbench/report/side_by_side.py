@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actbench.report import stats
-from actbench.report.tables import hparams_line, markdown_table
+from actbench.report.render import markdown_table
+from actbench.report.summary import hparams_line
 
 if TYPE_CHECKING:
     from actbench.report.build import TaskReport

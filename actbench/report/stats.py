@@ -194,12 +194,17 @@ def interval_level(alpha: float, m: int) -> float:
     return 1 - alpha / max(m, 1)
 
 
+def percent(level: float) -> str:
+    """A level as the tables write it: 0.98333 as "98.33%"."""
+    return f"{100 * level:.4g}%"
+
+
 def interval_method(level: float, m: int) -> str:
     """How a table's intervals are described: "simultaneous 98.33% t-intervals (Bonferroni
     over 3)", or "95% t-intervals" when there is one comparison (nothing to adjust)."""
     if m <= 1:
-        return f"{100 * level:.4g}% t-intervals"
-    return f"simultaneous {100 * level:.4g}% t-intervals (Bonferroni over {m})"
+        return f"{percent(level)} t-intervals"
+    return f"simultaneous {percent(level)} t-intervals (Bonferroni over {m})"
 
 
 def simultaneous_intervals(rows: list[dict], alpha: float) -> None:

@@ -6,15 +6,11 @@ replaces the previous one's files (actbench.report.publish): a folder never hold
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from actbench.errors import UsageError
-from actbench.report import stats
 from actbench.report.across import (
     AcrossResult,
     across_frame,
@@ -25,20 +21,15 @@ from actbench.report.across import (
     across_rows,
 )
 from actbench.report.build import CompareSpec, TaskReport, build_reports
+from actbench.report.comparison import comparison_frame, comparison_json, comparison_markdown
 from actbench.report.figures import FigureFormat, plot_across, plot_cost, plot_curves, plot_differences, plot_seeds
 from actbench.report.formats import FORMATS
 from actbench.report.html import PageFormat
+from actbench.report.pairs import pairs_frame, pairs_json, pairs_markdown
 from actbench.report.publish import discard, publish, staging_folder
+from actbench.report.render import csv_text
 from actbench.report.side_by_side import default_and_tuned, side_by_side_markdown, side_by_side_note, side_by_side_rows
-from actbench.report.tables import (
-    comparison_markdown,
-    family,
-    method_text,
-    pairs_markdown,
-    ranking,
-    to_latex,
-    to_markdown,
-)
+from actbench.report.summary import summary_json, summary_latex, summary_markdown
 from actbench.results.store import ResultStore, StoreError
 
 Render = Callable[[TaskReport], str]
@@ -54,82 +45,15 @@ class TextFormat:
     pairs: Render | None = None
 
 
-def _summary_json(report: TaskReport) -> str:
-    rows = json.loads(report.summary.to_json(orient="records"))  # NaN -> null
-    saved = {"task": report.task, "config_hash": report.config_hash, "hparams": report.hparams, "rows": rows}
-    return json.dumps(saved, indent=2) + "\n"
-
-
-def comparison_frame(report: TaskReport) -> pd.DataFrame:
-    """compare.csv's rows (and compare.json's, and actbench.study's): every Comparison field,
-    the verdict without its marks (step_down_only and test say them)."""
-    frame = stats.comparisons_frame(report.comparisons)
-    if report.spec.margin is None:  # no equivalence test asked for: its columns would be empty
-        frame = frame.drop(columns=["margin", "p_tost", "p_tost_holm", "equivalent"])
-    frame["verdict"] = [stats.verdict(c, report.compared.higher_is_better) for c in report.comparisons]
-    return frame
-
-
-def _intervals(level: float, m: int) -> dict:
-    """What ci_low/ci_high are (stats.simultaneous_intervals), for the json files."""
-    return {
-        "method": "t-interval (paired; Welch's where seed sets differ)",
-        "level": level,
-        "simultaneous_over": m,
-        "adjustment": "Bonferroni" if m > 1 else "none",
-    }
-
-
-def _comparison_json(report: TaskReport) -> str:
-    m, level = family(report)
-    saved = {
-        "task": report.task,
-        "config_hash": report.config_hash,
-        "metric": report.metric,
-        "metric_label": report.compared.label,
-        "baseline": report.baseline,
-        "alpha": report.spec.alpha,
-        "intervals": _intervals(level, m),
-        "holm_over": "p_ttest",
-        "notices": report.notices,
-        "method": method_text(report),
-        "rows": json.loads(comparison_frame(report).to_json(orient="records")),  # NaN -> null
-    }
-    return json.dumps(saved, indent=2) + "\n"
-
-
-def _pairs_frame(report: TaskReport) -> pd.DataFrame:
-    return pd.DataFrame([asdict(p) for p in report.pairs])
-
-
-def _pairs_json(report: TaskReport) -> str:
-    m, level = family(report, report.pairs)
-    saved = {
-        "task": report.task,
-        "config_hash": report.config_hash,
-        "metric": report.metric,
-        "alpha": report.spec.alpha,
-        "intervals": _intervals(level, m),
-        "holm_over": "p_ttest of all pairs",
-        "ranking": [{"activation": a, "rank": r, "tied": t} for a, r, t in ranking(report)],
-        "pairs": json.loads(_pairs_frame(report).to_json(orient="records")),
-    }
-    return json.dumps(saved, indent=2) + "\n"
-
-
-def _csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, float_format="%.6g")
-
-
-MD = TextFormat("md", to_markdown, comparison_markdown, pairs_markdown)
+MD = TextFormat("md", summary_markdown, comparison_markdown, pairs_markdown)
 CSV = TextFormat(
     "csv",
-    lambda r: _csv(r.summary),
-    lambda r: _csv(comparison_frame(r)),
-    lambda r: _csv(_pairs_frame(r)),
+    lambda r: csv_text(r.summary),
+    lambda r: csv_text(comparison_frame(r)),
+    lambda r: csv_text(pairs_frame(r)),
 )
-TEX = TextFormat("tex", to_latex)
-JSON = TextFormat("json", _summary_json, _comparison_json, _pairs_json)
+TEX = TextFormat("tex", summary_latex)
+JSON = TextFormat("json", summary_json, comparison_json, pairs_json)
 
 
 def _write_texts(report: TaskReport, stem: Path, part: str) -> list[Path]:
@@ -177,7 +101,7 @@ class Written:
 
 def _write_across(result: AcrossResult, folder: Path, formats: frozenset[str]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    texts = {"md": across_markdown(result), "csv": _csv(across_frame(result)), "json": across_json(result)}
+    texts = {"md": across_markdown(result), "csv": csv_text(across_frame(result)), "json": across_json(result)}
     files = []
     for extension, text in texts.items():
         if extension in formats:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from actbench.report import render
 from actbench.tune.grid import setting_label
 from actbench.tune.tuning import Tuning, chosen_settings, validation_label
 
@@ -82,9 +83,7 @@ def method_text(tuning: Tuning) -> str:
 
 
 def markdown_text(tuning: Tuning, frame: pd.DataFrame) -> str:
-    from actbench.report.tables import markdown_table
-
-    table = "\n".join(markdown_table(score_rows(tuning, frame), left=(0, 1)))
+    table = "\n".join(render.markdown_table(score_rows(tuning, frame), left=(0, 1)))
     title = f"## {tuning.base.task}: tuning {tuning.id}, {validation_label(tuning.metric)}"
     return f"{title}\n\n{table}\n\n{method_text(tuning)}\n"
 
@@ -99,9 +98,9 @@ def json_text(tuning: Tuning, frame: pd.DataFrame) -> str:
         "hparams": tuning.base.hparams,
         "grid": tuning.grid,
         "chosen": chosen_settings(tuning, frame),
-        "scores": json.loads(frame.to_json(orient="records")),
+        "scores": render.json_rows(frame),
     }
-    return json.dumps(saved, indent=2) + "\n"
+    return render.json_text(saved)
 
 
 def _numeric_axis(tuning: Tuning) -> str | None:

@@ -3,13 +3,10 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.activations import parse_activation
-from actbench.cli import app
 from actbench.inspect.check import Breakpoint, monotone_range, properties
-
-runner = CliRunner()
 
 
 def check(spec: str):
@@ -61,7 +58,7 @@ def test_bounds_and_centring_of_the_classics():
 
 
 def test_check_command_json_and_errors():
-    result = runner.invoke(app, ["check", "relu,ralu", "--sweep", "alpha=-2:12", "--format", "json"])
+    result = cli("check", "relu,ralu", "--sweep", "alpha=-2:12", "--format", "json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     required = {
@@ -82,9 +79,9 @@ def test_check_command_json_and_errors():
     assert required <= set(rows[0])
     assert rows[0]["monotone_range"] is None and rows[1]["monotone_range"] == pytest.approx([0.0, 9.0], abs=1e-5)
     assert rows[1]["min_value"] == "-inf"
-    srelu = json.loads(runner.invoke(app, ["check", "srelu", "--format", "json"]).stdout)[0]
+    srelu = json.loads(cli("check", "srelu", "--format", "json").stdout)[0]
     assert [(b["x"], b["order"]) for b in srelu["breakpoints"]] == [(-2.21, "f''"), (2.21, "f''")]
-    table = runner.invoke(app, ["check", "srelu"])
+    table = cli("check", "srelu")
     assert table.exit_code == 0 and "C1 (Δf'' -0.558" in table.stdout and "+0.558 at 2.21)" in table.stdout
     for args, message in [
         (["check", "relu", "--format", "yaml"], "error: unknown format 'yaml'; choose from: table, json"),
@@ -97,5 +94,5 @@ def test_check_command_json_and_errors():
             "error: none of these activations has a parameter 'alpha' to sweep",
         ),
     ]:
-        bad = runner.invoke(app, args)
+        bad = cli(*args)
         assert bad.exit_code == 2 and bad.stderr.strip() == message

@@ -3,14 +3,11 @@
 import dataclasses
 from pathlib import Path
 
+from cli_runner import cli
 from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures
 from matplotlib.colors import to_hex
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.inspect.flow import init_scheme, plot_flows, signal_flow
-
-runner = CliRunner()
 
 
 def test_selu_self_normalises_and_identity_keeps_the_scale():
@@ -46,15 +43,15 @@ def test_init_schemes_and_determinism():
 
 
 def test_flow_command_prints_the_table_and_writes_the_figure():
-    result = runner.invoke(app, ["flow", "relu,sigmoid", "--depth", "20", "--width", "64", "--out", "f/flow.pdf"])
+    result = cli("flow", "relu,sigmoid", "--depth", "20", "--width", "64", "--out", "f/flow.pdf")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in Path("f").iterdir()) == ["flow.pdf"]  # the format the suffix names, only
     assert Path("f/flow.pdf").read_bytes().startswith(b"%PDF-")
     assert "vanishing (gradient x" in result.stdout and "20 layers x 64 units" in result.stdout
-    bad = runner.invoke(app, ["flow", "relu", "--depth", "1"])
+    bad = cli("flow", "relu", "--depth", "1")
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "error: depth must be >= 2 and width >= 1, got depth 1, width 256"
-    gif = runner.invoke(app, ["flow", "relu", "--out", "flow.gif"])
+    gif = cli("flow", "relu", "--out", "flow.gif")
     assert gif.exit_code == 2
     assert gif.stderr.strip() == "error: --out flow.gif: unknown figure format 'gif'; choose from: png, svg, pdf"
 

@@ -6,14 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import cli
 from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures
 from matplotlib.colors import to_hex
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.inspect.plot import Shape, describe, plot_shapes, shapes
-
-runner = CliRunner()
 
 
 def test_values_and_slopes_match_closed_forms():
@@ -32,27 +29,25 @@ def test_values_and_slopes_match_closed_forms():
 
 
 def test_plot_writes_the_file_its_suffix_names_and_refuses_bad_input():
-    result = runner.invoke(app, ["plot", "relu,gelu,squareplus(b=0)", "--range", "-2", "2", "--out", "figs/shape.png"])
+    result = cli("plot", "relu,gelu,squareplus(b=0)", "--range", "-2", "2", "--out", "figs/shape.png")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in Path("figs").iterdir()) == ["shape.png"]
     assert "squareplus(b=0.0)" in result.stdout
-    assert runner.invoke(app, ["plot", "relu", "--out", "paper/shape.pdf"]).exit_code == 0
+    assert cli("plot", "relu", "--out", "paper/shape.pdf").exit_code == 0
     assert [p.name for p in Path("paper").iterdir()] == ["shape.pdf"]
     assert Path("paper/shape.pdf").read_bytes().startswith(b"%PDF-")
-    jpeg = runner.invoke(app, ["plot", "relu", "--out", "shape.jpg"])
+    jpeg = cli("plot", "relu", "--out", "shape.jpg")
     assert jpeg.exit_code == 2
     assert jpeg.stderr.strip() == "error: --out shape.jpg: unknown figure format 'jpg'; choose from: png, svg, pdf"
-    bad = runner.invoke(app, ["plot", "relu", "--range", "2", "-2"])
+    bad = cli("plot", "relu", "--range", "2", "-2")
     assert bad.exit_code == 2 and bad.stderr.strip() == "error: range must have low < high, got 2 -2"
-    assert (
-        runner.invoke(app, ["plot", "gleu"]).stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu?"
-    )
+    assert cli("plot", "gleu").stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu?"
 
 
 def test_from_results_draws_each_layer_at_its_trained_parameters():
-    ran = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "ralu", "--repeats", "2", "--epochs", "1", "-q"])
+    ran = cli("run", "--task", "mnist-mini", "--acts", "ralu", "--repeats", "2", "--epochs", "1", "-q")
     assert ran.exit_code == 0, ran.output
-    exported = [json.loads(line) for line in runner.invoke(app, ["export", "--format", "jsonl"]).stdout.splitlines()]
+    exported = [json.loads(line) for line in cli("export", "--format", "jsonl").stdout.splitlines()]
     stored = {
         layer: np.mean([row["activation_params"][f"{layer}.alpha"][0] for row in exported])
         for layer in ("act1", "act2")
@@ -65,7 +60,7 @@ def test_from_results_draws_each_layer_at_its_trained_parameters():
     for s, layer in zip(drawn, ("act1", "act2")):
         assert s.df0 == pytest.approx(stored[layer], rel=1e-6)  # RaLU: f'(0) = α
         assert not math.isclose(s.df0, 1.0)  # one epoch moved α away from its initial 1
-    missing = runner.invoke(app, ["plot", "gelu", "--from-results"])
+    missing = cli("plot", "gelu", "--from-results")
     assert missing.exit_code == 2
     assert missing.stderr.strip() == f"error: no finished trials of gelu in {Path('results') / 'actbench.sqlite'}"
 

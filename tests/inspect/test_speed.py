@@ -5,13 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.activations import parse_activation
-from actbench.cli import app
 from actbench.inspect.speed import COMPOSITES, measure, saved_bytes, variants
-
-runner = CliRunner()
 
 
 @pytest.mark.parametrize(
@@ -51,9 +48,7 @@ def test_measure_reports_every_variant_and_pass():
 
 
 def test_speed_command_json_and_errors():
-    result = runner.invoke(
-        app, ["speed", "relu,ralu", "--size", "5000", "--repeats", "2", "--no-compile", "--format", "json"]
-    )
+    result = cli("speed", "relu,ralu", "--size", "5000", "--repeats", "2", "--no-compile", "--format", "json")
     assert result.exit_code == 0, result.output
     saved = json.loads(result.stdout)
     assert saved["device"] == "cpu" and saved["copy_bandwidth_bytes_per_s"] > 0
@@ -66,7 +61,7 @@ def test_speed_command_json_and_errors():
         )
         for p in ("forward", "forward+backward")
     }
-    bad = runner.invoke(app, ["speed", "relu", "--dtype", "int8"])
+    bad = cli("speed", "relu", "--dtype", "int8")
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "error: unknown dtype 'int8'; choose from: float32, float16, bfloat16, float64"
 
@@ -84,8 +79,8 @@ def test_every_inspection_command_takes_a_plugin():
         ["flow", spec, "--depth", "4", "--width", "8"],
         ["speed", spec, "--size", "1000", "--repeats", "2", "--no-compile"],
     ):
-        result = runner.invoke(app, args)
+        result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
         assert "cubic:Cubic(k=0.5)" in result.stdout  # as written: the version names stored trials only
-    facts = json.loads(runner.invoke(app, ["check", spec, "--format", "json"]).stdout)[0]
+    facts = json.loads(cli("check", spec, "--format", "json").stdout)[0]
     assert facts["df0"] == 1.0 and facts["monotone"] and facts["odd"] and facts["smoothness"] == "C2+"

@@ -8,11 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import cli
 from scipy import stats as scipy_stats
 from statsmodels.stats.power import TTestPower
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.report.design import (
     MAX_SEEDS,
     PlanSettings,
@@ -27,7 +26,6 @@ from actbench.report.design import (
 )
 from actbench.results.store import ResultStore
 
-runner = CliRunner()
 POINTS = [  # (n, delta, sd, alpha)
     (3, 0.5, 0.3, 0.05),
     (10, 0.1, 0.15, 0.05 / 3),
@@ -135,7 +133,7 @@ def test_plan_reads_the_pilot_from_the_store(tmp_path):
         for act, accs in finals.items():
             for seed, acc in enumerate(accs):
                 store.add(fake_result(act, seed, [90.0, acc]))
-    result = runner.invoke(app, ["plan", "--delta", "0.1", "--margin", "0.2", "--results-dir", str(tmp_path)])
+    result = cli("plan", "--delta", "0.1", "--margin", "0.2", "--results-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     sd = float(np.std(np.subtract(finals["gelu"], finals["relu"]), ddof=1))
     low, high = sd_interval(sd, 4)
@@ -159,7 +157,7 @@ def test_plan_reads_the_pilot_from_the_store(tmp_path):
     ],
 )
 def test_bad_plan_values_are_one_line(args, message):
-    result = runner.invoke(app, ["plan", *args])
+    result = cli("plan", *args)
     assert (result.exit_code, result.stderr.strip()) == (2, f"error: {message}")
 
 

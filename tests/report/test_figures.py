@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import cli
 from fakes import fake_result
 from figure_checks import LONG_NAME, assert_legends_off_the_data, assert_ready_to_paste, caught_figures, legends
 from matplotlib.colors import to_hex
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.report import figures
 from actbench.report.across import across_from_reports
 from actbench.report.build import CompareSpec, build_reports
@@ -217,7 +216,7 @@ def test_pdf_figures_embed_their_fonts_and_are_byte_identical_when_saved_again()
 
 def test_report_format_pdf_writes_every_figure_as_pdf():
     reports_of({"relu": spread(97.0), "gelu": spread(97.5), "silu": spread(96.5)})
-    result = CliRunner().invoke(app, ["report", "--format", "md,pdf"])
+    result = cli("report", "--format", "md,pdf")
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in Path("results/mnist-mini").iterdir() if p.suffix == ".pdf")
     assert written == ["cost.pdf", "curves.pdf", "differences.pdf", "seeds.pdf"]

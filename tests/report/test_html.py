@@ -134,17 +134,19 @@ def test_the_page_leads_with_the_answer_and_gives_each_method_once(page):
 def test_notices_show_under_every_tables_title_in_md_the_terminal_and_html(results, reports, tmp_path):
     from rich.console import Console
 
-    from actbench.report.tables import comparison_markdown, comparison_rich, pairs_markdown, to_markdown, to_rich
+    from actbench.report.comparison import comparison_markdown, comparison_rich
+    from actbench.report.pairs import pairs_markdown
+    from actbench.report.summary import summary_markdown, summary_rich
 
     notices = ["Trials from 2 code revisions: git:abc123 (8), git:abc123+dirty:ff00 (4).", "A second notice."]
     report = dataclasses.replace(reports[0], notices=notices)
     bold = "**Trials from 2 code revisions: git:abc123 (8), git:abc123+dirty:ff00 (4).**\n\n**A second notice.**\n\n"
-    assert to_markdown(report).startswith("## mnist-mini\n\n" + bold + "Hyperparameters: ")
+    assert summary_markdown(report).startswith("## mnist-mini\n\n" + bold + "Hyperparameters: ")
     against = "## mnist-mini: activations against relu\n\n"
     assert comparison_markdown(report).startswith(against + bold + "| activation |")
     assert pairs_markdown(report).startswith("## mnist-mini: every pair\n\n" + bold + "| activation |")
     console = Console(width=250, record=True, file=io.StringIO())
-    for table in (to_rich(report), comparison_rich(report)):
+    for table in (summary_rich(report), comparison_rich(report)):
         console.print(table)
         lines = [line.strip() for line in console.export_text().splitlines()]
         assert lines[1:3] == notices, lines[:4]  # right under the title

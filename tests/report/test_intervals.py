@@ -17,7 +17,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from actbench.report import stats
-from actbench.report.tables import verdict_cell
+from actbench.report.comparison import verdict_cell
 
 ALPHA, M = 0.05, 3
 # True differences to the baseline, in standard errors of a mean paired difference (see

@@ -8,14 +8,12 @@ import math
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
-from actbench.cli import app
 from actbench.report.design import PlanRow, PlanSettings, plan_row, seeds_for_difference
+from actbench.report.plan import plan_method, plan_rows
 from actbench.report.sequential import MOST_LOOKS, Design, budget_until_decided, look_schedule, rates, simulate
-from actbench.report.tables import plan_method, plan_rows
 
-runner = CliRunner()
 RUNS = 100_000
 ERROR = 4 * math.sqrt(0.8 * 0.2 / RUNS)  # 4 Monte Carlo SEs of a power near 0.8
 
@@ -28,7 +26,7 @@ def sequential_power(most: int, every: int, delta: float, seed: int) -> float:
 
 
 def test_the_budget_plan_prints_reaches_the_power_where_the_fixed_design_seeds_do_not():
-    result = runner.invoke(app, ["plan", "--delta", "1", "--sd", "1", "--look-every", "3"])
+    result = cli("plan", "--delta", "1", "--sd", "1", "--look-every", "3")
     assert result.exit_code == 0, result.output
     header = next(line for line in result.stdout.splitlines() if "activation" in line)
     assert "until-decided budget (look every 3)" in header
@@ -80,5 +78,5 @@ def test_a_budget_beyond_the_searched_looks_is_none():
 
 @pytest.mark.parametrize("value", ["0", "-2"])
 def test_look_every_must_be_positive(value):
-    result = runner.invoke(app, ["plan", "--delta", "1", "--sd", "1", "--look-every", value])
+    result = cli("plan", "--delta", "1", "--sd", "1", "--look-every", value)
     assert (result.exit_code, result.stderr.strip()) == (2, f"error: --look-every must be at least 1, got {value}")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from cli_runner import cli
 from fakes import fake_result
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.results.store import ResultStore
 
 # Per seed: relu reaches 97.2 at epoch 2 (seed 0) and 3 (seeds 1, 2); gelu at epoch 1 always.
@@ -16,10 +15,6 @@ CURVES = {
     "relu": [[96.0, 97.2, 97.5], [96.0, 97.0, 97.3], [95.0, 96.9, 97.4]],
     "gelu": [[97.2, 97.6, 97.8], [97.3, 97.5, 97.7], [97.4, 97.6, 97.9]],
 }
-
-
-def actbench(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def timed(result, seconds_per_epoch: float):
@@ -38,7 +33,7 @@ def two_tasks(tmp_path):
 
 
 def test_target_gives_each_activation_its_epochs_and_seconds_to_it(two_tasks):
-    result = actbench("report", "--task", "mnist-mini", "--target", "97.2", "--format", "md")
+    result = cli("report", "--task", "mnist-mini", "--target", "97.2", "--format", "md")
     assert result.exit_code == 0, result.output
     text = (two_tasks / "mnist-mini" / "summary.md").read_text()
     # relu: epochs 2, 3, 3 (mean 8/3), seconds 2 s an epoch; gelu: epoch 1 every time.
@@ -48,7 +43,7 @@ def test_target_gives_each_activation_its_epochs_and_seconds_to_it(two_tasks):
 
 
 def test_targets_per_task_and_not_reached(two_tasks):
-    result = actbench("report", "--target", "mnist-mini=97.2", "--target", "99", "--format", "md")
+    result = cli("report", "--target", "mnist-mini=97.2", "--target", "99", "--format", "md")
     assert result.exit_code == 0, result.output
     assert "| relu | 3 of 3 |" in (two_tasks / "mnist-mini" / "summary.md").read_text()
     assert "| gelu | 0 of 3 | not reached | not reached |" in (two_tasks / "fashion-mnist" / "summary.md").read_text()
@@ -63,12 +58,12 @@ def test_targets_per_task_and_not_reached(two_tasks):
     ],
 )
 def test_a_bad_target_is_one_clear_line(two_tasks, target, message):
-    result = actbench("report", "--target", target)
+    result = cli("report", "--target", target)
     assert result.exit_code == 2 and result.output.strip().splitlines()[-1] == message
 
 
 def test_across_tasks_writes_one_table_for_the_folder(two_tasks):
-    result = actbench("report", "--across-tasks", "--format", "md,csv,json,svg")
+    result = cli("report", "--across-tasks", "--format", "md,csv,json,svg")
     assert result.exit_code == 0, result.output
     text = (two_tasks / "across-tasks.md").read_text()
     # gelu beats relu at every seed of both tasks: P = 1, its rank 1 on every resample.
@@ -79,15 +74,15 @@ def test_across_tasks_writes_one_table_for_the_folder(two_tasks):
 
 
 def test_across_tasks_needs_two_tasks(two_tasks):
-    result = actbench("report", "--across-tasks", "--task", "mnist-mini")
+    result = cli("report", "--across-tasks", "--task", "mnist-mini")
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].startswith("error: --across-tasks needs at least two tasks, got 1")
 
 
 def test_html_is_written_only_when_asked_for(two_tasks):
-    assert actbench("report", "--format", "md").exit_code == 0
+    assert cli("report", "--format", "md").exit_code == 0
     assert not (two_tasks / "report.html").exists()
-    result = actbench("report", "--format", "html", "--across-tasks", "--target", "97.2")
+    result = cli("report", "--format", "html", "--across-tasks", "--target", "97.2")
     assert result.exit_code == 0, result.output
     page = (two_tasks / "report.html").read_text()
     assert "Across 2 tasks: against relu" in page and "reached 97.2%" in page and page.count("<svg") >= 5

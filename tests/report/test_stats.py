@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import cli
 from fakes import fake_result
 from scipy import stats as scipy_stats
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.report import stats
 from actbench.results.store import ResultStore
 
@@ -107,8 +106,6 @@ def test_late_mean_is_the_mean_over_the_last_half_of_the_epochs(tmp_path):
 
 # --- the report on the command line --------------------------------------------------------
 
-runner = CliRunner()
-
 
 def store_with(results: Path, table: dict[str, list[list[float]]]) -> None:
     """Stored trials: activation -> one per-epoch accuracy list per seed."""
@@ -128,7 +125,7 @@ def test_report_writes_the_comparison_and_marks_wins_losses_and_ties():
             "tanh": [[90.0, 95.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # -2 on every seed: worse
         },
     )
-    result = runner.invoke(app, ["report"])
+    result = cli("report")
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     assert compare["verdict"].to_dict() == {
@@ -187,7 +184,7 @@ def test_report_options_baseline_metric_alpha_and_uneven_n():
             "gelu": [[97.1, 96.5], [97.3, 96.6], [97.0, 96.7], [97.2, 96.8]],  # one more seed: unpaired
         },
     )
-    result = runner.invoke(app, ["report", "--baseline", "gelu", "--metric", "best_acc", "--alpha", "0.01"])
+    result = cli("report", "--baseline", "gelu", "--metric", "best_acc", "--alpha", "0.01")
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     assert compare.loc["gelu", "test"] == "baseline"
@@ -214,7 +211,7 @@ def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
                         last_extra={"tta_acc": value},
                     )
                 )
-    result = runner.invoke(app, ["report"])
+    result = cli("report")
     assert result.exit_code == 0, result.output
     summary = Path("results/cifar10-airbench94/summary.md").read_text()
     header = "| activation | n | TTA test acc (%) | final test acc (%) | best-epoch test acc (%) † |"
@@ -225,8 +222,8 @@ def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
     assert compare["rows"][1]["delta_mean"] == pytest.approx(1.0 / 3)
     # The MLP tasks have no TTA: their summary has no such column, and asking for it is an error.
     store_with(Path("mlp"), {"relu": [[97.0]]})
-    assert "TTA" not in runner.invoke(app, ["report", "--results-dir", "mlp"]).stdout
-    result = runner.invoke(app, ["report", "--results-dir", "mlp", "--metric", "tta_acc"])
+    assert "TTA" not in cli("report", "--results-dir", "mlp").stdout
+    result = cli("report", "--results-dir", "mlp", "--metric", "tta_acc")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: task mnist-mini records no metric 'tta_acc'; compare one of: final_acc, best_acc, late_mean, final_loss"
@@ -247,7 +244,7 @@ def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
 )
 def test_report_bad_options_are_one_line_and_exit_2(args, message):
     store_with(Path("results"), {"relu": [[97.0]]})
-    result = runner.invoke(app, ["report", *args])
+    result = cli("report", *args)
     assert result.exit_code == 2
     assert result.stderr.strip() == message
 
@@ -258,7 +255,7 @@ def test_report_figures_are_written_and_byte_identical_when_rerun():
         {act: [[90.0, 97.0 + 0.1 * s + i * 0.05] for s in range(3)] for i, act in enumerate(["relu", "gelu", "silu"])},
     )
     folder = Path("results/mnist-mini")
-    assert runner.invoke(app, ["report"]).exit_code == 0
+    assert cli("report").exit_code == 0
     figures = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in (".png", ".svg")}
     assert sorted(figures) == [
         "cost.png",
@@ -270,7 +267,7 @@ def test_report_figures_are_written_and_byte_identical_when_rerun():
         "seeds.png",
         "seeds.svg",
     ]
-    assert runner.invoke(app, ["report"]).exit_code == 0
+    assert cli("report").exit_code == 0
     assert {name: (folder / name).read_bytes() for name in figures} == figures
     # Every seed moved by the same amount: no test, so no level to adjust (Bonferroni over 0).
     assert "mnist-mini: difference to relu, 95% t-intervals" in figures["differences.svg"].decode()
@@ -279,7 +276,7 @@ def test_report_figures_are_written_and_byte_identical_when_rerun():
 def test_summary_tex_json_and_the_curve_columns_of_published_tables():
     # Two seeds of 4 epochs: the seed-averaged curve is 90, 92, 94, 95.
     store_with(Path("results"), {"leaky_relu": [[89.0, 92.0, 93.0, 95.5], [91.0, 92.0, 95.0, 94.5]]})
-    assert runner.invoke(app, ["report"]).exit_code == 0
+    assert cli("report").exit_code == 0
     summary = pd.read_csv("results/mnist-mini/summary.csv").iloc[0]
     assert summary["curve_mean_all_epochs"] == pytest.approx((90 + 92 + 94 + 95) / 4)
     assert summary["curve_mean_late_epochs"] == pytest.approx(94.5)  # epochs 3 and 4
@@ -324,7 +321,7 @@ def test_report_all_pairs_writes_the_matrix_and_the_ranking():
             "silu": [[90.0, 97.5 + d] for d in (0.2, 0.2, -0.2, 0.3, 0.0)],  # +0.5 over relu, tied with gelu
         },
     )
-    result = runner.invoke(app, ["report", "--pairs", "all"])
+    result = cli("report", "--pairs", "all")
     assert result.exit_code == 0, result.output
     saved = json.loads(Path("results/mnist-mini/pairs.json").read_text())
     assert [(r["activation"], r["rank"], r["tied"]) for r in saved["ranking"]] == [
@@ -338,14 +335,14 @@ def test_report_all_pairs_writes_the_matrix_and_the_ranking():
     markdown = Path("results/mnist-mini/pairs.md").read_text()
     assert "| relu (n=5) |  | " in markdown and "| 1 (tied) | gelu |" in markdown
     assert "every pair" in result.stdout and "ranking" in result.stdout
-    assert runner.invoke(app, ["report", "--pairs", "some"]).stderr.strip() == (
+    assert cli("report", "--pairs", "some").stderr.strip() == (
         "error: unknown --pairs 'some'; choose from: baseline, all"
     )
 
 
 def test_report_format_and_out_choose_the_files_and_their_folder():
     store_with(Path("results"), {"relu": [[97.0]] * 3, "gelu": [[97.5]] * 3})
-    result = runner.invoke(app, ["report", "--format", "tex,svg", "--out", "paper"])
+    result = cli("report", "--format", "tex,svg", "--out", "paper")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in Path("paper/mnist-mini").iterdir()) == [
         "cost.svg",
@@ -355,17 +352,15 @@ def test_report_format_and_out_choose_the_files_and_their_folder():
         "summary.tex",
     ]
     assert not Path("results/mnist-mini").exists()
-    bad = runner.invoke(app, ["report", "--format", "md,docx"])
+    bad = cli("report", "--format", "md,docx")
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "error: unknown format 'docx'; choose from: csv, html, json, md, pdf, png, svg, tex"
 
 
 def test_report_on_a_real_tiny_run_tests_every_activation_against_relu():
-    ran = runner.invoke(
-        app, ["run", "--task", "mnist-mini", "--acts", "relu,tanh,gelu", "--repeats", "3", "--epochs", "1", "-q"]
-    )
+    ran = cli("run", "--task", "mnist-mini", "--acts", "relu,tanh,gelu", "--repeats", "3", "--epochs", "1", "-q")
     assert ran.exit_code == 0, ran.output
-    assert runner.invoke(app, ["report", "--pairs", "all"]).exit_code == 0
+    assert cli("report", "--pairs", "all").exit_code == 0
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     assert compare["test"].tolist() == ["baseline", "paired", "paired"]
     tested = compare.loc[["tanh", "gelu"]]
@@ -400,7 +395,7 @@ def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
             "tanh": [[90.0, 98.0 + d] for d in (0.1, 0.3, -0.1, 0.2, 0.1)],  # +1: better
         },
     )
-    result = runner.invoke(app, ["report", "--margin", "0.5"])
+    result = cli("report", "--margin", "0.5")
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     assert compare["verdict"].to_dict() == {
@@ -430,7 +425,7 @@ def test_report_with_a_margin_says_equivalent_better_or_inconclusive():
     expected = f"{seeds_for_difference(0.5, sd, 0.05 / 3, 0.8)} / {seeds_for_equivalence(0.5, sd, 0.05 / 3, 0.8)}"
     silu_row = next(line for line in markdown.splitlines() if line.startswith("| silu "))
     assert silu_row.endswith(f"| {expected} | inconclusive |")
-    plain = runner.invoke(app, ["report"])
+    plain = cli("report")
     assert "equivalent" not in plain.stdout and "p_tost" not in Path("results/mnist-mini/compare.csv").read_text()
     one_family = (
         "Holm controls the familywise error: the probability that any better or worse verdict is false "
@@ -475,7 +470,7 @@ def test_step_down_and_unpaired_rows_are_marked_in_md_csv_json_html_and_the_term
             "tanh": [[90.0, b + 0.14 + 0.1 * (s % 5 - 2)] for s, b in enumerate(base)],
         },
     )
-    result = runner.invoke(app, ["report", "--format", "md,csv,json,html"])
+    result = cli("report", "--format", "md,csv,json,html")
     assert result.exit_code == 0, result.output
     compare = pd.read_csv("results/mnist-mini/compare.csv").set_index("activation")
     reason = "seed sets differ (gelu: seeds 0–7; relu: 0–11): Welch's t-test, unpaired"

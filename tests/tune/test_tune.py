@@ -9,10 +9,9 @@ import sys
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.api import TUNED_KEY, Trial, protocol_hash
-from actbench.cli import app
 from actbench.errors import UsageError
 from actbench.results.store import DB_NAME
 from actbench.run.config import build_run_config
@@ -26,11 +25,6 @@ else:  # pragma: no cover
 
 # A small, fast network: the procedure is under test here, not the accuracy.
 FAST = ("--set", "hidden=[16]", "--set", "batch_size=256", "--epochs", "1")
-
-
-def actbench(*args: str):
-    result = CliRunner().invoke(app, list(args))
-    return result
 
 
 def stored(results) -> pd.DataFrame:
@@ -143,7 +137,7 @@ def test_tuning_never_reads_the_test_files(tmp_path, shared_mnist):
     folder.mkdir()
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         shutil.copy(shared_mnist / name, folder / name)  # no t10k-* files: reading one would fail the run
-    result = actbench(
+    result = cli(
         "tune",
         "--task",
         "mnist",
@@ -168,7 +162,7 @@ def test_tuning_never_reads_the_test_files(tmp_path, shared_mnist):
 
 def test_tune_then_run_the_tuned_config_then_report_default_and_tuned(tmp_path):
     grid = ("--grid", "lr=1e-3,3e-2")
-    result = actbench(
+    result = cli(
         "tune",
         "--task",
         "mnist-mini",
@@ -201,9 +195,9 @@ def test_tune_then_run_the_tuned_config_then_report_default_and_tuned(tmp_path):
     assert (written["acts"], written["repeats"], written["tuned"]["by"]) == (["relu", "selu"], 3, tune_id)
     assert written["hparams"] == {"epochs": 1, "batch_size": 256, "weight_decay": 0.0001, "hidden": [16]}
 
-    assert actbench("run", "--config", str(config_file), "-q").exit_code == 0
-    assert actbench("run", "--task", "mnist-mini", "--acts", "relu,selu", "--repeats", "3", *FAST, "-q").exit_code == 0
-    report = actbench("report", "--format", "md")
+    assert cli("run", "--config", str(config_file), "-q").exit_code == 0
+    assert cli("run", "--task", "mnist-mini", "--acts", "relu,selu", "--repeats", "3", *FAST, "-q").exit_code == 0
+    report = cli("report", "--format", "md")
     assert report.exit_code == 0, report.output
     folder = tmp_path / "results" / "mnist-mini"
     summaries = sorted(p.name for p in folder.glob("summary-*.md"))
@@ -229,7 +223,7 @@ def test_a_malformed_tuned_table_in_a_config_file_is_one_clear_message(tmp_path)
 
 
 def test_the_next_command_printed_writes_where_tune_did(tmp_path):
-    result = actbench(
+    result = cli(
         "tune",
         "--task",
         "mnist-mini",
