@@ -32,6 +32,7 @@ from actbench.report.metrics import known_metrics
 from actbench.results.export import FORMATS as EXPORT_FORMATS
 from actbench.run.engines import ENGINES
 from actbench.run.executors import EXECUTORS
+from actbench.run.stopping import ALPHA, LOOK_EVERY
 from actbench.tasks import TASKS
 
 app = typer.Typer(
@@ -95,10 +96,39 @@ def _names(names: list[str], last: str = "or") -> str:
     return ", ".join(names[:-1]) + f" {last} {names[-1]}" if len(names) > 1 else names[0]
 
 
-ResultsDir = Annotated[
-    Path | None,
-    typer.Option("--results-dir", help="Folder of the results database and reports. [default: ./results]"),
-]
+def _table_or_json(format_: str, named: str = "--format") -> None:
+    """The check of a command that prints a table, or JSON for scripts."""
+    if format_ not in ("table", "json"):
+        raise UsageError(f"unknown {named} {format_!r}; choose from: table, json")
+
+
+# Options several commands share.
+SpecsArgument = Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")]
+_THREADS_HELP = (
+    "torch's CPU threads for training in this process; 1 where other work shares the cores, which more threads "
+    "oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"
+)
+
+
+def _results_dir(panel: str | None = None) -> Any:
+    """The --results-dir option, shown in ``panel`` of its command's help."""
+    help_ = "Folder of the results database and reports. [default: ./results]"
+    return Annotated[Path | None, typer.Option("--results-dir", help=help_, rich_help_panel=panel)]
+
+
+ResultsDir = _results_dir()
+
+# Help panels for the commands with many options: one per concern.
+_COMPARISON = "The comparison"
+_UNTIL_DECIDED = "Until decided"
+_EXECUTOR = "Executor (Ray)"
+_CHECKPOINTS = "Checkpoints and resume"
+_PERFORMANCE = "Engine and performance"
+_DATA_OUTPUT = "Data and output"
+_COMPARED = "What is compared"
+_FILES = "Files and output"
+_PLAN = "The plan"
+_PILOT = "The pilot store"
 
 
 @app.command()
@@ -106,48 +136,97 @@ ResultsDir = Annotated[
 def run(
     task: Annotated[
         str | None,
-        typer.Option(help=f"Task to train: {', '.join(TASKS.names())} (see 'actbench tasks'). [default: mnist]"),
+        typer.Option(
+            help=f"Task to train: {', '.join(TASKS.names())} (see 'actbench tasks'). [default: mnist]",
+            rich_help_panel=_COMPARISON,
+        ),
     ] = None,
     acts: Annotated[
-        str | None, typer.Option(help="Comma-separated activation specs, e.g. 'relu,gelu,ralu(alpha=2)'.")
+        str | None,
+        typer.Option(
+            help="Comma-separated activation specs, e.g. 'relu,gelu,ralu(alpha=2)'.", rich_help_panel=_COMPARISON
+        ),
     ] = None,
-    repeats: Annotated[int | None, typer.Option(help="Run seeds 0..N-1. [default: 1]")] = None,
-    seeds: Annotated[str | None, typer.Option(help="Explicit seeds, e.g. 0,3,7 (instead of --repeats).")] = None,
+    repeats: Annotated[
+        int | None, typer.Option(help="Run seeds 0..N-1. [default: 1]", rich_help_panel=_COMPARISON)
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Explicit seeds, e.g. 0,3,7 (instead of --repeats).", rich_help_panel=_COMPARISON)
+    ] = None,
     epochs: Annotated[
         float | None,
         typer.Option(
             help=(
                 "Epochs per trial; fractions where the task allows them (airbench: 9.9). [default: the task's, 20 for "
                 "mnist]"
-            )
+            ),
+            rich_help_panel=_COMPARISON,
         ),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Training batch size. [default: the task's]")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate. [default: the task's]")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="Weight decay. [default: the task's]")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Training batch size. [default: the task's]", rich_help_panel=_COMPARISON)
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(help="Learning rate. [default: the task's]", rich_help_panel=_COMPARISON)
+    ] = None,
+    weight_decay: Annotated[
+        float | None, typer.Option(help="Weight decay. [default: the task's]", rich_help_panel=_COMPARISON)
+    ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Any task hyperparameter as key=value, e.g. --set 'hidden=[256,128]'. Repeatable."),
-    ] = None,
-    config: Annotated[Path | None, typer.Option(help="TOML run config; options given here override it.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
-    data_dir: Annotated[
-        Path | None,
         typer.Option(
-            help="Dataset folder (flat or torchvision layout). [default: $ACTBENCH_DATA, else the user cache]"
+            "--set",
+            help="Any task hyperparameter as key=value, e.g. --set 'hidden=[256,128]'. Repeatable.",
+            rich_help_panel=_COMPARISON,
         ),
     ] = None,
-    results_dir: ResultsDir = None,
-    no_verify: Annotated[
-        bool, typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).")
+    config: Annotated[
+        Path | None, typer.Option(help="TOML run config; options given here override it.", rich_help_panel=_COMPARISON)
+    ] = None,
+    until_decided: Annotated[
+        bool,
+        typer.Option(
+            "--until-decided",
+            help=(
+                "Add seeds in blocks until each activation is better, worse or equivalent (--margin) against "
+                "--baseline, or --max-repeats is reached; see the README."
+            ),
+            rich_help_panel=_UNTIL_DECIDED,
+        ),
     ] = False,
-    engine: Annotated[
+    max_repeats: Annotated[
+        int | None, typer.Option(help="--until-decided: seeds 0..N-1 at most.", rich_help_panel=_UNTIL_DECIDED)
+    ] = None,
+    look_every: Annotated[
+        int | None,
+        typer.Option(
+            help=f"--until-decided: seeds added between looks. [default: {LOOK_EVERY}]", rich_help_panel=_UNTIL_DECIDED
+        ),
+    ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            help="--until-decided: equivalence margin, in the metric's unit (accuracy: points).",
+            rich_help_panel=_UNTIL_DECIDED,
+        ),
+    ] = None,
+    baseline: Annotated[
         str | None,
         typer.Option(
-            help=(
-                f"auto or {_names(ENGINES.names())}: population trains every trial of the run as one batched model, "
-                "sequential one model at a time. [default: auto = population where the task has one]"
-            )
+            help="--until-decided: compare with this activation. [default: relu if listed, else the first]",
+            rich_help_panel=_UNTIL_DECIDED,
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="--until-decided: the metric compared. [default: the task's headline]", rich_help_panel=_UNTIL_DECIDED
+        ),
+    ] = None,
+    alpha: Annotated[
+        float | None,
+        typer.Option(
+            help=f"--until-decided: error rate of the whole table. [default: {ALPHA:g}]", rich_help_panel=_UNTIL_DECIDED
         ),
     ] = None,
     executor: Annotated[
@@ -156,7 +235,8 @@ def run(
             help=(
                 f"Where the trials run: {_names(EXECUTORS.names())} (local: this process; ray: the workers of a Ray "
                 "cluster, see the README). [default: local]"
-            )
+            ),
+            rich_help_panel=_EXECUTOR,
         ),
     ] = None,
     address: Annotated[
@@ -165,7 +245,8 @@ def run(
             help=(
                 "--executor ray: the cluster to join, e.g. 10.0.0.1:6379 or auto. [default: $RAY_ADDRESS, else a new "
                 "local Ray instance]"
-            )
+            ),
+            rich_help_panel=_EXECUTOR,
         ),
     ] = None,
     gpus_per_trial: Annotated[
@@ -174,24 +255,49 @@ def run(
             help=(
                 "--executor ray: GPUs per unit of work; a fraction (0.25) packs several on a GPU. [default: 1 where "
                 "the cluster has GPUs, else 0]"
-            )
+            ),
+            rich_help_panel=_EXECUTOR,
         ),
     ] = None,
     cpus_per_trial: Annotated[
-        float | None, typer.Option(help="--executor ray: CPUs per unit of work (its torch threads). [default: 1]")
+        float | None,
+        typer.Option(
+            help="--executor ray: CPUs per unit of work (its torch threads). [default: 1]", rich_help_panel=_EXECUTOR
+        ),
     ] = None,
     max_retries: Annotated[
         int | None,
-        typer.Option(help="--executor ray: attempts after the first when a worker dies mid-unit. [default: 2]"),
-    ] = None,
-    memory_budget: Annotated[
-        float | None,
         typer.Option(
-            "--memory-budget",
+            help="--executor ray: attempts after the first when a worker dies mid-unit. [default: 2]",
+            rich_help_panel=_EXECUTOR,
+        ),
+    ] = None,
+    no_checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--no-checkpoint",
+            help="Do not save each unit's state after every epoch (a killed run then restarts its trials in flight).",
+            rich_help_panel=_CHECKPOINTS,
+        ),
+    ] = False,
+    checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(
             help=(
-                "GB a population may use; larger runs are split into chunks. [default: a quarter of the RAM, half the "
-                "free GPU memory]"
+                "Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. "
+                "[default: RESULTS/checkpoints]"
             ),
+            rich_help_panel=_CHECKPOINTS,
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                f"auto or {_names(ENGINES.names())}: population trains every trial of the run as one batched model, "
+                "sequential one model at a time. [default: auto = population where the task has one]"
+            ),
+            rich_help_panel=_PERFORMANCE,
         ),
     ] = None,
     compile_: Annotated[
@@ -202,62 +308,39 @@ def run(
                 "torch.compile the training step (about 30 s to compile; measured no faster on a 2-core CPU, see the "
                 "README)."
             ),
+            rich_help_panel=_PERFORMANCE,
         ),
     ] = False,
-    no_checkpoint: Annotated[
-        bool,
+    threads: Annotated[int | None, typer.Option(help=_THREADS_HELP, rich_help_panel=_PERFORMANCE)] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]", rich_help_panel=_PERFORMANCE)
+    ] = None,
+    memory_budget: Annotated[
+        float | None,
         typer.Option(
-            "--no-checkpoint",
-            help="Do not save each unit's state after every epoch (a killed run then restarts its trials in flight).",
+            "--memory-budget",
+            help=(
+                "GB a population may use; larger runs are split into chunks. [default: a quarter of the RAM, half the "
+                "free GPU memory]"
+            ),
+            rich_help_panel=_PERFORMANCE,
         ),
-    ] = False,
-    checkpoint_dir: Annotated[
+    ] = None,
+    data_dir: Annotated[
         Path | None,
         typer.Option(
-            help=(
-                "Folder of the epoch checkpoints; on a cluster, a shared one lets a retried unit resume on any node. "
-                "[default: RESULTS/checkpoints]"
-            )
+            help="Dataset folder (flat or torchvision layout). [default: $ACTBENCH_DATA, else the user cache]",
+            rich_help_panel=_DATA_OUTPUT,
         ),
     ] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help=(
-                "torch's CPU threads for training in this process; 1 where other work shares the cores, which more "
-                "threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"
-            )
-        ),
-    ] = None,
-    until_decided: Annotated[
+    results_dir: _results_dir(_DATA_OUTPUT) = None,
+    no_verify: Annotated[
         bool,
-        typer.Option(
-            "--until-decided",
-            help=(
-                "Add seeds in blocks until each activation is better, worse or equivalent (--margin) against "
-                "--baseline, or --max-repeats is reached; see the README."
-            ),
-        ),
+        typer.Option("--no-verify", help="Skip the MD5 check of dataset files (warns).", rich_help_panel=_DATA_OUTPUT),
     ] = False,
-    max_repeats: Annotated[int | None, typer.Option(help="--until-decided: seeds 0..N-1 at most.")] = None,
-    look_every: Annotated[
-        int | None, typer.Option(help="--until-decided: seeds added between looks. [default: 5]")
-    ] = None,
-    margin: Annotated[
-        float | None,
-        typer.Option(help="--until-decided: equivalence margin, in the metric's unit (accuracy: points)."),
-    ] = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option(help="--until-decided: compare with this activation. [default: relu if listed, else the first]"),
-    ] = None,
-    metric: Annotated[
-        str | None, typer.Option(help="--until-decided: the metric compared. [default: the task's headline]")
-    ] = None,
-    alpha: Annotated[
-        float | None, typer.Option(help="--until-decided: error rate of the whole table. [default: 0.05]")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print errors only.", rich_help_panel=_DATA_OUTPUT)
+    ] = False,
 ) -> None:
     """Train every (activation, seed) trial not yet stored, committing each as it finishes.
 
@@ -280,11 +363,11 @@ def run(
     about an hour (8 s per step of 1024 images, 476 steps), airbench96 about 17 hours
     (31 s per step, 1,920 steps).
     """
-    from actbench.run.config import build_run_config, load_config_file, parse_assignment
+    from actbench.run.config import build_run_config, load_config_file, parse_assignments
     from actbench.run.progress import QuietReporter, RichReporter
     from actbench.run.runner import execute
+    from actbench.run.stopping import check_options, stopping_rule
 
-    hparams = dict(parse_assignment(item) for item in set_ or [])
     cli_values = {
         "task": task,
         "acts": acts,
@@ -298,7 +381,7 @@ def run(
         "data_dir": data_dir,
         "results_dir": results_dir,
         "verify": False if no_verify else None,
-        "hparams": hparams or None,
+        "hparams": parse_assignments(set_),
         "engine": engine,
         "executor": executor,
         "memory_budget_gb": memory_budget,
@@ -312,7 +395,7 @@ def run(
         "threads": threads,
     }
     file_values = load_config_file(config) if config else {}
-    sequential = {
+    rule_options = {
         "--max-repeats": max_repeats,
         "--look-every": look_every,
         "--margin": margin,
@@ -320,18 +403,11 @@ def run(
         "--metric": metric,
         "--alpha": alpha,
     }
-    if not until_decided:
-        given = [flag for flag, value in sequential.items() if value is not None]
-        if given:
-            raise UsageError(f"{given[0]} applies to --until-decided only")
-    elif max_repeats is None:
-        raise UsageError("--until-decided needs --max-repeats N, the most seeds it may use")
-    elif repeats is not None or seeds is not None:
-        raise UsageError("--until-decided chooses the seeds itself: give --max-repeats, not --repeats or --seeds")
-    else:
+    check_options(until_decided, rule_options, repeats, seeds)
+    if until_decided:
         cli_values["repeats"] = max_repeats  # checks every trial it may train, up front
     run_config = build_run_config(file_values, cli_values)
-    rule = _stopping_rule(run_config, look_every, margin, baseline, metric, alpha) if until_decided else None
+    rule = stopping_rule(run_config, look_every, margin, baseline, metric, alpha) if until_decided else None
     reporter = QuietReporter() if quiet else RichReporter(err)
     try:
         if rule is not None:
@@ -352,22 +428,9 @@ def run(
         )
 
 
-def _stopping_rule(run_config, look_every, margin, baseline, metric, alpha):
-    """--until-decided's rule, checked against the run before anything trains."""
-    from actbench.activations import parse_activation
-    from actbench.run.until_decided import StoppingRule, check_rule
-
-    acts = run_config.activations
-    base = parse_activation(baseline).canonical if baseline else ("relu" if "relu" in acts else acts[0])
-    every = 5 if look_every is None else look_every  # 0 is refused by check_rule, not taken as "not given"
-    rule = StoppingRule(len(run_config.seeds), every, base, metric, margin, 0.05 if alpha is None else alpha)
-    check_rule(run_config, rule)
-    return rule
-
-
 def _run_until_decided(run_config, rule, reporter):
     """--until-decided: the looks' runs, then the decisions table; the looks' outcome."""
-    from actbench.report.tables import rich_table
+    from actbench.report.render import rich_table
     from actbench.run.until_decided import decisions_rows, rule_text, run_until_decided
 
     done = run_until_decided(run_config, rule, reporter)
@@ -410,15 +473,7 @@ def tune(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Dataset folder; its test files are not needed.")] = None,
     engine: Annotated[str | None, typer.Option(help=f"auto or {_names(ENGINES.names())}. [default: auto]")] = None,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help=(
-                "torch's CPU threads for training in this process; 1 where other work shares the cores, which more "
-                "threads oversubscribe. [default: torch's: $OMP_NUM_THREADS, else the cores]"
-            )
-        ),
-    ] = None,
+    threads: Annotated[int | None, typer.Option(help=_THREADS_HELP)] = None,
     results_dir: ResultsDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
 ) -> None:
@@ -440,8 +495,8 @@ def tune(
         actbench tune --task mnist --acts relu,selu --grid lr=1e-3,3e-3 --grid init=torch,lecun
     """
     from actbench.activations import split_specs
-    from actbench.report.tables import rich_table
-    from actbench.run.config import SEED_LIMIT, build_run_config, parse_assignment
+    from actbench.report.render import rich_table
+    from actbench.run.config import SEED_LIMIT, build_run_config, parse_assignments
     from actbench.run.progress import QuietReporter, RichReporter
     from actbench.tune.grid import parse_grid
     from actbench.tune.outputs import method_text, score_rows, write_outputs
@@ -452,7 +507,7 @@ def tune(
     for flag, count, first in (("--repeats", repeats, TUNE_SEED_START), ("--final-repeats", final_repeats, 0)):
         if first + count > SEED_LIMIT:  # before the seeds are listed: that many overflow range()
             raise UsageError(f"{flag} {count} is too large: seeds must be below 2**63")
-    hparams = dict(parse_assignment(item) for item in set_ or [])
+    hparams = parse_assignments(set_)  # before the specs: a bad --set is the error shown first
     cli_values = {
         "task": task,
         "acts": split_specs(acts),
@@ -461,7 +516,7 @@ def tune(
         "device": device,
         "data_dir": data_dir,
         "results_dir": results_dir,
-        "hparams": hparams or None,
+        "hparams": hparams,
         "engine": engine,
         "threads": threads,
     }
@@ -511,11 +566,10 @@ def status(
         actbench status --config configs/srelu-mnist.toml
     """
     from actbench.results.store import ResultStore
-    from actbench.run.config import build_run_config, load_config_file, parse_assignment
+    from actbench.run.config import build_run_config, load_config_file, parse_assignments
     from actbench.run.status import read_status, status_json, status_tables
 
-    if format_ not in ("table", "json"):
-        raise UsageError(f"unknown --format {format_!r}; choose from: table, json")
+    _table_or_json(format_)
     folder = results_dir or Path("results")
     trials = None
     if config or acts:
@@ -525,7 +579,7 @@ def status(
             "repeats": repeats,
             "seeds": seeds,
             "epochs": epochs,
-            "hparams": dict(parse_assignment(item) for item in set_ or []) or None,
+            "hparams": parse_assignments(set_),
             "device": "cpu",
         }
         run_config = build_run_config(load_config_file(config) if config else {}, cli_values)
@@ -546,11 +600,16 @@ def status(
 @app.command()
 @fail_cleanly
 def report(
-    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
-    acts: Annotated[str | None, typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task.", rich_help_panel=_COMPARED)] = None,
+    acts: Annotated[
+        str | None, typer.Option(help="Only these activations (comma-separated specs).", rich_help_panel=_COMPARED)
+    ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option(help="Compare every activation with this one. [default: relu when stored, else the first]"),
+        typer.Option(
+            help="Compare every activation with this one. [default: relu when stored, else the first]",
+            rich_help_panel=_COMPARED,
+        ),
     ] = None,
     metric: Annotated[
         str | None,
@@ -559,17 +618,21 @@ def report(
                 f"{_names(known_metrics())}: best_acc is selected on the test set, late_mean the mean over the last "
                 "half of the epochs; a task's own metrics are listed by 'actbench tasks NAME'. [default: the task's "
                 "headline]"
-            )
+            ),
+            rich_help_panel=_COMPARED,
         ),
     ] = None,
-    alpha: Annotated[float, typer.Option(help="Significance level for the Holm-corrected p-values.")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level for the Holm-corrected p-values.", rich_help_panel=_COMPARED)
+    ] = 0.05,
     margin: Annotated[
         float | None,
         typer.Option(
             help=(
                 "Equivalence margin in the metric's unit: an activation within +-MARGIN of the baseline by TOST is "
                 "'equivalent (+-MARGIN)'."
-            )
+            ),
+            rich_help_panel=_COMPARED,
         ),
     ] = None,
     pairs: Annotated[
@@ -578,7 +641,8 @@ def report(
             help=(
                 "baseline: each activation against the baseline; all: also every pair (p-value matrix) and a ranking "
                 "with ties."
-            )
+            ),
+            rich_help_panel=_COMPARED,
         ),
     ] = "baseline",
     target: Annotated[
@@ -587,7 +651,8 @@ def report(
             help=(
                 "Test accuracy (%) to reach: the epochs and seconds each trial took to get there. VALUE for every "
                 "task, or TASK=VALUE (repeatable), e.g. --target mnist=97.5 --target cifar10-airbench94=94"
-            )
+            ),
+            rich_help_panel=_COMPARED,
         ),
     ] = None,
     across_tasks: Annotated[
@@ -599,6 +664,7 @@ def report(
                 "seed), and its mean rank, with a stratified Wilson interval for the probability and "
                 "stratified-bootstrap intervals for the ranks."
             ),
+            rich_help_panel=_COMPARED,
         ),
     ] = False,
     format_: Annotated[
@@ -609,13 +675,19 @@ def report(
                 f"Files to write, comma-separated: {', '.join(REPORT_FORMATS.names())} (html: one self-contained page "
                 "of everything). [default: all but html and pdf]"
             ),
+            rich_help_panel=_FILES,
         ),
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]")
+        Path | None,
+        typer.Option(
+            "--out", help="Write the files into OUT/TASK/. [default: RESULTS_DIR/TASK/]", rich_help_panel=_FILES
+        ),
     ] = None,
-    results_dir: ResultsDir = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Write the files, print errors only.")] = False,
+    results_dir: _results_dir(_FILES) = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Write the files, print errors only.", rich_help_panel=_FILES)
+    ] = False,
 ) -> None:
     """Summarise the stored trials and compare them with a baseline, per task.
 
@@ -636,31 +708,27 @@ def report(
 
         actbench report --pairs all
     """
-    from actbench.activations import stored_spec, stored_specs
+    from actbench.activations import stored_specs
     from actbench.report.across import across_method, across_rows
-    from actbench.report.build import CompareSpec
+    from actbench.report.comparison import comparison_rich
+    from actbench.report.cost_table import cost_rich
+    from actbench.report.decisions import written_decisions
+    from actbench.report.options import compare_spec
+    from actbench.report.pairs import pairs_rich, ranking_rich
+    from actbench.report.render import rich_table
     from actbench.report.side_by_side import side_by_side_note, side_by_side_rows
-    from actbench.report.tables import comparison_rich, cost_rich, pairs_rich, ranking_rich, rich_table, to_rich
+    from actbench.report.summary import summary_rich
     from actbench.report.writers import make_reports
 
     task_name = TASKS.primary(task) if task else None
     activations = stored_specs(acts) if acts else None
-    names = [f.strip() for f in format_.split(",") if f.strip()] if format_ is not None else None
-    base = stored_spec(baseline) if baseline else None
-    spec = CompareSpec(
-        metric,
-        base,
-        alpha,
-        margin,
-        pairs,
-        targets=_targets(target or []),
-        **({"formats": frozenset(names)} if names is not None else {}),
-    )
+    options = {"metric": metric, "baseline": baseline, "alpha": alpha, "margin": margin, "pairs": pairs}
+    spec = compare_spec({**options, "target": target, "formats": format_})
     written = make_reports(results_dir or Path("results"), task_name, activations, spec, out_dir, across_tasks)
     if quiet:
         return
     for task_report, files in written.reports:
-        out.print(to_rich(task_report))
+        out.print(summary_rich(task_report))
         if task_report.comparisons:
             out.print(comparison_rich(task_report))
         if task_report.pairs:
@@ -668,8 +736,8 @@ def report(
             out.print(ranking_rich(task_report))
         if task_report.time_to_target is not None:
             out.print(cost_rich(task_report))
-        decided = (results_dir or Path("results")) / task_report.task / f"decisions-{task_report.config_hash[:8]}.md"
-        if decided.exists():  # a run --until-decided: its decisions, with intervals adjusted for its looks
+        decided = written_decisions(results_dir or Path("results"), task_report.task, task_report.config_hash)
+        if decided:  # a run --until-decided: its decisions, with intervals adjusted for its looks
             out.print(
                 f"\nrun --until-decided ({decided}); its intervals are adjusted for the looks, the table "
                 f"above's are not:\n\n{decided.read_text()}",
@@ -694,52 +762,57 @@ def report(
         err.print(f"wrote {path}", markup=False)
 
 
-def _targets(items: list[str]) -> dict[str, float] | None:
-    """--target VALUE (every task) and TASK=VALUE items, as CompareSpec.targets."""
-    targets: dict[str, float] = {}
-    for item in items:
-        name, sep, raw = item.rpartition("=")
-        key = TASKS.primary(name.strip()) if sep else "*"
-        try:
-            value = float(raw)
-        except ValueError:
-            raise UsageError(f"--target expects VALUE or TASK=VALUE with VALUE a number, got {item!r}") from None
-        if not 0 <= value <= 100:
-            raise UsageError(f"--target is a test accuracy in percent, 0 to 100, got {value:g}")
-        targets[key] = value
-    return targets or None
-
-
 @app.command()
 @fail_cleanly
 def plan(
     delta: Annotated[
-        float, typer.Option(help="The true difference to detect, in the metric's unit (accuracy: points).")
+        float,
+        typer.Option(
+            help="The true difference to detect, in the metric's unit (accuracy: points).", rich_help_panel=_PLAN
+        ),
     ],
     sd: Annotated[
-        float | None, typer.Option(help="SD of the paired differences, given by hand instead of a pilot store.")
+        float | None,
+        typer.Option(
+            help="SD of the paired differences, given by hand instead of a pilot store.", rich_help_panel=_PLAN
+        ),
     ] = None,
     comparisons: Annotated[
         int | None,
-        typer.Option(help="Comparisons in the table (Holm). [default: the store's activations - 1; 1 with --sd]"),
+        typer.Option(
+            help="Comparisons in the table (Holm). [default: the store's activations - 1; 1 with --sd]",
+            rich_help_panel=_PLAN,
+        ),
     ] = None,
     margin: Annotated[
         float | None,
-        typer.Option(help="Also the seeds to show equivalence within +-MARGIN (TOST) when the truth is 0."),
+        typer.Option(
+            help="Also the seeds to show equivalence within +-MARGIN (TOST) when the truth is 0.", rich_help_panel=_PLAN
+        ),
     ] = None,
-    alpha: Annotated[float, typer.Option(help="The table's significance level (Holm).")] = 0.05,
-    power: Annotated[float, typer.Option(help="Power wanted.")] = 0.8,
-    task: Annotated[str | None, typer.Option(help="Only this task.")] = None,
-    acts: Annotated[str | None, typer.Option(help="Only these activations (comma-separated specs).")] = None,
+    alpha: Annotated[float, typer.Option(help="The table's significance level (Holm).", rich_help_panel=_PLAN)] = 0.05,
+    power: Annotated[float, typer.Option(help="Power wanted.", rich_help_panel=_PLAN)] = 0.8,
+    task: Annotated[str | None, typer.Option(help="Only this task.", rich_help_panel=_PILOT)] = None,
+    acts: Annotated[
+        str | None, typer.Option(help="Only these activations (comma-separated specs).", rich_help_panel=_PILOT)
+    ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option(help="Pair every activation with this one. [default: relu when stored, else the first]"),
+        typer.Option(
+            help="Pair every activation with this one. [default: relu when stored, else the first]",
+            rich_help_panel=_PILOT,
+        ),
     ] = None,
-    metric: Annotated[str | None, typer.Option(help="The metric compared. [default: the task's headline]")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="The metric compared. [default: the task's headline]", rich_help_panel=_PILOT)
+    ] = None,
     look_every: Annotated[
-        int, typer.Option(help="Also the --max-repeats that run --until-decided needs with this --look-every.")
-    ] = 5,
-    results_dir: ResultsDir = None,
+        int,
+        typer.Option(
+            help="Also the --max-repeats that run --until-decided needs with this --look-every.", rich_help_panel=_PLAN
+        ),
+    ] = LOOK_EVERY,
+    results_dir: _results_dir(_PILOT) = None,
     format_: Annotated[str, typer.Option("--format", help="table, or json for scripts.")] = "table",
 ) -> None:
     """How many paired seeds a comparison needs, from a pilot store or a given SD.
@@ -760,89 +833,27 @@ def plan(
 
         actbench plan --delta 0.2 --sd 0.15 --comparisons 3
     """
-    from actbench.report.design import PlanSettings, plan_row
-    from actbench.report.tables import plan_method, plan_rows, rich_table
+    from actbench.report.pilot import PlanOptions, plans, plans_json
+    from actbench.report.plan import plan_method, plan_rows
+    from actbench.report.render import rich_table
 
-    for name, value in (("delta", delta), ("sd", sd), ("margin", margin)):
-        if value is not None and not (0 < value < float("inf")):
-            raise UsageError(f"--{name} must be a positive number, got {value:g}")
-    for name, value in (("alpha", alpha), ("power", power)):
-        if not 0 < value < 1:
-            raise UsageError(f"--{name} must be between 0 and 1, got {value:g}")
-    if comparisons is not None and comparisons < 1:
-        raise UsageError(f"--comparisons must be at least 1, got {comparisons}")
-    if look_every < 1:
-        raise UsageError(f"--look-every must be at least 1, got {look_every}")
-    if format_ not in ("table", "json"):
-        raise UsageError(f"unknown --format {format_!r}; choose from: table, json")
-    plans = []  # (the table's title, the metric's label, settings, PlanRows, where they come from)
-    if sd is not None:
-        settings = PlanSettings(delta, alpha, power, comparisons or 1, margin, look_every)
-        plans.append(
-            (f"seeds needed, SD {sd:g} given", "as given", settings, [plan_row("(given SD)", sd, settings)], {})
-        )
-    else:
-        plans = _pilot_plans(
-            delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every, results_dir
-        )
+    options = PlanOptions(delta, alpha, power, look_every, sd, comparisons, margin)
+    _table_or_json(format_)
+    found, notes = plans(options, results_dir or Path("results"), task, acts, baseline, metric)
+    for note in notes:
+        err.print(note, markup=False)
     if format_ == "json":
-        payload = [
-            {
-                **where,
-                "metric": label,
-                "settings": dataclasses.asdict(settings),
-                "rows": [dataclasses.asdict(row) for row in rows],
-            }
-            for _, label, settings, rows, where in plans
-        ]
-        out.print(json.dumps(_json_safe(payload), indent=2, allow_nan=False), markup=False, soft_wrap=True)
+        out.print(plans_json(found), markup=False, soft_wrap=True)
         return
-    for title, label, settings, rows, _ in plans:
-        out.print(rich_table(plan_rows(rows, settings), title, caption=plan_method(settings, label), left=(0, -1)))
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` with every float that is not finite as None: JSON has no NaN (an SD given by
-    hand has no interval) and no infinity."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
-        return None
-    return value
-
-
-def _pilot_plans(delta, comparisons, margin, alpha, power, task, acts, baseline, metric, look_every, results_dir):
-    """actbench plan from a pilot store: per report, what plan prints (see plan)."""
-    from actbench.activations import stored_spec, stored_specs
-    from actbench.report.build import CompareSpec, build_reports
-    from actbench.report.design import PlanSettings, plan_from_values
-    from actbench.results.store import ResultStore
-
-    activations = stored_specs(acts) if acts else None
-    spec = CompareSpec(metric, stored_spec(baseline) if baseline else None, alpha)
-    with ResultStore(results_dir or Path("results"), create=False) as store:
-        reports = build_reports(store, TASKS.primary(task) if task else None, activations, spec)
-    plans = []
-    for report_ in reports:
-        others = report_.values["activation"].nunique() - 1
-        if others < 1:
-            err.print(f"{report_.title}: only {report_.baseline} has finished trials: nothing to plan", markup=False)
-            continue
-        settings = PlanSettings(delta, alpha, power, comparisons or others, margin, look_every)
-        rows = plan_from_values(report_.values, report_.baseline, settings)
-        where = {"task": report_.task, "config_hash": report_.config_hash, "baseline": report_.baseline}
-        plans.append(
-            (f"{report_.title}: seeds needed against {report_.baseline}", report_.compared.label, settings, rows, where)
-        )
-    return plans
+    for plan_ in found:
+        caption = plan_method(plan_.settings, plan_.label)
+        out.print(rich_table(plan_rows(plan_.rows, plan_.settings), plan_.title, caption=caption, left=(0, -1)))
 
 
 @app.command()
 @fail_cleanly
 def plot(
-    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    acts: SpecsArgument,
     range_: Annotated[tuple[float, float], typer.Option("--range", help="x from LOW to HIGH.")] = (-6.0, 6.0),
     out_file: Annotated[
         Path, typer.Option("--out", help="Figure file, in the format its suffix names: .png, .svg or .pdf.")
@@ -888,7 +899,7 @@ def plot(
 @app.command()
 @fail_cleanly
 def check(
-    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    acts: SpecsArgument,
     format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     sweep: Annotated[
         str | None,
@@ -911,8 +922,7 @@ def check(
     from actbench.inspect.check import monotone_range, parse_sweep, properties
     from actbench.inspect.tables import properties_table
 
-    if format_ not in ("table", "json"):
-        raise UsageError(f"unknown format {format_!r}; choose from: table, json")
+    _table_or_json(format_, "format")
     swept = parse_sweep(sweep) if sweep else None
     specs = [parse_activation(s) for s in split_specs(acts)]
     if swept and not any(swept[0] in dict(spec.kwargs) for spec in specs):
@@ -932,7 +942,7 @@ def check(
 @app.command()
 @fail_cleanly
 def speed(
-    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    acts: SpecsArgument,
     size: Annotated[
         int, typer.Option(help="Elements of the input tensor (default 2^24: 64 MB in float32, beyond the caches).")
     ] = 2**24,
@@ -967,8 +977,7 @@ def speed(
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
     if dtype not in dtypes:
         raise UsageError(f"unknown dtype {dtype!r}; choose from: {', '.join(dtypes)}")
-    if format_ not in ("table", "json"):
-        raise UsageError(f"unknown format {format_!r}; choose from: table, json")
+    _table_or_json(format_, "format")
     if size < 1 or repeats < 1:
         raise UsageError(f"size and repeats must be >= 1, got size {size}, repeats {repeats}")
     where = resolve_device(device)
@@ -998,7 +1007,7 @@ def speed(
 @app.command()
 @fail_cleanly
 def flow(
-    acts: Annotated[str, typer.Argument(help="Comma-separated activation specs; plug-ins (pkg.mod:Name) too.")],
+    acts: SpecsArgument,
     depth: Annotated[int, typer.Option(help="Layers of the MLP.")] = 50,
     width: Annotated[int, typer.Option(help="Units per layer.")] = 256,
     out_file: Annotated[

@@ -30,7 +30,8 @@ from actbench.errors import ActbenchError, UsageError
 
 T = TypeVar("T")
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+# What a registered name may be, and how a message says so (activation names allow less).
+NAMES = (re.compile(r"[a-z0-9][a-z0-9_.-]*"), "letters, digits, '_', '-' and '.'")
 
 
 class Registry(Generic[T]):
@@ -40,6 +41,7 @@ class Registry(Generic[T]):
     error: the exception an unknown name raises (a UsageError by default).
     listing: what the message says when no name is close, with {names} for the list.
     cutoff: difflib's similarity cutoff for suggestions (long hyphenated names want less).
+    names: the pattern every name and alias must match, and its description for messages.
     """
 
     def __init__(
@@ -49,11 +51,13 @@ class Registry(Generic[T]):
         error: type[ActbenchError] = UsageError,
         listing: str = "choose from: {names}",
         cutoff: float = 0.6,
+        names: tuple[re.Pattern[str], str] = NAMES,
     ):
         self.kind = kind
         self._error = error
         self._listing = listing
         self._cutoff = cutoff
+        self._names = names
         self._entries: dict[str, T | str] = {}  # primary name -> entry or its import path
         self._lookup: dict[str, str] = {}  # every name and alias -> primary name
 
@@ -61,9 +65,10 @@ class Registry(Generic[T]):
         """Register ``entry`` (or its import path) under ``name``; a taken or malformed name
         is a ValueError: a programming mistake, not a user's."""
         names = [name.lower(), *(alias.lower() for alias in aliases)]
+        pattern, allowed = self._names
         for each in names:
-            if not _NAME.fullmatch(each):
-                raise ValueError(f"invalid {self.kind} name {each!r}: use letters, digits, '_', '-' and '.'")
+            if not pattern.fullmatch(each):
+                raise ValueError(f"invalid {self.kind} name {each!r}: use {allowed}")
             if each in self._lookup:
                 raise ValueError(f"{self.kind} name {each!r} is already registered")
         self._entries[names[0]] = entry

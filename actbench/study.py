@@ -123,9 +123,10 @@ class Results:
     def reports(self, task: str | None = None, acts: str | Iterable[str] | None = None, **compare: Any) -> list:
         """The report data (``actbench.report.build.TaskReport``), one per task and protocol."""
         from actbench.report.build import build_reports
+        from actbench.report.options import compare_spec
         from actbench.results.store import ResultStore
 
-        spec, chosen = _compare_spec(compare), _stored(acts)  # bad options fail before the store is opened
+        spec, chosen = compare_spec(compare), _stored(acts)  # bad options fail before the store is opened
         with ResultStore(self.path, create=False) as store:
             return build_reports(store, _task(task), chosen, spec)
 
@@ -138,7 +139,7 @@ class Results:
     ) -> pd.DataFrame:
         """compare.csv's rows for every task and protocol (columns ``task`` and ``config_hash``
         first): each activation against the baseline, with its verdict."""
-        from actbench.report.writers import comparison_frame
+        from actbench.report.comparison import comparison_frame
 
         frames = [
             comparison_frame(r).assign(task=r.task, config_hash=r.config_hash, baseline=r.baseline)
@@ -164,11 +165,10 @@ class Results:
         **compare: Any,
     ) -> list[Path]:
         """Write the report files as ``actbench report`` does; the paths written."""
+        from actbench.report.options import compare_spec
         from actbench.report.writers import make_reports
 
-        if isinstance(formats, str):  # "md" or "md,png", as --format takes it
-            formats = [name.strip() for name in formats.split(",")]
-        spec = _compare_spec({**compare, **({"formats": frozenset(formats)} if formats is not None else {})})
+        spec = compare_spec({**compare, "formats": formats})  # "md,png" as --format takes it, or a list
         written = make_reports(self.path, _task(task), _stored(acts), spec, Path(out) if out else None, across_tasks)
         paths = [p for _, files in written.reports for p in files]
         return [*paths, *(path for _, _, path in written.side_by_side), *written.folder_files]
@@ -186,26 +186,3 @@ def _stored(acts: str | Iterable[str] | None) -> list[str] | None:
     from actbench.activations import stored_specs
 
     return None if acts is None else stored_specs(acts)
-
-
-def _compare_spec(options: dict[str, Any]):
-    """``actbench report``'s options as a CompareSpec; an unknown one is a UsageError."""
-    import dataclasses
-
-    from actbench.activations import stored_spec
-    from actbench.report.build import CompareSpec
-
-    fields = {f.name for f in dataclasses.fields(CompareSpec)} - {"targets"}
-    options = dict(options)
-    target = options.pop("target", None)
-    for key in options:
-        if key not in fields:
-            close = difflib.get_close_matches(key, [*fields, "target"], n=3)
-            raise UsageError(
-                f"unknown report option {key!r}" + (f"; did you mean: {', '.join(close)}?" if close else "")
-            )
-    if options.get("baseline"):
-        options["baseline"] = stored_spec(options["baseline"])
-    if target is not None:
-        options["targets"] = target if isinstance(target, dict) else {"*": float(target)}
-    return CompareSpec(**options)

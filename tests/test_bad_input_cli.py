@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+from cli_runner import cli
 from fakes import fake_result
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.results.store import ResultStore
-
-
-def actbench(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def stored(tmp_path):
@@ -22,13 +17,13 @@ def stored(tmp_path):
 
 def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line(tmp_path):
     stored(tmp_path)
-    missing = actbench("export", "--out", "nowhere/trials.csv")
+    missing = cli("export", "--out", "nowhere/trials.csv")
     assert (missing.exit_code, missing.stderr) == (
         2,
         "error: --out nowhere/trials.csv: the folder nowhere does not exist\n",
     )
     (tmp_path / "folder").mkdir()
-    folder = actbench("export", "--format", "jsonl", "--out", "folder")
+    folder = cli("export", "--format", "jsonl", "--out", "folder")
     assert (folder.exit_code, folder.stderr) == (
         2,
         "error: --out folder is a folder; give a file name, e.g. folder/trials.jsonl\n",
@@ -38,7 +33,7 @@ def test_export_into_a_missing_folder_or_onto_a_folder_is_one_line(tmp_path):
 
 def test_an_export_leaves_no_part_file_behind(tmp_path):
     stored(tmp_path)
-    done = actbench("export", "--out", "trials.csv")
+    done = cli("export", "--out", "trials.csv")
     assert done.exit_code == 0, done.output
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["trials.csv"]
     assert (tmp_path / "trials.csv").read_text().count("\n") == 13  # header and 6 trials x 2 epochs
@@ -47,7 +42,7 @@ def test_an_export_leaves_no_part_file_behind(tmp_path):
 def test_report_out_naming_a_file_is_one_line_and_the_file_is_kept(tmp_path):
     stored(tmp_path)
     (tmp_path / "paper.md").write_text("my paper")
-    result = actbench("report", "--out", "paper.md")
+    result = cli("report", "--out", "paper.md")
     assert (result.exit_code, result.stderr) == (
         2,
         "error: --out paper.md is a file, not a folder: a report is a folder of files (--out DIR)\n",
@@ -56,7 +51,7 @@ def test_report_out_naming_a_file_is_one_line_and_the_file_is_kept(tmp_path):
 
 
 def test_look_every_zero_is_refused_not_taken_as_the_default():
-    result = actbench(
+    result = cli(
         "run",
         "--task",
         "mnist-mini",
@@ -79,7 +74,7 @@ def test_report_of_a_task_the_folder_lacks_says_what_it_holds(tmp_path):
 
     with ResultStore(tmp_path / "results") as store:
         store.add(fake_result("relu", 0, [95.0], hparams={**HPARAMS, "split": "validation"}, task="mnist-mini"))
-        alone = actbench("report", "--task", "mnist-mini")
+        alone = cli("report", "--task", "mnist-mini")
         assert (alone.exit_code, alone.stderr) == (
             2,
             (
@@ -88,13 +83,13 @@ def test_report_of_a_task_the_folder_lacks_says_what_it_holds(tmp_path):
                 "the validation split: see actbench tune's reports)\n"
             ),
         )
-        other = actbench("report", "--task", "mnist")
+        other = cli("report", "--task", "mnist")
         assert other.stderr == (
             "error: no stored trials for task mnist in results/actbench.sqlite; it holds only "
             "tuning trials, of mnist-mini (see actbench tune's reports)\n"
         )
         store.add(fake_result("relu", 0, [95.0], task="fashion-mnist"))
-        held = actbench("report", "--task", "mnist")
+        held = cli("report", "--task", "mnist")
         assert (
             held.stderr
             == "error: no stored trials for task mnist in results/actbench.sqlite; it holds fashion-mnist (1 trial)\n"
@@ -105,7 +100,7 @@ def test_plan_as_json_holds_the_table_s_numbers(tmp_path):
     import json
 
     stored(tmp_path)
-    given = actbench("plan", "--delta", "0.5", "--sd", "0.5", "--format", "json")
+    given = cli("plan", "--delta", "0.5", "--sd", "0.5", "--format", "json")
     assert given.exit_code == 0, given.output
     (plan,) = json.loads(given.stdout)
     assert plan["settings"] == {
@@ -118,16 +113,16 @@ def test_plan_as_json_holds_the_table_s_numbers(tmp_path):
     }
     (row,) = plan["rows"]
     assert (row["seeds"], row["sd_low"], row["seeds_until_decided"]) == (10, None, 11)  # 10: statsmodels' solve_power
-    piloted = json.loads(actbench("plan", "--delta", "1", "--format", "json", "--look-every", "3").stdout)
+    piloted = json.loads(cli("plan", "--delta", "1", "--format", "json", "--look-every", "3").stdout)
     assert [(p["task"], p["baseline"], [r["activation"] for r in p["rows"]]) for p in piloted] == [
         ("mnist-mini", "relu", ["gelu"])
     ]
-    bad = actbench("plan", "--delta", "1", "--format", "xml")
+    bad = cli("plan", "--delta", "1", "--format", "xml")
     assert (bad.exit_code, bad.stderr) == (2, "error: unknown --format 'xml'; choose from: table, json\n")
 
 
 def test_report_quiet_writes_the_files_and_prints_nothing(tmp_path):
     stored(tmp_path)
-    result = actbench("report", "-q", "--format", "md")
+    result = cli("report", "-q", "--format", "md")
     assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
     assert sorted(p.name for p in (tmp_path / "results" / "mnist-mini").iterdir()) == ["compare.md", "summary.md"]

@@ -12,22 +12,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
-from actbench.cli import app
 from actbench.results.store import DB_NAME
 from actbench.tasks.mlp import data
 
-runner = CliRunner()
 TESTS = Path(__file__).resolve().parent
 
 
-def actbench(*args: str):
-    return runner.invoke(app, list(args))
-
-
 def run_mini(*extra: str, results: str = "results"):
-    return actbench("run", "--task", "mnist-mini", "--epochs", "1", "--results-dir", results, "-q", *extra)
+    return cli("run", "--task", "mnist-mini", "--epochs", "1", "--results-dir", results, "-q", *extra)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +65,7 @@ def test_a_bad_activation_stops_everything_before_anything_is_written(acts, mess
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(args, message):
-    result = actbench("run", "--acts", "relu", "--results-dir", "results", *args)
+    result = cli("run", "--acts", "relu", "--results-dir", "results", *args)
     assert result.exit_code == 2
     assert result.stderr.strip() == message
     assert not Path("results").exists()
@@ -83,7 +77,7 @@ def test_missing_data_names_the_files_the_folders_and_the_urls(tmp_path, monkeyp
     monkeypatch.setitem(data.SOURCES, "mnist", offline)
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = actbench("run", "--task", "mnist", "--acts", "relu", "--data-dir", str(empty), "-q")
+    result = cli("run", "--task", "mnist", "--acts", "relu", "--data-dir", str(empty), "-q")
     assert result.exit_code == 1
     line = result.stderr.strip()
     assert "\n" not in line
@@ -96,12 +90,12 @@ def test_missing_data_names_the_files_the_folders_and_the_urls(tmp_path, monkeyp
 
 
 def test_run_report_export_end_to_end():
-    result = actbench("run", "--task", "mnist-mini", "--acts", "relu,ralu(alpha=2)", "--repeats", "2", "--epochs", "2")
+    result = cli("run", "--task", "mnist-mini", "--acts", "relu,ralu(alpha=2)", "--repeats", "2", "--epochs", "2")
     assert result.exit_code == 0, result.output
     assert "4 trials; 0 already stored (skipped), 4 to run on cpu (population engine)" in result.stderr
     assert "done: 4 trial(s) stored (0 diverged), 0 skipped as already stored. Next: actbench report" in result.stderr
 
-    report = actbench("report")
+    report = cli("report")
     assert report.exit_code == 0, report.output
     assert "ralu(alpha=2.0, learnable=true)" in report.stdout
     folder = Path("results/mnist-mini")
@@ -126,7 +120,7 @@ def test_run_report_export_end_to_end():
     assert list(summary["activation"]) == ["relu", "ralu(alpha=2.0, learnable=true)"]
     assert list(summary["n"]) == [2, 2] and list(summary["diverged"]) == [0, 0]
 
-    exported = actbench("export", "--format", "csv")
+    exported = cli("export", "--format", "csv")
     assert exported.exit_code == 0
     rows = pd.read_csv(io.StringIO(exported.stdout))
     assert len(rows) == 2 * 2 * 2  # activations x seeds x epochs
@@ -138,7 +132,7 @@ def test_run_report_export_end_to_end():
 
 def test_rerun_skips_what_is_stored_and_runs_only_the_rest():
     assert run_mini("--acts", "relu", "--repeats", "2").exit_code == 0
-    result = actbench("run", "--task", "mnist-mini", "--epochs", "1", "--acts", "relu,gelu", "--repeats", "2")
+    result = cli("run", "--task", "mnist-mini", "--epochs", "1", "--acts", "relu,gelu", "--repeats", "2")
     assert result.exit_code == 0
     assert "4 trials; 2 already stored (skipped), 2 to run" in result.stderr
     with sqlite3.connect(f"results/{DB_NAME}") as conn:
@@ -153,7 +147,7 @@ def test_rerun_skips_what_is_stored_and_runs_only_the_rest():
 def test_config_file_with_command_line_overrides(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('task = "mnist-mini"\nacts = ["relu", "silu"]\nrepeats = 3\nepochs = 5\n')
-    result = actbench("run", "--config", str(config), "--seeds", "7", "--epochs", "1", "--acts", "swish", "-q")
+    result = cli("run", "--config", str(config), "--seeds", "7", "--epochs", "1", "--acts", "swish", "-q")
     assert result.exit_code == 0, result.output
     with sqlite3.connect(f"results/{DB_NAME}") as conn:
         assert conn.execute("SELECT activation, seed, epochs_run FROM trials").fetchall() == [("silu", 7, 1)]
@@ -162,14 +156,14 @@ def test_config_file_with_command_line_overrides(tmp_path):
 def test_unknown_config_key_is_named(tmp_path):
     config = tmp_path / "run.toml"
     config.write_text('task = "mnist-mini"\nactivations = ["relu"]\n')
-    result = actbench("run", "--config", str(config))
+    result = cli("run", "--config", str(config))
     assert result.exit_code == 2
     assert result.stderr.strip().startswith(f"error: {config}: unknown key 'activations'; valid keys: acts, ")
 
 
 def test_report_and_export_without_results_exit_1():
     for command in (["report"], ["export"]):
-        result = actbench(*command)
+        result = cli(*command)
         assert result.exit_code == 1
         assert result.stderr.strip() == (
             f"error: no results database at {Path('results') / DB_NAME}; run 'actbench run' first "
@@ -179,9 +173,9 @@ def test_report_and_export_without_results_exit_1():
 
 def test_report_filters_and_unknown_filters():
     assert run_mini("--acts", "relu,gelu").exit_code == 0
-    only = actbench("report", "--acts", "gelu")
+    only = cli("report", "--acts", "gelu")
     assert only.exit_code == 0 and "gelu" in only.stdout and "relu" not in only.stdout
-    none = actbench("report", "--task", "fashion-mnist")
+    none = cli("report", "--task", "fashion-mnist")
     assert none.exit_code == 2
     assert none.stderr.strip() == (
         f"error: no stored trials for task fashion-mnist in {Path('results') / DB_NAME}; it holds mnist-mini (2 trials)"
@@ -190,21 +184,22 @@ def test_report_filters_and_unknown_filters():
 
 def test_export_jsonl_to_a_file():
     assert run_mini("--acts", "relu").exit_code == 0
-    result = actbench("export", "--format", "jsonl", "--out", "rows.jsonl")
+    result = cli("export", "--format", "jsonl", "--out", "rows.jsonl")
     assert result.exit_code == 0
     assert result.stderr.strip() == "wrote 1 rows to rows.jsonl"
     record = pd.read_json("rows.jsonl", lines=True).iloc[0]
     assert (record["activation"], record["seed"], record["epoch"]) == ("relu", 0, 1)
-    assert actbench("export", "--format", "xml").stderr.strip() == (
+    assert cli("export", "--format", "xml").stderr.strip() == (
         "error: unknown export format 'xml'; choose from: csv, jsonl"
     )
 
 
 def test_acts_lists_every_entry_and_shows_one():
-    listing = actbench("acts")
+    listing = cli("acts")
     assert listing.exit_code == 0
     for name in (
         "relu",
+        "relu2",
         "leaky_relu",
         "prelu",
         "elu",
@@ -222,19 +217,19 @@ def test_acts_lists_every_entry_and_shows_one():
         "identity",
     ):
         assert f"│ {name} " in listing.stdout
-    one = actbench("acts", "ralu")
+    one = cli("acts", "ralu")
     assert one.exit_code == 0
     assert one.stdout.startswith("ralu(alpha=1.0, learnable=true)\n")
     assert "shimataro/ralu" in one.stdout
     assert "  learnable (bool, default true): train α" in one.stdout  # spelt as a spec writes it
-    assert actbench("acts", "rulu").exit_code == 2
+    assert cli("acts", "rulu").exit_code == 2
 
 
 def test_the_same_command_twice_gives_identical_numbers():
     for folder in ("a", "b"):
         assert run_mini("--acts", "gelu,srelu", "--repeats", "2", results=folder).exit_code == 0
     metrics = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc"]
-    first, second = (pd.read_csv(io.StringIO(actbench("export", "--results-dir", f).stdout))[metrics] for f in "ab")
+    first, second = (pd.read_csv(io.StringIO(cli("export", "--results-dir", f).stdout))[metrics] for f in "ab")
     pd.testing.assert_frame_equal(first, second)
 
 
@@ -337,7 +332,7 @@ def test_a_plugin_beside_the_user_trains_from_the_console_script():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    rows = pd.read_csv(io.StringIO(actbench("export").stdout))
+    rows = pd.read_csv(io.StringIO(cli("export").stdout))
     assert len(rows) == 1 and rows["activation"].str.fullmatch(r"myacts:Swishish@[0-9a-f]{8}\(beta=2\.0\)").all()
 
 
@@ -346,7 +341,7 @@ def test_compile_trains_the_same_experiment():
     assert run_mini(*args, "--compile", results="compiled").exit_code == 0
     assert run_mini(*args, results="eager").exit_code == 0
     compiled, eager = (
-        pd.read_csv(io.StringIO(actbench("export", "--results-dir", d).stdout)) for d in ("compiled", "eager")
+        pd.read_csv(io.StringIO(cli("export", "--results-dir", d).stdout)) for d in ("compiled", "eager")
     )
     assert list(compiled["activation"]) == list(eager["activation"]) == ["relu", "srelu(t=2.21)"]
     assert compiled["test_acc"].tolist() == pytest.approx(eager["test_acc"].tolist(), abs=0.3)

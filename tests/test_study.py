@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
 import actbench
-from actbench.cli import app
 from actbench.errors import UsageError
 
 TIMING = ["wall_time_s", "elapsed_s", "finished_at", "id", "trial_id"]
-
-
-def cli(*args: str):
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     """The same comparison through the command line and through actbench.compare."""
     folder = tmp_path_factory.mktemp("study")
-    cli(
+    ran = cli(
         "run",
         "--task",
         "mnist-mini",
@@ -37,6 +30,7 @@ def both(tmp_path_factory):
         str(folder / "cli"),
         "-q",
     )
+    assert ran.exit_code == 0, ran.output
     from_python = actbench.compare(
         task="mnist-mini", acts=["relu", "gelu", "silu"], repeats=3, epochs=1, results_dir=folder / "python"
     )
@@ -52,7 +46,10 @@ def test_compare_trains_the_same_trials_to_the_same_numbers(both):
 
 def test_summary_and_comparison_are_the_report_files(both, tmp_path):
     from_cli, from_python = both
-    cli("report", "--results-dir", str(from_cli.path), "--baseline", "gelu", "--format", "csv", "--out", str(tmp_path))
+    reported = cli(
+        "report", "--results-dir", str(from_cli.path), "--baseline", "gelu", "--format", "csv", "--out", str(tmp_path)
+    )
+    assert reported.exit_code == 0, reported.output
     written = pd.read_csv(tmp_path / "mnist-mini" / "compare.csv")
     frame = from_python.comparison(baseline="gelu")
     assert list(frame["activation"]) == ["relu", "gelu", "silu"]

@@ -139,11 +139,14 @@ class ActivationSpec:
         return _call_factory(factory, self.target, dict(self.kwargs))
 
 
+# A name is parsed inside specs (``relu,ralu(alpha=2)``): an identifier, no '-' or '.'.
 ACTIVATIONS: Registry[ActivationInfo] = Registry(
-    "activation", error=SpecError, listing="run 'actbench acts' to list them"
+    "activation",
+    error=SpecError,
+    listing="run 'actbench acts' to list them",
+    names=(re.compile(r"[a-z_][a-z0-9_]*"), "letters, digits and '_'"),
 )
 
-_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _VERSION = re.compile(r"[0-9a-f]{8,64}")  # a prefix of the plug-in's source hash
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _DOTTED = rf"{_IDENT}(\.{_IDENT})*"
@@ -168,23 +171,19 @@ def register_activation(
     """Decorator adding an nn.Module subclass (or a factory returning one) to the registry.
 
     Its parameters are those of its signature; each needs a float, int or bool default.
-    The decorated object is returned unchanged. Registering a taken name is a ValueError:
-    a programming mistake, not a bad spec.
+    The decorated object is returned unchanged. Registering a taken or malformed name is a
+    ValueError: a programming mistake, not a bad spec.
     """
 
     def decorator(factory: Factory) -> Factory:
         primary = name.lower()
-        names = [primary, *(alias.lower() for alias in aliases)]
-        for each in names:
-            if not _NAME.fullmatch(each):
-                raise ValueError(f"invalid activation name {each!r}: use letters, digits and '_'")
         try:
             params = _derive_params(factory)
         except ValueError as exc:
             raise ValueError(f"cannot register {primary!r}: {exc}") from None
         info = ActivationInfo(
             name=primary,
-            aliases=tuple(names[1:]),
+            aliases=tuple(alias.lower() for alias in aliases),
             params=params,
             formula=formula,
             reference=reference,
@@ -195,6 +194,12 @@ def register_activation(
         return factory
 
     return decorator
+
+
+def default_baseline(activations: list[str]) -> str:
+    """What a comparison is against when no baseline is named: relu when among
+    ``activations`` (canonical specs), else the first."""
+    return "relu" if "relu" in activations else activations[0]
 
 
 def get_info(name: str) -> ActivationInfo:

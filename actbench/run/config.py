@@ -182,6 +182,11 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def parse_assignments(items: list[str] | None) -> dict[str, Any] | None:
+    """Repeated ``--set`` items as a run config's hparams; None: none given."""
+    return dict(parse_assignment(item) for item in items or []) or None
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU; an unavailable device is a UsageError."""
     base = name.split(":")[0]

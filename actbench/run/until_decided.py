@@ -24,24 +24,14 @@ import numpy as np
 import pandas as pd
 
 from actbench.api import Metric
-from actbench.errors import UsageError
 from actbench.report import stats
-from actbench.report.metrics import comparable_metrics
+from actbench.report.decisions import decisions_path
 from actbench.report.sequential import MIN_PAIRS, Design, look_schedule, verdicts
 from actbench.results.store import ResultStore
 from actbench.run.config import RunConfig
 from actbench.run.runner import Reporter, RunOutcome, execute
+from actbench.run.stopping import StoppingRule, check_rule
 from actbench.tasks import get_task
-
-
-@dataclass(frozen=True)
-class StoppingRule:
-    max_repeats: int  # seeds 0..max_repeats − 1 at most
-    look_every: int  # seeds added between looks
-    baseline: str  # canonical spec, one of the run's activations
-    metric: str | None = None  # None: the task's headline
-    margin: float | None = None  # equivalence margin, in the metric's unit
-    alpha: float = 0.05  # for the whole table: each comparison at alpha / comparisons
 
 
 @dataclass(frozen=True)
@@ -54,32 +44,6 @@ class Decision:
     low: float  # the repeated confidence interval at that look (covers at every look at once)
     high: float
     boundary: float = math.nan  # on |t| at that look, for the pairs the looks so far had
-
-
-def check_rule(config: RunConfig, rule: StoppingRule) -> Metric:
-    """The rule against the run; the metric compared."""
-    if rule.baseline not in config.activations:
-        raise UsageError(
-            f"--baseline {rule.baseline} is not among the run's activations: {', '.join(config.activations)}"
-        )
-    if len(config.activations) < 2:
-        raise UsageError("--until-decided needs at least one activation besides the baseline")
-    if rule.max_repeats < MIN_PAIRS:
-        raise UsageError(f"--max-repeats must be at least {MIN_PAIRS}, got {rule.max_repeats}")
-    if not 1 <= rule.look_every <= rule.max_repeats:
-        raise UsageError(
-            f"--look-every must be between 1 and --max-repeats ({rule.max_repeats}), got {rule.look_every}"
-        )
-    if rule.margin is not None and not 0 < rule.margin < math.inf:
-        raise UsageError(f"--margin must be a positive number, got {rule.margin:g}")
-    if not 0 < rule.alpha < 1:
-        raise UsageError(f"--alpha must be between 0 and 1, got {rule.alpha:g}")
-    task = get_task(config.task)
-    comparable = comparable_metrics(task.metrics)
-    name = rule.metric or task.headline
-    if name not in comparable:
-        raise UsageError(f"task {task.name} records no metric {name!r}; compare one of: {', '.join(comparable)}")
-    return comparable[name]
 
 
 @dataclass
@@ -213,15 +177,14 @@ def decisions_rows(decisions: list[Decision], design: Design) -> list[dict[str, 
 def write_decisions(
     config: RunConfig, rule: StoppingRule, design: Design, metric: Metric, decisions: list[Decision]
 ) -> Path:
-    from actbench.report.tables import markdown_table
+    from actbench.report.render import markdown_table
 
-    folder = config.results_dir / config.task
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"decisions-{config.protocol[:8]}"  # the name of the run's report (build.py)
+    path = decisions_path(config.results_dir, config.task, config.protocol)
+    path.parent.mkdir(parents=True, exist_ok=True)
     comparisons = len(config.activations) - 1
     table = "\n".join(markdown_table(decisions_rows(decisions, design)))
     text = f"## {config.task}: against {rule.baseline}\n\n{table}\n"
-    stem.with_suffix(".md").write_text(text + "\n" + rule_text(rule, design, metric, comparisons) + "\n")
+    path.write_text(text + "\n" + rule_text(rule, design, metric, comparisons) + "\n")
     payload = {
         "rule": asdict(rule),
         "looks": list(design.looks),
@@ -229,5 +192,5 @@ def write_decisions(
         "alpha_per_comparison": design.alpha,
         "decisions": [asdict(d) for d in decisions],
     }
-    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
-    return stem.with_suffix(".md")
+    path.with_suffix(".json").write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    return path

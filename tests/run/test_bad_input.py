@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_runner import cli
 from fakes import fake_result
-from typer.testing import CliRunner
 
 from actbench.activations import canonical_spec
-from actbench.cli import app
 from actbench.results.store import DB_NAME, ResultStore, StoreError
-
-runner = CliRunner()
 
 PLUGINS = """
 import torch
@@ -64,7 +61,7 @@ def plugins():
 
 
 def run(*args: str):
-    return runner.invoke(app, ["run", "--task", "mnist-mini", "--epochs", "1", *args])
+    return cli("run", "--task", "mnist-mini", "--epochs", "1", *args)
 
 
 @pytest.mark.parametrize(
@@ -116,13 +113,13 @@ def test_an_activation_failing_mid_training_is_stored_as_failed_and_the_run_goes
     assert (trials.drop(index=later, level="activation")["status"] == "ok").all()
     assert set(trials.loc[later, "error"]) == {"ValueError: went wrong at step 30"}
     # The report counts them, and leaves them out of every statistic.
-    report = runner.invoke(app, ["report", "--format", "md,csv"])
+    report = cli("report", "--format", "md,csv")
     assert report.exit_code == 0, report.output
     summary = pd.read_csv("results/mnist-mini/summary.csv").set_index("activation")
     assert summary.loc[later, ["n", "trials", "failed"]].tolist() == [0, 2, 2]
     assert summary.loc["relu", ["n", "trials", "failed"]].tolist() == [2, 2, 0]
     assert f"| {later} | 0 | – | – | 0/2 | 2/2 |" in Path("results/mnist-mini/summary.md").read_text()
-    exported = pd.read_csv(io.StringIO(runner.invoke(app, ["export"]).stdout))
+    exported = pd.read_csv(io.StringIO(cli("export").stdout))
     assert set(exported.loc[exported["status"] == "failed", "error"]) == {"ValueError: went wrong at step 30"}
 
 

@@ -8,17 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.api import TrainContext, Trial, WorkUnit
-from actbench.cli import app
 from actbench.results.store import ResultStore
 from actbench.run.engines import ENGINES
 from actbench.run.executors import EXECUTORS, UnitDone
 from actbench.run.executors.local import LocalExecutor
 from actbench.tasks import get_task
 
-runner = CliRunner()
 CPU = TrainContext(torch.device("cpu"), None)
 
 
@@ -86,8 +84,8 @@ def test_a_new_executor_is_one_registry_entry_and_stores_what_local_stores(cross
         engine,
         "-q",
     ]
-    assert runner.invoke(app, [*args, "--results-dir", "local"]).exit_code == 0
-    result = runner.invoke(app, [*args, "--results-dir", "crossed", "--executor", "crossing"])
+    assert cli(*args, "--results-dir", "local").exit_code == 0
+    result = cli(*args, "--results-dir", "crossed", "--executor", "crossing")
     assert result.exit_code == 0, result.output
     assert {u.engine for u in Crossing.units} == {engine}
     assert sum(len(u.trials) for u in Crossing.units) == 4
@@ -103,6 +101,6 @@ def test_a_new_executor_is_one_registry_entry_and_stores_what_local_stores(cross
 
 
 def test_an_unknown_executor_is_one_line():
-    result = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu", "--executor", "slurm"])
+    result = cli("run", "--task", "mnist-mini", "--acts", "relu", "--executor", "slurm")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: unknown executor 'slurm'; choose from: local, ray"

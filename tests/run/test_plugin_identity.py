@@ -4,7 +4,6 @@ changed under a results folder; a Ray worker whose copy of a plug-in differs."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import platform
 import re
@@ -13,18 +12,17 @@ import sys
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
+from fakes import reimport
 
 from actbench.activations import parse_activation
 from actbench.activations.identity import definition
 from actbench.api import Trial, WorkUnit
-from actbench.cli import app
 from actbench.errors import SpecError
 from actbench.results.store import DB_NAME
 from actbench.run.checkpoints import unit_name
 from actbench.run.executors.worker import check_plugin_versions
 
-runner = CliRunner()
 MYACT = """import torch
 from torch import nn
 
@@ -53,12 +51,6 @@ def myact(tmp_path, monkeypatch):
     sys.modules.pop("myact", None)
 
 
-def new_process() -> None:
-    """What a new actbench process sees: the plug-in imported anew from its file."""
-    sys.modules.pop("myact", None)
-    importlib.invalidate_caches()
-
-
 def stored() -> list[tuple]:
     with sqlite3.connect(f"results/{DB_NAME}") as conn:
         return conn.execute("SELECT activation, seed, definition FROM trials ORDER BY id").fetchall()
@@ -68,21 +60,21 @@ def test_an_edited_plugin_is_trained_anew_and_reported_apart_never_pooled(myact)
     old = parse_activation("myact:LearnableSwish")
     old_def = definition(old)  # the source hash; its first 8 hex digits are the version in the name
     assert old.canonical == f"myact:LearnableSwish@{old_def[:8]}(beta=1.0)"
-    first = runner.invoke(app, RUN)
+    first = cli(*RUN)
     assert first.exit_code == 0, first.output
     assert "done: 4 trial(s) stored (0 diverged), 0 skipped as already stored." in first.stderr
 
-    new_process()
-    unchanged = runner.invoke(app, RUN)
+    reimport("myact")
+    unchanged = cli(*RUN)
     assert unchanged.exit_code == 0, unchanged.output
     assert "4 trials; 4 already stored (skipped)" in unchanged.stderr
     assert "done: 0 trial(s) stored (0 diverged), 4 skipped as already stored." in unchanged.stderr
 
     myact.write_text(EDITED)
-    new_process()
+    reimport("myact")
     new = parse_activation("myact:LearnableSwish")
     assert new.canonical != old.canonical and new.unversioned == old.unversioned == "myact:LearnableSwish(beta=1.0)"
-    edited = runner.invoke(app, RUN)
+    edited = cli(*RUN)
     assert edited.exit_code == 0, edited.output
     assert "4 trials; 2 already stored (skipped), 2 to run" in edited.stderr  # relu's; the new version trains
 
@@ -99,7 +91,7 @@ def test_an_edited_plugin_is_trained_anew_and_reported_apart_never_pooled(myact)
     )
 
     # The report: one row per version, each of its own 2 seeds, each paired with relu.
-    report = runner.invoke(app, ["report", "--format", "csv"])
+    report = cli("report", "--format", "csv")
     assert report.exit_code == 0, report.output
     summary = pd.read_csv("results/mnist-mini/summary.csv")
     assert summary[["activation", "n"]].values.tolist() == [["relu", 2], [old.canonical, 2], [new.canonical, 2]]
@@ -107,22 +99,22 @@ def test_an_edited_plugin_is_trained_anew_and_reported_apart_never_pooled(myact)
     assert compare.loc[compare["activation"] != "relu", "activation"].tolist() == [old.canonical, new.canonical]
 
     # Named without a version, the plug-in names every stored one: both rows, or an ambiguous baseline.
-    chosen = runner.invoke(app, ["report", "--acts", "myact:LearnableSwish", "--format", "csv"])
+    chosen = cli("report", "--acts", "myact:LearnableSwish", "--format", "csv")
     assert chosen.exit_code == 0, chosen.output
     assert pd.read_csv("results/mnist-mini/summary.csv")["activation"].tolist() == [old.canonical, new.canonical]
-    ambiguous = runner.invoke(app, ["report", "--baseline", "myact:LearnableSwish", "--format", "csv"])
+    ambiguous = cli("report", "--baseline", "myact:LearnableSwish", "--format", "csv")
     assert ambiguous.exit_code == 2
     assert ambiguous.stderr.strip() == (
         f"error: baseline myact:LearnableSwish names 2 activations in mnist-mini [{first_protocol()}]: "
         f"{old.canonical}, {new.canonical}; give one of them"
     )
     # The old version by its @version (which no longer parses for a run): the report finds it.
-    against_old = runner.invoke(app, ["report", "--baseline", old.canonical, "--format", "csv"])
+    against_old = cli("report", "--baseline", old.canonical, "--format", "csv")
     assert against_old.exit_code == 0, against_old.output
     compare = pd.read_csv("results/mnist-mini/compare.csv")
     assert compare.loc[compare["activation"] != old.canonical, "activation"].tolist() == ["relu", new.canonical]
 
-    exported = pd.read_csv(io.StringIO(runner.invoke(app, ["export"]).stdout))
+    exported = pd.read_csv(io.StringIO(cli("export").stdout))
     assert set(zip(exported["activation"], exported["definition"])) == {
         ("relu", relu),
         (old.canonical, old_def),
@@ -139,9 +131,9 @@ def first_protocol() -> str:
 def test_a_run_naming_a_version_the_source_no_longer_has_is_refused(myact):
     old = parse_activation("myact:LearnableSwish").canonical
     myact.write_text(EDITED)
-    new_process()
+    reimport("myact")
     current = parse_activation("myact:LearnableSwish").canonical.split("@")[1][:8]
-    result = runner.invoke(app, [*MINI, "--acts", f"relu,{old}"])
+    result = cli(*MINI, "--acts", f"relu,{old}")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: plug-in myact:LearnableSwish is at version {current}, not {old.split('@')[1][:8]}: "
@@ -151,13 +143,13 @@ def test_a_run_naming_a_version_the_source_no_longer_has_is_refused(myact):
 
 
 def test_a_builtin_whose_definition_changed_is_not_resumed_over(tmp_path):
-    first = runner.invoke(app, [*MINI, "--acts", "relu,gelu", "-q"])
+    first = cli(*MINI, "--acts", "relu,gelu", "-q")
     assert first.exit_code == 0, first.output
     # The store as an actbench whose gelu computed something else left it.
     with sqlite3.connect(f"results/{DB_NAME}") as conn:
         conn.execute("UPDATE trials SET definition = ? WHERE activation = 'gelu'", ("0f" * 32,))
     before = stored()
-    again = runner.invoke(app, [*MINI, "--acts", "relu,gelu", "--repeats", "2"])
+    again = cli(*MINI, "--acts", "relu,gelu", "--repeats", "2")
     assert again.exit_code == 1
     gelu = definition(parse_activation("gelu"))[:8]
     assert again.stderr.strip() == (
@@ -166,14 +158,14 @@ def test_a_builtin_whose_definition_changed_is_not_resumed_over(tmp_path):
     )
     assert stored() == before  # nothing trained, nothing stored
     # Another hyperparameter set is another experiment: it runs.
-    other = runner.invoke(app, [*MINI, "--acts", "gelu", "--lr", "0.002", "-q"])
+    other = cli(*MINI, "--acts", "gelu", "--lr", "0.002", "-q")
     assert other.exit_code == 0, other.output
 
 
 def test_a_worker_whose_copy_of_a_plugin_differs_stops_the_run(myact):
     driver = parse_activation("myact:LearnableSwish")
     myact.write_text(EDITED)  # this "node" has another copy
-    new_process()
+    reimport("myact")
     here = parse_activation("myact:LearnableSwish").canonical.split("@")[1][:8]
     unit = WorkUnit("sequential", (Trial("mnist-mini", "relu", 0, {}), Trial("mnist-mini", driver.canonical, 0, {})))
     with pytest.raises(SpecError) as info:

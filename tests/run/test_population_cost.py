@@ -10,17 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.api import EpochMetrics
-from actbench.cli import app
 from actbench.report import cost
 from actbench.report.build import CompareSpec, build_reports
 from actbench.results.store import ResultStore
 from actbench.run.engines.population import member_seconds
 from actbench.tasks.costs import METHOD, OWN_SECONDS, SET_ASIDE_SECONDS
 
-runner = CliRunner()
 SLEEP_MS = 20  # fakes:Slow's sleep per forward call (one call per hidden layer and step for its whole group)
 TRAIN_ROWS, BATCH, HIDDEN_LAYERS, SEEDS = 5000, 64, 2, 2  # mnist-mini's training split and recipe
 
@@ -42,7 +40,7 @@ def test_a_slow_plug_in_costs_more_than_relu_in_one_population():
     start = time.perf_counter()
     acts = f"relu,gelu,fakes:Slow(ms={SLEEP_MS})"
     args = ["--repeats", str(SEEDS), "--epochs", "1", "--engine", "population", "-q"]
-    ran = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", acts, *args])
+    ran = cli("run", "--task", "mnist-mini", "--acts", acts, *args)
     population_seconds = time.perf_counter() - start
     assert ran.exit_code == 0, ran.output
     spec = CompareSpec(formats=frozenset({"md"}), targets={"*": 50.0})

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_runner import cli
 
 from actbench.run.provenance import code_revision, describe_revision, source_hash
 
@@ -80,14 +81,9 @@ def test_a_copy_inside_another_projects_ignored_folder_is_not_that_projects_comm
 
 
 def test_every_stored_trial_records_this_process_revision():
-    from typer.testing import CliRunner
-
-    from actbench.cli import app
     from actbench.results.store import ResultStore
 
-    assert (
-        CliRunner().invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu", "--epochs", "1", "-q"]).exit_code == 0
-    )
+    assert cli("run", "--task", "mnist-mini", "--acts", "relu", "--epochs", "1", "-q").exit_code == 0
     with ResultStore(Path("results"), create=False) as store:
         assert store.trials()["code_revision"].tolist() == [code_revision()]
     assert re.fullmatch(r"git:[0-9a-f]{40}(\+dirty:[0-9a-f]{16})?|source:[0-9a-f]{16}", code_revision())

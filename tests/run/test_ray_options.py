@@ -11,21 +11,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.api import TrainContext, Trial, WorkUnit
-from actbench.cli import app
 from actbench.errors import DataError, UsageError
 from actbench.run.executors.ray import RayExecutor, _local_plugin_modules
 from actbench.run.executors.worker import EventRelay, train_unit, worker_context
 from actbench.tasks import get_task
 
-runner = CliRunner()
 MINI = ["run", "--task", "mnist-mini", "--acts", "relu", "--epochs", "1"]
 
 
 def error_line(args: list[str]) -> tuple[int, str]:
-    result = runner.invoke(app, args)
+    result = cli(*args)
     return result.exit_code, result.stderr.strip()
 
 
@@ -213,12 +211,6 @@ def test_only_plug_ins_that_are_not_installed_are_shipped(tmp_path, monkeypatch)
             sys.modules.pop(name, None)
     # The file, the whole package, once each; torch is installed, relu is built in.
     assert shipped == [str((tmp_path / "besideme.py").resolve()), str((tmp_path / "mypkg").resolve())]
-
-
-def test_the_cluster_options_are_the_ones_the_config_accepts():
-    from actbench.run.executors import OPTION_KEYS
-
-    assert set(RayExecutor.OPTIONS) == set(OPTION_KEYS)
 
 
 def test_configure_rejects_options_it_does_not_take():

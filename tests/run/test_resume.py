@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from cli_runner import cli
 
 from actbench.activations import canonical_spec
-from actbench.cli import app
 from actbench.run.checkpoints import saved_units
 from actbench.run.engines.population import PopulationEngine
 from actbench.run.executors import EXECUTORS
@@ -21,7 +20,6 @@ from actbench.run.executors.local import LocalExecutor, run_unit
 from actbench.run.progress import describe_resumption
 from actbench.run.runner import Resumption
 
-runner = CliRunner()
 # fakes:NanAfter diverges in its first epoch: the population stores it, then trains on.
 ARGS = [
     "run",
@@ -60,14 +58,14 @@ def stopping(monkeypatch):
 
 
 def exported(folder: str) -> pd.DataFrame:
-    rows = pd.read_csv(io.StringIO(runner.invoke(app, ["export", "--results-dir", folder]).stdout))
+    rows = pd.read_csv(io.StringIO(cli("export", "--results-dir", folder).stdout))
     columns = ["activation", "seed", "epoch", "train_loss", "test_loss", "test_acc", "status", "diverged_epoch"]
     return rows[columns].sort_values(["activation", "seed", "epoch"]).reset_index(drop=True)
 
 
 def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(stopping, monkeypatch):
-    assert runner.invoke(app, [*ARGS, "--results-dir", "clean"]).exit_code == 0
-    stopped = runner.invoke(app, [*ARGS, "--results-dir", "resumed", "--executor", "stops"])
+    assert cli(*ARGS, "--results-dir", "clean").exit_code == 0
+    stopped = cli(*ARGS, "--results-dir", "resumed", "--executor", "stops")
     assert stopped.exit_code == 130
     diverged = canonical_spec("fakes:NanAfter(calls=20)")  # with the version of fakes.py's source
     assert sorted(exported("resumed")["activation"]) == [diverged] * 2  # the diverged ones
@@ -78,7 +76,7 @@ def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(
         raise AssertionError("the saved unit must be resumed, not planned afresh")
 
     monkeypatch.setattr(PopulationEngine, "plan", no_planning)
-    resumed = runner.invoke(app, [*ARGS, "--results-dir", "resumed"])
+    resumed = cli(*ARGS, "--results-dir", "resumed")
     assert resumed.exit_code == 0, resumed.output
     pd.testing.assert_frame_equal(exported("resumed"), exported("clean"))
     assert not Path("resumed/checkpoints").exists()  # every trial stored: nothing left to resume
@@ -86,30 +84,30 @@ def test_a_population_stopped_after_storing_a_diverged_member_resumes_as_itself(
 
 @pytest.mark.slow  # three runs; the resume itself is covered above
 def test_checkpoints_go_where_checkpoint_dir_says_and_resume_from_there(stopping, monkeypatch):
-    assert runner.invoke(app, [*ARGS, "--results-dir", "clean"]).exit_code == 0
+    assert cli(*ARGS, "--results-dir", "clean").exit_code == 0
     args = [*ARGS, "--results-dir", "resumed", "--checkpoint-dir", "shared/ckpt"]
-    assert runner.invoke(app, [*args, "--executor", "stops"]).exit_code == 130
+    assert cli(*args, "--executor", "stops").exit_code == 130
     assert len(saved_units(Path("shared/ckpt"))) == 1 and not Path("resumed/checkpoints").exists()
 
     def no_planning(self, trials, ctx, budget, workers=1):
         raise AssertionError("the saved unit must be resumed, not planned afresh")
 
     monkeypatch.setattr(PopulationEngine, "plan", no_planning)
-    assert runner.invoke(app, args).exit_code == 0
+    assert cli(*args).exit_code == 0
     pd.testing.assert_frame_equal(exported("resumed"), exported("clean"))
     assert not Path("shared/ckpt").exists()  # every unit stored: nothing left to resume
 
 
 def test_a_rerun_says_what_it_resumes_and_from_which_epoch(stopping):
-    assert runner.invoke(app, [*ARGS, "--executor", "stops"]).exit_code == 130
+    assert cli(*ARGS, "--executor", "stops").exit_code == 130
     args = [arg for arg in ARGS if arg != "-q"]
-    resumed = runner.invoke(app, args)
+    resumed = cli(*args)
     assert resumed.exit_code == 0, resumed.output
     # The diverged members were stored before the stop; the others' checkpoint holds epoch 2.
     assert "resuming: 2 stored trial(s) skipped, 4 trial(s) in flight resume after epoch 2 of 3" in (
         resumed.stderr.splitlines()
     )
-    more = runner.invoke(app, [*args, "--repeats", "3"])  # stored trials alone: nothing is resumed
+    more = cli(*args, "--repeats", "3")  # stored trials alone: nothing is resumed
     assert more.exit_code == 0, more.output
     assert "6 already stored (skipped), 3 to run" in more.stderr and "resuming" not in more.stderr
 
@@ -130,8 +128,8 @@ def test_trials_stopped_before_their_first_checkpoint_are_said_to_start_over(mon
     monkeypatch.setattr(EXECUTORS, "_lookup", dict(EXECUTORS._lookup))
     EXECUTORS.add("stops-at-start", StopsAtStart)
     args = ["run", "--task", "mnist-mini", "--acts", "relu,gelu", "--epochs", "1"]
-    assert runner.invoke(app, [*args, "--executor", "stops-at-start"]).exit_code == 130
-    resumed = runner.invoke(app, args)
+    assert cli(*args, "--executor", "stops-at-start").exit_code == 130
+    resumed = cli(*args)
     assert resumed.exit_code == 0, resumed.output
     assert "resuming: 2 trial(s) in flight start over (no epoch of theirs was checkpointed)" in (
         resumed.stderr.splitlines()

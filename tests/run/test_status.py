@@ -7,14 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from cli_runner import cli
 from fakes import HPARAMS, fake_result
-from typer.testing import CliRunner
 
-from actbench.cli import app
 from actbench.results.store import Owner, ResultStore
-
-runner = CliRunner()
-
 
 # The fakes' hyperparameters are mnist-mini's with 3 epochs: the same config hash.
 RUN = ["--task", "mnist-mini", "--acts", "relu,gelu", "--repeats", "2", "--epochs", str(HPARAMS["epochs"])]
@@ -31,7 +27,7 @@ def busy():
 
 
 def test_status_shows_stored_claimed_and_pending_trials(busy):
-    result = runner.invoke(app, ["status", *RUN])
+    result = cli("status", *RUN)
     assert result.exit_code == 0, result.output
     lines = [line.strip("│ ").split("│") for line in result.stdout.splitlines()]
     cells = [[cell.strip() for cell in line] for line in lines]
@@ -45,13 +41,13 @@ def test_status_shows_stored_claimed_and_pending_trials(busy):
 
 
 def test_status_without_a_store_is_one_line():
-    result = runner.invoke(app, ["status"])
+    result = cli("status")
     assert result.exit_code == 1
     assert result.stderr.strip().startswith("error: no results database at results/actbench.sqlite")
 
 
 def test_status_as_json_holds_what_the_tables_show(busy):
-    result = runner.invoke(app, ["status", *RUN, "--format", "json"])
+    result = cli("status", *RUN, "--format", "json")
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
     config = fake_result("relu", 0, [90.0]).trial.config_hash
@@ -66,5 +62,5 @@ def test_status_as_json_holds_what_the_tables_show(busy):
         config,
     )
     assert found["pending"] == [{"activation": "gelu", "seeds": [1]}]
-    bad = runner.invoke(app, ["status", "--format", "xml"])
+    bad = cli("status", "--format", "xml")
     assert (bad.exit_code, bad.stderr) == (2, "error: unknown --format 'xml'; choose from: table, json\n")

@@ -10,10 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_runner import cli
 
 import actbench
-from actbench.cli import app
 from actbench.errors import UsageError
 from actbench.results.store import DB_NAME, ResultStore
 from actbench.run.config import build_run_config
@@ -21,11 +20,9 @@ from actbench.run.executors.local import LocalExecutor
 from actbench.run.progress import QuietReporter
 from actbench.run.runner import execute
 
-runner = CliRunner()
-
 
 def run_mini(*args: str):
-    return runner.invoke(app, ["run", "--task", "mnist-mini", "--epochs", "1", "-q", *args])
+    return cli("run", "--task", "mnist-mini", "--epochs", "1", "-q", *args)
 
 
 def refused(result, message: str) -> None:
@@ -115,7 +112,7 @@ def test_threads_in_a_config_file_and_for_tune_are_checked_alike(tmp_path, monke
     config = tmp_path / "run.toml"
     config.write_text("threads = true\n")
     refused(run_mini("--acts", "relu", "--config", str(config)), "--threads must be a positive integer, got True")
-    tune = runner.invoke(app, ["tune", "--task", "mnist-mini", "--acts", "relu", "--grid", "lr=1e-3", "--threads", "4"])
+    tune = cli("tune", "--task", "mnist-mini", "--acts", "relu", "--grid", "lr=1e-3", "--threads", "4")
     refused(tune, "--threads 4 is more than this machine's 2 CPU(s): more threads only oversubscribe them")
 
 
@@ -141,7 +138,7 @@ def test_a_config_value_of_the_wrong_type_names_the_file_and_the_key(tmp_path, l
     config = tmp_path / "run.toml"
     other = "" if line.startswith("acts") else 'acts = ["relu"]\n'
     config.write_text(f"{line}\nepochs = 1\n{other}")
-    refused(runner.invoke(app, ["run", "--config", str(config), "-q"]), f"{config}: {message}")
+    refused(cli("run", "--config", str(config), "-q"), f"{config}: {message}")
 
 
 def test_acts_of_the_wrong_type_from_python_is_one_error():
@@ -193,7 +190,7 @@ def test_seeds_in_a_config_file_are_checked_as_on_the_command_line(tmp_path, lin
 @pytest.mark.parametrize("flag", ["--repeats", "--final-repeats"])
 def test_tune_refuses_more_seeds_than_the_store_holds(flag):
     args = ["tune", "--task", "mnist-mini", "--acts", "relu", "--grid", "lr=1e-3", flag, "99999999999999999999"]
-    refused(runner.invoke(app, args), f"{flag} 99999999999999999999 is too large: seeds must be below 2**63")
+    refused(cli(*args), f"{flag} 99999999999999999999 is too large: seeds must be below 2**63")
 
 
 def test_the_largest_seed_trains_and_is_stored():

@@ -10,15 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import cli
 from scipy import stats as scipy_stats
-from typer.testing import CliRunner
 
 from actbench.api import Metric
-from actbench.cli import app
 from actbench.report.sequential import Design, spent
-from actbench.run.until_decided import StoppingRule, decide, rule_text
-
-runner = CliRunner()
+from actbench.run.stopping import StoppingRule
+from actbench.run.until_decided import decide, rule_text
 
 
 def synthetic(shift: dict[str, float], seeds: int, sd: float = 0.3) -> pd.DataFrame:
@@ -106,7 +104,7 @@ def test_the_rule_says_which_number_of_plan_to_use():
     ],
 )
 def test_bad_stopping_rules_are_one_line_before_anything_trains(args, message):
-    result = runner.invoke(app, ["run", "--task", "mnist-mini", "--acts", "relu,gelu", *args])
+    result = cli("run", "--task", "mnist-mini", "--acts", "relu,gelu", *args)
     assert (result.exit_code, result.stderr.strip()) == (2, f"error: {message}")
     assert not Path("results").exists()
 
@@ -128,7 +126,7 @@ def test_identity_stops_early_against_relu_while_gelu_gets_every_seed():
         "4",
         "-q",
     ]
-    first = runner.invoke(app, args)
+    first = cli(*args)
     assert first.exit_code == 0, first.output
     (written,) = Path("results/mnist-mini").glob("decisions-*.json")
     decisions = {d["activation"]: d for d in json.loads(written.read_text())["decisions"]}
@@ -140,9 +138,9 @@ def test_identity_stops_early_against_relu_while_gelu_gets_every_seed():
         counts = store.trials().groupby("activation")["seed"].nunique().to_dict()
     identity_seeds = 4 * decisions["identity"]["look"]
     assert counts == {"relu": 12, "gelu": 12, "identity": identity_seeds}  # the baseline keeps every seed
-    again = runner.invoke(app, args[:-1])  # without -q: it says what it trained
+    again = cli(*args[:-1])  # without -q: it says what it trained
     assert again.exit_code == 0
     assert json.loads(written.read_text())["decisions"] == list(decisions.values())  # the same decisions
     assert "done: 0 trial(s) stored" in again.stderr
-    report = runner.invoke(app, ["report", "--format", "md"])
+    report = cli("report", "--format", "md")
     assert "run --until-decided" in report.stdout and "| identity | worse | " in report.stdout

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from actbench.api import EpochMetrics, Task, TrainContext, Trial, TrialResult, WorkUnit
 from actbench.errors import ActbenchError, UsageError, describe_exception
 from actbench.run.engines import EpochCallback, StartCallback
-from actbench.run.executors import ExecutorSetup, UnitDone
+from actbench.run.executors import OPTION_KEYS, ExecutorSetup, UnitDone
 from actbench.run.executors.worker import memory_budget, train_unit
 
 if TYPE_CHECKING:
@@ -189,8 +189,6 @@ def _check_cluster(address: str, origin: str) -> None:
 class RayExecutor:
     """Connects to (or starts) Ray when opened; see the module docstring."""
 
-    OPTIONS = ("address", "gpus_per_trial", "cpus_per_trial", "max_retries")
-
     @classmethod
     def configure(cls, options: dict[str, Any], device: str) -> tuple[dict[str, Any], torch.device | None]:
         """Ray installed, the options valid; the device from ``device`` and the GPUs asked
@@ -199,7 +197,7 @@ class RayExecutor:
 
         if importlib.util.find_spec("ray") is None:
             raise UsageError(INSTALL_HINT)
-        unknown = sorted(set(options) - set(cls.OPTIONS))
+        unknown = sorted(set(options) - set(OPTION_KEYS))  # it takes every executor option
         if unknown:
             raise UsageError(f"--executor ray does not take {', '.join(unknown)}")
         checked = dict(options)
