@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from cifar_files import write_synthetic_cifar10
 
 from actbench.activations import canonical_spec, split_specs
 from actbench.api import TrainContext
@@ -32,7 +33,7 @@ from actbench.datasets.files import DataWarning
 from actbench.run.config import parse_assignment, resolve_device
 from actbench.run.engines.results import describe_device
 from actbench.tasks import get_task
-from actbench.tasks.airbench.data import BATCHES_FOLDER, write_synthetic_cifar10
+from actbench.tasks.airbench.data import BATCHES_FOLDER
 from actbench.tasks.airbench.optim import total_steps
 
 

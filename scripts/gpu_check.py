@@ -30,10 +30,11 @@ import time
 from pathlib import Path
 
 import torch
+from cifar_files import write_synthetic_cifar10
 
 from actbench.api import TrainContext
 from actbench.tasks import get_task
-from actbench.tasks.airbench.data import BATCHES_FOLDER, load_cifar10, write_synthetic_cifar10
+from actbench.tasks.airbench.data import BATCHES_FOLDER, load_cifar10
 
 
 def import_airbench(sdist: Path, into: Path):

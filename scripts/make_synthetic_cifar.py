@@ -4,7 +4,7 @@
     python scripts/make_synthetic_cifar.py DIR [--train N] [--test M] [--seed S]
 
 Writes DIR/cifar-10-batches-py/data_batch_1..5 and test_batch (see
-actbench.tasks.airbench.data.write_synthetic_cifar10): each class its own colour and stripe pattern
+write_synthetic_cifar10 in scripts/cifar_files.py): each class its own colour and stripe pattern
 plus noise, learnable in a few steps. These are not CIFAR-10 images: never report results
 on them. Their MD5s are not the published ones, so runs on them need
 ``--data-dir DIR --no-verify``.
@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a source tree without installing
     sys.path.insert(0, str(REPO))
 
-from actbench.tasks.airbench.data import BATCHES, BATCHES_FOLDER, write_synthetic_cifar10  # noqa: E402  (needs the sys.path line)
+from cifar_files import write_synthetic_cifar10  # noqa: E402  (needs the sys.path line)
+
+from actbench.tasks.airbench.data import BATCHES, BATCHES_FOLDER  # noqa: E402  (needs the sys.path line)
 
 
 def main(argv: list[str] | None = None) -> int:

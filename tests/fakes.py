@@ -1,11 +1,13 @@
-"""Test doubles: stored results made without training, and plug-in activations that diverge,
-dawdle or kill their worker."""
+"""Test doubles: stored results made without training, plug-in activations that diverge,
+dawdle or kill their worker, and plug-in modules imported anew as a new process would."""
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import signal
+import sys
 import time
 
 import torch
@@ -52,6 +54,14 @@ def fake_result(
         host="test",
         finished_at="2026-01-01T00:00:00+00:00",
     )
+
+
+def reimport(*modules: str) -> None:
+    """What a new actbench process sees: these plug-in modules not imported yet, so the
+    next import reads them anew from their files."""
+    for name in modules:
+        sys.modules.pop(name, None)
+    importlib.invalidate_caches()
 
 
 class NanAfter(nn.Module):

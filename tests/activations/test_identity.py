@@ -4,13 +4,13 @@ built-in's behavioural fingerprint, and the spec forms that name stored trials."
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from fakes import reimport
 from torch import nn
 
 from actbench.activations import PluginVersionError, canonical_spec, names_stored, parse_activation, stored_spec
@@ -48,13 +48,6 @@ def plugins(tmp_path, monkeypatch) -> Path:
     yield tmp_path
     for name in ("idswish", "idpkg", "idpkg.acts", "idpkg.helpers"):
         sys.modules.pop(name, None)
-
-
-def reimport(*names: str) -> None:
-    """As a new process would: the modules imported anew from their files."""
-    for name in names:
-        sys.modules.pop(name, None)
-    importlib.invalidate_caches()
 
 
 def test_a_plugin_canonicalises_to_its_source_version_and_parses_back_to_itself(plugins):

@@ -6,7 +6,6 @@ what cannot be a plug-in is refused in one line."""
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import os
@@ -21,13 +20,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from typer.testing import CliRunner
+from cli_runner import cli
+from fakes import reimport
 
 from actbench.activations import canonical_spec, parse_activation, stored_spec
 from actbench.activations.function_activation import FunctionActivation
 from actbench.activations.probe import probe_activation
 from actbench.api import Trial, WorkUnit
-from actbench.cli import app
 from actbench.errors import SpecError
 from actbench.results.store import DB_NAME
 from actbench.run.executors.ray import _local_plugin_modules
@@ -89,7 +88,6 @@ shared = nn.PReLU()
 SOURCE = textwrap.dedent(MYACT)
 VERSION = hashlib.sha256(b"myact.py\0" + SOURCE.encode() + b"\0").hexdigest()[:8]  # the identity recipe
 MINI = ["run", "--task", "mnist-mini", "--epochs", "1", "--seeds", "0"]
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
@@ -99,17 +97,7 @@ def fresh_imports(monkeypatch, tmp_path_factory):
     base = tmp_path_factory.getbasetemp().resolve()
     monkeypatch.setattr(sys, "path", [p for p in sys.path if not (p and Path(p).resolve().is_relative_to(base))])
     yield
-    new_process()
-
-
-def new_process() -> None:
-    """What a new actbench process sees: the plug-in not imported yet."""
-    sys.modules.pop("myact", None)
-    importlib.invalidate_caches()
-
-
-def actbench(*args: str):
-    return runner.invoke(app, list(args))
+    reimport("myact")
 
 
 def write(path: Path, source: str = SOURCE) -> Path:
@@ -149,18 +137,18 @@ def test_runs_by_either_path_store_one_activation_and_report_it(tmp_path, monkey
     monkeypatch.chdir(tmp_path / cwd)
     canonical = f"myact:Swish@{VERSION}(beta=2.0)"
 
-    first = actbench(*MINI, "--acts", f"relu,{relative}:Swish(beta=2)")
+    first = cli(*MINI, "--acts", f"relu,{relative}:Swish(beta=2)")
     assert first.exit_code == 0, first.output
     assert "done: 2 trial(s) stored (0 diverged), 0 skipped as already stored." in first.stderr
     assert stored() == [("relu", 0), (canonical, 0)]
 
-    new_process()
-    again = actbench(*MINI, "--acts", f"relu,{plugin}:Swish(beta=2)")  # the same file by its absolute path
+    reimport("myact")
+    again = cli(*MINI, "--acts", f"relu,{plugin}:Swish(beta=2)")  # the same file by its absolute path
     assert again.exit_code == 0, again.output
     assert "done: 0 trial(s) stored (0 diverged), 2 skipped as already stored." in again.stderr
     assert stored() == [("relu", 0), (canonical, 0)]
 
-    report = actbench("report", "--format", "csv", "--acts", f"relu,{relative}:Swish(beta=2)")
+    report = cli("report", "--format", "csv", "--acts", f"relu,{relative}:Swish(beta=2)")
     assert report.exit_code == 0, report.output
     assert pd.read_csv("results/mnist-mini/summary.csv")[["activation", "n"]].values.tolist() == [
         ["relu", 1],
@@ -169,7 +157,7 @@ def test_runs_by_either_path_store_one_activation_and_report_it(tmp_path, monkey
 
 
 def test_a_missing_file_stops_the_run_before_anything_is_written(tmp_path):
-    result = actbench(*MINI, "--acts", "relu,../myact.py:Swish")
+    result = cli(*MINI, "--acts", "relu,../myact.py:Swish")
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: plug-in ../myact.py:Swish: no file ../myact.py (looked from {Path.cwd()})"
     assert not Path("results").exists()
@@ -220,7 +208,7 @@ def test_two_files_of_one_name_are_refused_naming_both(tmp_path):
     )
 
     # Not imported yet, but found first on sys.path (the current folder, as for the CLI).
-    new_process()
+    reimport("myact")
     beside = write(tmp_path / "myact.py")
     sys.path.insert(0, str(tmp_path))
     with pytest.raises(SpecError) as shadowed:
@@ -286,7 +274,7 @@ def test_a_function_that_is_no_activation_is_one_line(tmp_path, spec, message):
 
 def test_the_probe_checks_a_function_as_it_does_a_module(tmp_path):
     write(tmp_path / "myact.py")
-    result = actbench(*MINI, "--acts", "relu,myact.py:halves")
+    result = cli(*MINI, "--acts", "relu,myact.py:halves")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: activation myact:halves maps a float32 batch of shape (8, 16) to float16 of shape (8, 16); "
@@ -298,9 +286,9 @@ def test_the_probe_checks_a_function_as_it_does_a_module(tmp_path):
 def test_a_function_trains_to_the_numbers_of_its_module_twin(tmp_path):
     write(tmp_path / "myact.py")
     twins = ["myact:Swish(beta=2)", "myact:swish(beta=2)", "myact:make_swish(beta=2)", "myact:SiLU", "myact:silu"]
-    result = actbench(*MINI, "--acts", ",".join(twins), "-q")
+    result = cli(*MINI, "--acts", ",".join(twins), "-q")
     assert result.exit_code == 0, result.output
-    rows = pd.read_csv(io.StringIO(actbench("export").stdout)).set_index("activation")
+    rows = pd.read_csv(io.StringIO(cli("export").stdout)).set_index("activation")
     columns = ["train_loss", "test_loss", "test_acc"]
     swish, function, factory, silu, plain = (rows.loc[canonical_spec(spec), columns].tolist() for spec in twins)
     assert swish == function == factory and silu == plain
@@ -316,7 +304,7 @@ def test_ray_ships_a_plugin_file_and_its_workers_check_its_version(tmp_path):
     assert _local_plugin_modules(["relu", driver]) == [str(file.resolve())]
 
     # A worker imports the shipped copy by its module name, from a folder of its own.
-    new_process()
+    reimport("myact")
     sys.path.remove(str(file.parent))
     (tmp_path / "node").mkdir()
     worker = Path(shutil.copy(file, tmp_path / "node" / "myact.py"))
@@ -324,7 +312,7 @@ def test_ray_ships_a_plugin_file_and_its_workers_check_its_version(tmp_path):
     unit = WorkUnit("sequential", (Trial("mnist-mini", "relu", 0, {}), Trial("mnist-mini", driver, 0, {})))
     check_plugin_versions(unit, "f00dfeed" * 7)
 
-    new_process()
+    reimport("myact")
     other = SOURCE + "\n# another copy\n"
     worker.write_text(other)
     with pytest.raises(SpecError) as info:

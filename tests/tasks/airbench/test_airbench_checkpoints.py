@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from cifar_files import write_synthetic_cifar10
 
 from actbench.api import TrainContext
 from actbench.run.checkpoints import FileCheckpoint
 from actbench.tasks import get_task
-from actbench.tasks.airbench.data import write_synthetic_cifar10
 
 # 6 steps of 50 an epoch; the lookahead acts every 5 steps.
 TINY = {"batch_size": 50, "widths": [4, 8, 8], "whiten_images": 300, "tta_level": 1}

@@ -21,18 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cifar_files import write_cifar10, write_synthetic_cifar10
 from local_http import closed_ports
 
 from actbench.datasets.files import DataWarning
 from actbench.errors import DataError
 from actbench.tasks.airbench import data as cifar
-from actbench.tasks.airbench.data import (
-    BATCHES,
-    BATCHES_FOLDER,
-    load_cifar10,
-    write_cifar10,
-    write_synthetic_cifar10,
-)
+from actbench.tasks.airbench.data import BATCHES, BATCHES_FOLDER, load_cifar10
 
 REPO = Path(__file__).resolve().parents[3]
 
