@@ -1,17 +1,20 @@
 """What every dataset reader shares: the in-memory dataset, the default data folder,
-finding files, the MD5 check and the wording of missing-file errors and warnings.
+finding files, gunzipping, the MD5 and SHA-256 checks and the wording of missing-file
+errors and warnings.
 
 The readers live with their tasks (actbench.tasks.mlp.data for the IDX files of
-MNIST-style datasets, actbench.tasks.airbench.data for CIFAR-10) and download through
-actbench.datasets.download, so every dataset finds its files, checks them and words
-its errors the same way.
+MNIST-style datasets, actbench.tasks.airbench.data for CIFAR-10, actbench.tasks.gpt.data
+for Tiny Shakespeare) and download through actbench.datasets.download, so every dataset
+finds its files, checks them and words its errors the same way.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,9 @@ __all__ = [
     "DataWarning",
     "ImageData",
     "check_md5",
+    "check_sha256",
     "default_data_dir",
+    "gunzip",
     "known_file",
     "locate",
     "missing_error",
@@ -73,6 +78,18 @@ def read_bytes(path: Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def gunzip(raw: bytes, path: Path) -> bytes:
+    """The content of a file's bytes `raw`: gunzipped if they are a gzip stream, else as they are;
+    DataError naming the file if the stream is corrupt."""
+    # Decided by content, not by name: gzip streams start with 1f 8b.
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
 
 
 def locate(filename: str, dirs: Sequence[Path]) -> Path | None:
@@ -133,16 +150,30 @@ def check_md5(raw: bytes, path: Path, expected: str, *, packaged: bool = False) 
             f"dataset's files; pass --data-dir DIR with {wanted}'s files (they download there when missing)."
         )
     fix = "Reinstall actbench" if packaged else "Delete it to re-download"
-    raise DataError(
-        f"{path}: MD5 mismatch (expected {expected}, got {got}); the file is corrupt or "
+    raise _mismatch(path, "MD5", expected, got, fix)
+
+
+def check_sha256(raw: bytes, path: Path, expected: str, fix: str) -> None:
+    """DataError naming the file if the SHA-256 of its bytes `raw` is not `expected`.
+
+    fix: how to get a good copy ("Reinstall actbench"). The hashes are shown by their
+    first 16 digits, which tell them apart and keep the message on one readable line."""
+    got = hashlib.sha256(raw).hexdigest()
+    if got != expected:
+        raise _mismatch(path, "SHA-256", f"{expected[:16]}...", f"{got[:16]}...", fix)
+
+
+def _mismatch(path: Path, checksum: str, expected: str, got: str, fix: str) -> DataError:
+    return DataError(
+        f"{path}: {checksum} mismatch (expected {expected}, got {got}); the file is corrupt or "
         f"not the original. {fix}, or pass --no-verify to use it anyway."
     )
 
 
-def warn_unverified(title: str) -> None:
+def warn_unverified(title: str, checksum: str = "MD5") -> None:
     """The DataWarning of verify=False, attributed to the caller of the load function."""
     warnings.warn(
-        f"{title}: MD5 checksums not verified (--no-verify); results may come from corrupt or altered files.",
+        f"{title}: {checksum} checksums not verified (--no-verify); results may come from corrupt or altered files.",
         DataWarning,
         stacklevel=3,
     )

@@ -15,8 +15,6 @@ actbench.datasets.cache instead of gunzipping it on every run.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,6 +27,7 @@ from actbench.datasets.download import download_files
 from actbench.datasets.files import (
     ImageData,
     default_data_dir,
+    gunzip,
     known_file,
     locate,
     missing_error,
@@ -143,16 +142,6 @@ _IDX_DTYPES = {
 }
 
 
-def _decompress(raw: bytes, path: Path) -> bytes:
-    # Decided by content, not by name: gzip streams start with 1f 8b.
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise DataError(f"{path}: corrupt gzip data ({exc})") from exc
-
-
 def _parse_idx(data: bytes, path: Path) -> np.ndarray:
     """Parse decompressed IDX bytes. Layout: 00 00 <type> <ndim>, ndim big-endian uint32
     dimensions, then the values big-endian in C order."""
@@ -181,7 +170,7 @@ def _parse_idx(data: bytes, path: Path) -> np.ndarray:
 
 
 def _decode(raw: bytes, path: Path) -> np.ndarray:
-    return _parse_idx(_decompress(raw, path), path)
+    return _parse_idx(gunzip(raw, path), path)
 
 
 def read_idx(path: Path) -> np.ndarray:
