@@ -71,6 +71,23 @@ class EpochMetrics:
         return all(math.isfinite(v) for v in (self.train_loss, self.test_loss, self.test_acc))
 
 
+@dataclass(frozen=True)
+class EvaluationAxis:
+    """Where a task's evaluation points lie, for a curve's x axis and a time to target: the
+    store's "epoch" k (counting from 1) is at k × ``every`` ``name``s of training. A task
+    says so with an optional method ``evaluation_axis(hparams) -> EvaluationAxis``; without
+    it an evaluation point is an epoch (actbench.report.metrics.evaluation_axis)."""
+
+    name: str  # singular, as a curve's x axis and the cost table name it: "epoch", "iteration"
+    every: int = 1  # of them between two evaluation points
+    total: int | None = None  # of them in a whole trial (the last point's position); None: not known
+
+    def at(self, point: float) -> float:
+        """Where evaluation point ``point`` (the store's epoch) lies: ``point`` × every, the last
+        at ``total`` where training ends between two multiples of ``every``."""
+        return point * self.every if self.total is None else min(point * self.every, self.total)
+
+
 # --- trials and their results ----------------------------------------------------------
 
 
@@ -222,6 +239,8 @@ class Task(Protocol):
     metrics: tuple[Metric, ...]  # recorded beyond train_loss, test_loss and test_acc
     headline: str  # the metric the report compares by default: "final_acc" or a declared score
     population: PopulationTrainer | None  # None: the task trains one model at a time only
+    # Optional, read with getattr: ``evaluation_axis(hparams) -> EvaluationAxis``, where a task
+    # evaluates other than once an epoch (every 250 iterations, say); absent: once an epoch.
 
     def resolve_hparams(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """The defaults with ``overrides`` applied, validated; raises UsageError."""

@@ -649,7 +649,8 @@ def report(
         list[str] | None,
         typer.Option(
             help=(
-                "Test accuracy (%) to reach: the epochs and seconds each trial took to get there. VALUE for every "
+                "Value of the compared metric to reach (a test accuracy in %; where lower is better, e.g. a loss, "
+                "one to get down to): the epochs and seconds each trial took to get there. VALUE for every "
                 "task, or TASK=VALUE (repeatable), e.g. --target mnist=97.5 --target cifar10-airbench94=94"
             ),
             rich_help_panel=_COMPARED,

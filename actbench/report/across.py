@@ -1,7 +1,9 @@
 """Across tasks: does an activation beat the baseline over all the tasks, and where does it rank?
 
 Each task is a stratum (a task stored under several hyperparameter sets gives one per set,
-named "mnist [abcd1234]"), and every stratum weighs the same, however many seeds it has:
+named "mnist [abcd1234]"), and every stratum weighs the same, however many seeds it has.
+Each compares its own metric in its own direction (an accuracy on one task, a loss on
+another): "beats" and "best" are per task, so the tasks' metrics need not agree.
 
 - **Probability of improvement** of A over the baseline B: the probability that A beats B
   on a random (task, seed) pair. Per task, the share of the seeds where both finished on
@@ -107,39 +109,34 @@ class AcrossRow:
 
 @dataclass(frozen=True)
 class AcrossResult:
-    metric: str  # label of the compared metric
-    higher_is_better: bool
+    metrics: tuple[tuple[str, str, bool], ...]  # per stratum given: (name, its metric's label, higher_is_better)
     baseline: str
     strata: tuple[StratumSeeds, ...]  # the tasks that went in, in the order given
     left_out: tuple[str, ...]  # tasks without a finished trial of the baseline
     rows: tuple[AcrossRow, ...]  # ranked activations by mean rank, then the unranked
     resamples: int
 
+    @property
+    def metric(self) -> str | None:
+        """The compared metric's label where every task compares the same one, else None."""
+        labels = {label for _, label, _ in self.metrics}
+        return labels.pop() if len(labels) == 1 else None
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """The direction where every task's metric has the same one, else None."""
+        directions = {higher for _, _, higher in self.metrics}
+        return directions.pop() if len(directions) == 1 else None
+
 
 # --- from reports ------------------------------------------------------------------------
 
 
 def check_strata(strata: list[Stratum]) -> None:
-    """At least two strata, all comparing one metric in one direction."""
+    """At least two strata (each may compare its own metric, in its own direction)."""
     if len(strata) < 2:
         got = f": {strata[0].name}" if strata else ""
         raise UsageError(f"--across-tasks needs at least two tasks, got {len(strata)}{got}")
-    _same(strata, lambda s: s.metric, "metric", lambda metric: metric)
-    _same(
-        strata,
-        lambda s: s.higher_is_better,
-        "direction",
-        lambda higher: "higher is better" if higher else "lower is better",
-    )
-
-
-def _same(strata: list[Stratum], key, what: str, describe) -> None:
-    groups: dict = {}
-    for stratum in strata:
-        groups.setdefault(key(stratum), []).append(stratum.name)
-    if len(groups) > 1:
-        found = "; ".join(f"{describe(k)} on {', '.join(names)}" for k, names in groups.items())
-        raise UsageError(f"--across-tasks needs one {what} on every task, got: {found}")
 
 
 def strata_from_reports(reports: list[TaskReport]) -> list[Stratum]:
@@ -334,9 +331,8 @@ def compare_across(strata: list[Stratum], baseline: str, resamples: int = stats.
     # The ranked by mean rank (a stable sort keeps ties in the order given), then the unranked.
     rows.sort(key=lambda row: (math.isnan(row.mean_rank), 0.0 if math.isnan(row.mean_rank) else row.mean_rank))
     seeds = [StratumSeeds(name, int(t[baseline].notna().sum()), n) for name, t, n in zip(names, tables, common)]
-    return AcrossResult(
-        strata[0].metric, strata[0].higher_is_better, baseline, tuple(seeds), left_out, tuple(rows), resamples
-    )
+    metrics = tuple((s.name, s.metric, s.higher_is_better) for s in strata)
+    return AcrossResult(metrics, baseline, tuple(seeds), left_out, tuple(rows), resamples)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -377,7 +373,6 @@ def across_rows(result: AcrossResult) -> list[dict[str, str]]:
 def across_method(result: AcrossResult) -> str:
     """The method paragraph: the definitions, the intervals and their measured coverage, and
     which tasks and seeds went in."""
-    direction = "higher is better" if result.higher_is_better else "lower is better"
     tasks = ", ".join(
         f"{s.name} ({s.seeds} seed{'' if s.seeds == 1 else 's'} of {result.baseline}; "
         + (
@@ -391,8 +386,7 @@ def across_method(result: AcrossResult) -> str:
         f" Left out, no finished trial of {result.baseline}: {', '.join(result.left_out)}." if result.left_out else ""
     )
     return (
-        f"Metric: {result.metric or 'the compared metric'} ({direction}). "
-        f"Tasks, each weighted equally: {tasks}.{left_out} "
+        f"{_metrics_text(result)} Tasks, each weighted equally: {tasks}.{left_out} "
         f"P(beats {result.baseline}) = the probability that the activation beats {result.baseline} on a random task "
         f"and seed: per task, the share of the seeds where both finished on which it does better (a tie counts ½), "
         f"averaged over the tasks with such a seed (tasks and seeds: how many went in). Mean rank = per task, the "
@@ -410,6 +404,23 @@ def across_method(result: AcrossResult) -> str:
         f"seed standard deviation apart, but as low as 77-89% at a quarter and 40-66% at a tenth of one: "
         f"unreliable when means are close. The tasks are held fixed: the intervals cover the seeds' noise on "
         f"these tasks, not the choice of tasks."
+    )
+
+
+def _direction(higher: bool) -> str:
+    return "higher is better" if higher else "lower is better"
+
+
+def _metrics_text(result: AcrossResult) -> str:
+    """The compared metric and its direction, or where the tasks differ in either, each task's."""
+    if result.metric is not None and result.higher_is_better is not None:
+        return f"Metric: {result.metric or 'the compared metric'} ({_direction(result.higher_is_better)})."
+    each = "; ".join(
+        f"{name}: {label or 'the compared metric'} ({_direction(higher)})" for name, label, higher in result.metrics
+    )
+    return (
+        f"Metrics, each task's own: {each}; on each task an activation beats another, and ranks above it, "
+        f"when better in that task's direction."
     )
 
 
@@ -434,9 +445,11 @@ def across_frame(result: AcrossResult) -> pd.DataFrame:
 
 
 def across_json(result: AcrossResult) -> str:
+    mixed = {"metrics": [{"task": n, "metric_label": m, "higher_is_better": h} for n, m, h in result.metrics]}
     saved = {
         "metric_label": result.metric,
         "higher_is_better": result.higher_is_better,
+        **(mixed if result.metric is None or result.higher_is_better is None else {}),
         "baseline": result.baseline,
         "p_improve_interval": {"method": P_METHOD, "confidence": CONFIDENCE},
         "bootstrap": {

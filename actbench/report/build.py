@@ -26,12 +26,19 @@ import pandas as pd
 
 from actbench.activations.identity import DEFINITION_LABEL, VERSION_DIGITS, definition_label
 from actbench.activations.registry import default_baseline, names_stored
-from actbench.api import TUNED_KEY, Metric, protocol_hash
+from actbench.api import TUNED_KEY, EvaluationAxis, Metric, protocol_hash
 from actbench.bounds import require_positive
 from actbench.errors import UsageError
 from actbench.report import cost, stats
 from actbench.report.formats import FORMATS, ON_REQUEST
-from actbench.report.metrics import comparable_metrics, known_metrics
+from actbench.report.metrics import (
+    TEST_ACC,
+    check_target,
+    comparable_metrics,
+    evaluation_axis,
+    known_metrics,
+    per_epoch,
+)
 from actbench.results.store import ResultStore
 from actbench.tasks import TASKS
 
@@ -48,8 +55,10 @@ class CompareSpec:
     margin: float | None = None  # equivalence margin (TOST), in the metric's unit; None: no equivalence test
     pairs: str = "baseline"  # "baseline": each against the baseline; "all": also every pair, and a ranking
     formats: frozenset[str] = frozenset(FORMATS.names()) - ON_REQUEST  # which files to write; html, pdf when asked
-    # Test accuracy (%) to reach, by task ("*": every task without its own): the epochs and
-    # seconds each trial took to get there (actbench.report.cost); None: not asked for.
+    # The value of the compared metric's per-epoch series to reach, by task ("*": every task
+    # without its own): a test accuracy (%) to reach, or where lower is better (a loss) one to
+    # get down to; the epochs and seconds each trial took to get there (actbench.report.cost);
+    # None: not asked for.
     targets: dict[str, float] | None = None
 
     def target(self, task: str) -> float | None:
@@ -88,7 +97,7 @@ class TaskReport:
     hparams: dict  # shared by every activation (a tuned run's per-activation settings are in ``tuned``)
     task_metrics: tuple[Metric, ...]  # what the task records beyond loss and accuracy
     summary: pd.DataFrame  # stats.summarise rows of this task and config
-    curves: pd.DataFrame  # stats.mean_curves rows of this task and config
+    curves: pd.DataFrame  # stats.mean_curves rows of this task and config, of the compared metric's series
     spec: CompareSpec
     compared: Metric  # the metric compared: spec.metric, or the task's headline
     baseline: str
@@ -99,6 +108,7 @@ class TaskReport:
     tuned: Tuned | None = None
     # cost.summarise_time_to_target per activation, when spec.target(task) is set
     time_to_target: pd.DataFrame | None = None
+    axis: EvaluationAxis = EvaluationAxis("epoch")  # where the evaluation points (the store's epochs) lie
     # Sentences a reader must see before trusting the tables (e.g. rows whose trials come from
     # different code), shown under every table's title in every format.
     notices: list[str] = field(default_factory=list)
@@ -111,6 +121,11 @@ class TaskReport:
     @property
     def metric(self) -> str:
         return self.compared.name
+
+    @property
+    def series(self) -> Metric:
+        """The per-epoch metric behind the compared one: what the curves plot and --target is reached on."""
+        return per_epoch(self.compared)
 
     def headline(self, warning: str = "") -> list[str]:
         """The sentences shown under every table's title: the notices, then ``warning``."""
@@ -278,9 +293,11 @@ def build_reports(
         metrics = stats.per_trial(rows, task_metrics).merge(
             group[["id", "wall_time_s", "engine"]], left_on="trial_id", right_on="id"
         )
-        curves = stats.mean_curves(rows)
-        summary = stats.count_failed(stats.summarise(metrics, curves, task_metrics), group)
+        accuracy = stats.mean_curves(rows)
+        summary = stats.count_failed(stats.summarise(metrics, accuracy, task_metrics), group)
         compared = _compared(spec, task_name, task_metrics, headline)
+        series = per_epoch(compared)
+        curves = accuracy if series is TEST_ACC else stats.mean_curves(rows, series.name)
         finished = metrics[metrics["status"] == "ok"]
         values = finished.rename(columns={compared.name: "value"})[
             ["activation", "seed", "value", "wall_time_s", "engine"]
@@ -293,7 +310,8 @@ def build_reports(
         target = spec.target(task_name)
         to_target = None
         if target is not None:
-            per_trial = cost.time_to_target(rows, group, target)
+            check_target(series, target)
+            per_trial = cost.time_to_target(rows, group, target, series.name, series.higher_is_better)
             to_target = cost.summarise_time_to_target(per_trial, list(summary["activation"]))
         reports.append(
             TaskReport(
@@ -312,6 +330,7 @@ def build_reports(
                 trial_ids=group["id"].tolist(),
                 tuned=tuned,
                 time_to_target=to_target,
+                axis=evaluation_axis(task_name, shared),
                 notices=_definitions_notices(group) + list(filter(None, [_revisions_notice(group)])),
             )
         )

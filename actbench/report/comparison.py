@@ -11,6 +11,8 @@ from rich.table import Table
 
 from actbench.report import stats
 from actbench.report.design import PlanRow, PlanSettings, plan_from_values
+from actbench.report.metrics import digits as metric_digits
+from actbench.report.metrics import direction
 from actbench.report.plan import seeds_text
 from actbench.report.render import bold_lines, json_rows, json_text, markdown_table, paragraphs, rich_table, rich_title
 
@@ -60,8 +62,9 @@ def method_text(report: TaskReport) -> str:
         interval = f"its paired t-interval at {stats.percent(level)}"
     own = f"{alpha:g}/{m}" if m > 1 else f"{alpha:g}"  # the level of the row's own test, Holm's first step
     return (
-        f"Metric: {report.compared.label}. Against {base}, paired by seed (same initialisation and "
-        f"data order): Δ = mean per-seed difference (activation − {base}) with {interval}; t-based, so "
+        f"Metric: {report.compared.label}{direction(report.compared)}. Against {base}, paired by seed (same "
+        f"initialisation and data order): Δ = mean per-seed difference (activation − {base}){_better_sign(report)} "
+        f"with {interval}; t-based, so "
         f"assuming the per-seed differences independent and near normal. p-values of the paired t-test and "
         f"the Wilcoxon signed-rank test; p (Holm) = Holm's step-down over the t-test p-values of this table; "
         f"better/worse = p (Holm) < {alpha:g}{_equivalence_rule(report)}; inconclusive otherwise: "
@@ -71,6 +74,11 @@ def method_text(report: TaskReport) -> str:
         f"{_guarantee(report)} Activations whose seeds differ from the baseline's are "
         f"compared unpaired (Welch's t-test and t-interval), marked §."
     )
+
+
+def _better_sign(report: TaskReport) -> str:
+    """Where lower is better, that a better activation's Δ is negative; nothing where higher is."""
+    return "" if report.compared.higher_is_better else ", negative where the activation is better,"
 
 
 def _guarantee(report: TaskReport) -> str:
@@ -114,10 +122,6 @@ def p_text(value: float) -> str:
     return "–" if math.isnan(value) else ("< 0.0001" if value < 1e-4 else f"{value:.4f}")
 
 
-def _digits(report: TaskReport) -> int:
-    return 4 if report.metric == "final_loss" else 2
-
-
 def verdict_cell(c: stats.Comparison, higher_is_better: bool) -> str:
     """The verdict with its marks: ‡ Holm's step-down alone rejects, § compared unpaired."""
     marks = (" ‡" if c.step_down_only else "") + (" (unpaired §)" if c.test == "welch" else "")
@@ -131,7 +135,7 @@ def verdict_style(row: dict[str, str]) -> str | None:
 
 def comparison_rows(report: TaskReport) -> list[dict[str, str]]:
     higher = report.compared.higher_is_better
-    digits = _digits(report)
+    digits = metric_digits(report.compared)
     plans = _plans(report)
     rows = []
     for c in report.comparisons:
@@ -168,7 +172,7 @@ def comparison_notes(report: TaskReport) -> list[str]:
 def answer_lines(report: TaskReport) -> list[str]:
     """One line per activation against the baseline: verdict, Δ with its interval, n; e.g.
     "gelu: better than relu, Δ +0.31 [+0.12, +0.50] (simultaneous 98.33%), n = 10 paired seeds"."""
-    higher, base, digits = report.compared.higher_is_better, report.baseline, _digits(report)
+    higher, base, digits = report.compared.higher_is_better, report.baseline, metric_digits(report.compared)
     base_n = next((c.n for c in report.comparisons if c.test == "baseline"), 0)
     lines = []
     for c in report.comparisons:

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from actbench.api import EvaluationAxis, Metric
 from actbench.errors import UsageError
+from actbench.report.metrics import TEST_ACC, goal_text
 from actbench.tasks.costs import METHOD
 
 # Trials that trained and count towards "k of n": finished, or diverged (having reached
@@ -35,6 +37,8 @@ from actbench.tasks.costs import METHOD
 # error: their epochs say nothing about the activation, so they are left out.
 COUNTED = ("ok", "diverged")
 LEVEL = 0.95  # of the t-intervals
+
+EPOCHS = EvaluationAxis("epoch")  # an evaluation point once an epoch, the axis of every task that declares none
 
 PER_TRIAL_COLUMNS = ["trial_id", "activation", "seed", "reached", "epochs_to_target", "seconds_to_target", "estimated"]
 
@@ -150,42 +154,57 @@ SECONDS_NOTE = (
 
 
 def _interval_cell(mean: float, low: float, high: float, unit: str) -> str:
-    """The cell "mean [low, high]"; "all at epoch 4" or "all at 2.5 s" where every trial took the same."""
+    """The cell "mean [low, high]"; "all at epoch 4" (``unit``: the evaluation axis's name) or
+    "all at 2.5 s" (``unit`` "seconds") where every trial took the same."""
     if math.isnan(low):
         return f"{mean:.1f} (n=1, no CI)"
     if low == high:
-        return f"all at epoch {mean:g}" if unit == "epochs" else f"all at {mean:.1f} s"
+        return f"all at {mean:.1f} s" if unit == "seconds" else f"all at {unit} {mean:g}"
     return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
 
 
-def target_rows(summary: pd.DataFrame, target: float, unit: str = "%") -> list[dict[str, str]]:
-    """summarise_time_to_target as table cells: "k of n" reached, then epochs and seconds to
-    the target as "mean [95% CI]" ("not reached" where no trial did; "all at epoch 4" where
-    every trial that reached it took the same; "(estimated)" after seconds that are partly
-    wall-time estimates)."""
-    goal = f"{target:g}{unit}"
+def target_rows(
+    summary: pd.DataFrame, target: float, series: Metric = TEST_ACC, axis: EvaluationAxis = EPOCHS
+) -> list[dict[str, str]]:
+    """summarise_time_to_target as table cells: "k of n" reached, then the axis's units (epochs,
+    or k × axis.every iterations at evaluation point k) and seconds to the target of ``series``
+    as "mean [95% CI]" ("not reached" where no trial did; "all at epoch 4" where every trial
+    that reached it took the same; "(estimated)" after seconds that are partly wall-time estimates)."""
+    goal = goal_text(series, target)
     rows = []
     for row in summary.to_dict(orient="records"):
         cells = {"activation": row["activation"], f"reached {goal}": f"{row['reached']} of {row['trials']}"}
+        steps = f"{axis.name}s to {goal}"
         if row["reached"] == 0:
-            cells[f"epochs to {goal}"] = cells[f"seconds to {goal}"] = "not reached"
+            cells[steps] = cells[f"seconds to {goal}"] = "not reached"
         else:
-            epochs = _interval_cell(row["epochs_mean"], row["epochs_low"], row["epochs_high"], "epochs")
-            cells[f"epochs to {goal}"] = epochs
+            # Evaluation points to the axis's units: point k is k × axis.every, exact where every trial
+            # took the same (axis.at places a last point short of a multiple); a spread's mean and
+            # interval scale as they are.
+            points = [row[f"epochs_{part}"] for part in ("mean", "low", "high")]
+            same = points[1] == points[2]
+            scaled = [axis.at(points[0])] * 3 if same else [value * axis.every for value in points]
+            cells[steps] = _interval_cell(*scaled, axis.name)
             seconds = _interval_cell(row["seconds_mean"], row["seconds_low"], row["seconds_high"], "seconds")
             cells[f"seconds to {goal}"] = seconds + (" (estimated)" if row["estimated"] else "")
         rows.append(cells)
     return rows
 
 
-def target_note(target: float, unit: str = "%") -> str:
+def target_note(target: float, series: Metric = TEST_ACC, axis: EvaluationAxis = EPOCHS) -> str:
     """The sentence under a target_rows table."""
-    goal = f"{target:g}{unit}"
+    goal = goal_text(series, target)
+    if series.higher_is_better:
+        reached = f"whose metric reached {goal} (equal counts)"
+    else:
+        reached = f"whose {series.label} got down to {target:g} or below (lower is better; equal counts)"
+    evaluated = f" (evaluated every {axis.every})" if axis.every > 1 else ""
+    unit = axis.name
     return (
-        f"Time to {goal}: the first epoch whose metric reached {goal} (equal counts), and the training seconds "
-        f"(evaluation included) from the trial's start to that epoch's end. Means [95% t-interval] are over the "
+        f"Time to {goal}: the first {unit}{evaluated} {reached}, and the training seconds "
+        f"(evaluation included) from the trial's start to that {unit}'s end. Means [95% t-interval] are over the "
         f"trials that reached it only, a conditional mean: read them beside k of n. n counts finished and diverged "
         f"trials (a diverged trial counts as reaching it only before diverging); failed ones are left out. "
         f"(estimated): stored before per-epoch seconds were recorded, so estimated as the trial's wall time × "
-        f"epoch / epochs run. {SECONDS_NOTE}"
+        f"{unit} / {unit}s run. {SECONDS_NOTE}"
     )

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def cost_rows(report: TaskReport) -> list[dict[str, str]]:
     """cost.target_rows at the report's target (report.time_to_target set)."""
-    return cost.target_rows(report.time_to_target, report.spec.target(report.task))
+    return cost.target_rows(report.time_to_target, report.spec.target(report.task), report.series, report.axis)
 
 
 def pareto_line(report: TaskReport) -> str:
@@ -27,7 +27,8 @@ def pareto_line(report: TaskReport) -> str:
 
 def cost_notes(report: TaskReport) -> list[str]:
     """The sentences under the cost table: the Pareto front, then how both are defined."""
-    return [pareto_line(report), cost.target_note(report.spec.target(report.task)), cost.PARETO_NOTE]
+    target_note = cost.target_note(report.spec.target(report.task), report.series, report.axis)
+    return [pareto_line(report), target_note, cost.PARETO_NOTE]
 
 
 def cost_markdown(report: TaskReport) -> list[str]:

@@ -26,6 +26,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from actbench.report.cost import cost_points  # noqa: E402
 from actbench.report.formats import FORMATS  # noqa: E402
+from actbench.report.metrics import direction  # noqa: E402
 from actbench.report.stats import verdict  # noqa: E402
 
 if TYPE_CHECKING:
@@ -289,7 +290,7 @@ def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(rows)), ticks)
     ax.invert_yaxis()
-    ax.set_xlabel(f"difference to {report.baseline}: {label}")
+    ax.set_xlabel(f"difference to {report.baseline}: {label}{direction(report.compared)}")
     ax.set_title(f"{report.task}: difference to {report.baseline}, {rows[0].ci_method}")  # the verdicts' intervals
     ax.grid(axis="x", alpha=0.3)
     finish(fig)
@@ -297,35 +298,40 @@ def plot_differences(report: TaskReport, stem: Path) -> list[Path]:
 
 
 def plot_curves(report: TaskReport, stem: Path) -> list[Path]:
-    """Mean test-accuracy curve per activation with a ±1 std band, and the late epochs zoomed."""
+    """Mean curve of the compared metric's per-epoch series (report.series: test accuracy
+    unless the compared metric has its own) per activation with a ±1 std band, and the late
+    evaluation points zoomed; x in the task's evaluation axis (epochs, or iterations)."""
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=150, gridspec_kw={"width_ratios": [3, 2]})
     ns = report.summary.set_index("activation")["n"]
     styles = activation_styles(report.summary["activation"])
+    at, unit = report.axis.at, report.axis.name
     last = int(report.curves["epoch"].max())
     for activation, curve in report.curves.groupby("activation", sort=False):
         style = styles[activation].line
         curve = curve.sort_values("epoch")
         low, high = curve["mean"] - curve["std"].fillna(0.0), curve["mean"] + curve["std"].fillna(0.0)
         late = curve["epoch"] > last // 2
+        x = curve["epoch"].map(report.axis.at)
         for axis, rows in ((ax, curve["epoch"] > 0), (zoom, late)):
             axis.plot(
-                curve["epoch"][rows],
+                x[rows],
                 curve["mean"][rows],
                 marker="o",
                 markersize=3,
                 **style,
                 label=f"{activation} (n={ns[activation]})",
             )
-            axis.fill_between(curve["epoch"][rows], low[rows], high[rows], color=style["color"], alpha=0.18, lw=0)
+            axis.fill_between(x[rows], low[rows], high[rows], color=style["color"], alpha=0.18, lw=0)
     n_values = sorted(set(ns))
     n_text = f"n={n_values[0]}" if len(n_values) == 1 else f"n={n_values[0]}–{n_values[-1]}"
-    ax.set_title(f"{report.task}: test accuracy, mean ± 1 std over seeds ({n_text})", fontsize=10)
-    zoom.set_title(f"epochs {last // 2 + 1}–{last}, zoomed", fontsize=10)
+    name = report.series.label.removesuffix(" (%)")
+    ax.set_title(f"{report.task}: {name}, mean ± 1 std over seeds ({n_text})", fontsize=10)
+    zoom.set_title(f"{unit}s {at(last // 2 + 1):g}–{at(last):g}, zoomed", fontsize=10)
     for axis in (ax, zoom):
-        axis.set_xlabel("epoch")
+        axis.set_xlabel(unit)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(report.series.label)
     legend_below(fig)
     finish(fig)
     return save_figure(fig, stem, report.spec.formats)
@@ -379,7 +385,7 @@ def plot_cost(report: TaskReport, stem: Path) -> list[Path]:
     ax.set_xlim(0, 1.15 * report.values["wall_time_s"].max())
     ax.ticklabel_format(axis="x", useOffset=False)
     ax.set_xlabel("seconds per trial (training + evaluation)")
-    ax.set_ylabel(label)
+    ax.set_ylabel(label + direction(report.compared))  # which way the front's "best" lies
     title = f"{report.task}: {label} against seconds per trial\n"
     title += "one point per trial; diamonds: the means; ringed: the Pareto front of the means"
     if (report.values["engine"] == "population").any():

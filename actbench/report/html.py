@@ -205,7 +205,8 @@ def _svg(plot: Callable[[TaskReport, Path], list[Path]], report: TaskReport) -> 
 def _figures(report: TaskReport) -> list[Figure]:
     """The figures write_report draws, in its order and under its conditions."""
     label = report.compared.label
-    curves = "Mean test accuracy per epoch, ±1 std band over seeds; right: the late epochs zoomed."
+    name, unit = report.series.label.removesuffix(" (%)"), report.axis.name
+    curves = f"Mean {name} per {unit}, ±1 std band over seeds; right: the late {unit}s zoomed."
     figures = [Figure(_svg(plot_curves, report), curves)]
     if report.comparisons:
         figures.append(Figure(_svg(plot_seeds, report), f"{label} of every seed per activation; bar: the mean."))

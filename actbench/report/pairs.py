@@ -12,6 +12,7 @@ from rich.table import Table
 
 from actbench.report import stats
 from actbench.report.comparison import family, intervals_json, p_text
+from actbench.report.metrics import digits, direction
 from actbench.report.render import bold_lines, json_rows, json_text, markdown_table, rich_table, rich_title
 
 if TYPE_CHECKING:
@@ -33,11 +34,11 @@ def ranking_rows(report: TaskReport) -> list[dict[str, str]]:
 
 def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
     """Row a, column b: p (Holm) of a against b, with Δ = a − b; the diagonal empty."""
-    cell = {}
+    cell, places = {}, digits(report.compared)
     for p in report.pairs:
-        text = "–" if math.isnan(p.p_holm) else f"{p_text(p.p_holm)} ({p.delta_mean:+.2f})"
+        text = "–" if math.isnan(p.p_holm) else f"{p_text(p.p_holm)} ({p.delta_mean:+.{places}f})"
         cell[p.a, p.b] = text
-        back = "–" if math.isnan(p.p_holm) else f"{p_text(p.p_holm)} ({-p.delta_mean:+.2f})"
+        back = "–" if math.isnan(p.p_holm) else f"{p_text(p.p_holm)} ({-p.delta_mean:+.{places}f})"
         cell[p.b, p.a] = back
     acts = [c.activation for c in report.comparisons]
     ns = {c.activation: c.n for c in report.comparisons}
@@ -46,7 +47,8 @@ def pairs_matrix(report: TaskReport) -> list[dict[str, str]]:
 
 def pairs_method(report: TaskReport) -> str:
     return (
-        f"Metric: {report.compared.label}. Cell (row a, column b): p (Holm) of a against b and, in parentheses, "
+        f"Metric: {report.compared.label}{direction(report.compared)}. Cell (row a, column b): p (Holm) of a "
+        f"against b and, in parentheses, "
         f"Δ = a − b, paired by seed (Welch's t-test where seed sets differ); Holm's step-down "
         f"over the t-tests of all {len(report.pairs)} pairs. Rank = 1 + the number of "
         f"activations significantly better (p (Holm) < {report.spec.alpha:g}); equal ranks are "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from actbench.report import stats
+from actbench.report.metrics import digits, direction
 from actbench.report.render import markdown_table
 from actbench.report.summary import hparams_line
 
@@ -28,10 +29,10 @@ def default_and_tuned(reports: list[TaskReport]) -> list[tuple[TaskReport, TaskR
 def _column(report: TaskReport) -> dict[str, tuple[str, str]]:
     """activation -> (mean ± sd (n), verdict against the report's baseline)."""
     verdicts = {c.activation: stats.verdict(c, report.compared.higher_is_better) for c in report.comparisons}
-    cells = {}
+    cells, places = {}, digits(report.compared)
     for act, values in report.values.groupby("activation", sort=False)["value"]:
-        spread = f" ± {values.std(ddof=1):.2f}" if len(values) > 1 else ""
-        cells[act] = (f"{values.mean():.2f}{spread} (n={len(values)})", verdicts.get(act, ""))
+        spread = f" ± {values.std(ddof=1):.{places}f}" if len(values) > 1 else ""
+        cells[act] = (f"{values.mean():.{places}f}{spread} (n={len(values)})", verdicts.get(act, ""))
     return cells
 
 
@@ -55,7 +56,8 @@ def side_by_side_rows(default: TaskReport, tuned: TaskReport) -> list[dict[str, 
 
 def side_by_side_note(default: TaskReport, tuned: TaskReport) -> str:
     return (
-        f"{default.compared.label}, mean ± sd over seeds. Default: {default.title}, every activation at the same "
+        f"{default.compared.label}{direction(default.compared)}, mean ± sd over seeds. Default: {default.title}, "
+        "every activation at the same "
         f"settings. Tuned: {tuned.title}, each activation at the settings actbench tune ({tuned.tuned.by}) chose "
         "for it on the validation split; both measured on the test set. Verdicts are each table's own (paired "
         "by seed, Holm over its comparisons): the two are separate experiments, not pooled."

@@ -134,11 +134,14 @@ def curve_columns(curves: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def mean_curves(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy per (task, config_hash, activation, epoch) across finished trials:
-    columns mean, std (ddof=1) and n."""
+def mean_curves(epochs: pd.DataFrame, column: str = "test_acc") -> pd.DataFrame:
+    """A per-epoch metric (the store's ``column``: test accuracy by default) per (task,
+    config_hash, activation, epoch) across finished trials: columns mean, std (ddof=1) and
+    n; NaN where no trial stored that metric."""
     ok = epochs[epochs["status"] == "ok"]
-    curves = ok.groupby([*GROUP, "epoch"], sort=False)["test_acc"].agg(["mean", "std", "count"])
+    if column not in ok:
+        ok = ok.assign(**{column: math.nan})
+    curves = ok.groupby([*GROUP, "epoch"], sort=False)[column].agg(["mean", "std", "count"])
     return curves.rename(columns={"count": "n"}).reset_index()
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from actbench.api import Metric
 from actbench.report import stats
 from actbench.report.decisions import decisions_path
+from actbench.report.metrics import direction
 from actbench.report.sequential import MIN_PAIRS, Design, look_schedule, verdicts
 from actbench.results.store import ResultStore
 from actbench.run.config import RunConfig
@@ -142,7 +143,8 @@ def decide(
 def rule_text(rule: StoppingRule, design: Design, metric: Metric, comparisons: int) -> str:
     margin = f", or equivalent when it lies inside ±{rule.margin:g}" if rule.margin is not None else ""
     return (
-        f"Metric: {metric.label}. Seeds in blocks of {rule.look_every} up to {rule.max_repeats}, looks at "
+        f"Metric: {metric.label}{direction(metric)}. Seeds in blocks of {rule.look_every} up to "
+        f"{rule.max_repeats}, looks at "
         f"{', '.join(map(str, design.looks))} pairs. Group-sequential design: Lan-DeMets O'Brien-Fleming-type "
         f"spending of α = {rule.alpha:g} / {comparisons} = {design.alpha:.4g} per comparison (Bonferroni over "
         f"{comparisons}), boundaries on the paired t statistic for the pairs each look had (a failed or "

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from actbench.report import render
+from actbench.report.metrics import digits, direction, evaluation_axis
 from actbench.tune.grid import setting_label
 from actbench.tune.tuning import Tuning, chosen_settings, validation_label
 
@@ -51,12 +52,12 @@ def config_text(tuning: Tuning, frame: pd.DataFrame, repeats: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(row: pd.Series) -> str:
+def _cell(row: pd.Series, places: int) -> str:
     if row["n"] == 0:
         return "–"
-    spread = "" if math.isnan(row["sd"]) else f" ± {row['sd']:.2f}"
+    spread = "" if math.isnan(row["sd"]) else f" ± {row['sd']:.{places}f}"
     shortfall = "" if row["n"] == row["trials"] else f" ({row['n']} of {row['trials']})"
-    return f"{row['mean']:.2f}{spread}{shortfall}"
+    return f"{row['mean']:.{places}f}{spread}{shortfall}"
 
 
 def score_rows(tuning: Tuning, frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -65,20 +66,22 @@ def score_rows(tuning: Tuning, frame: pd.DataFrame) -> list[dict[str, str]]:
     for act, group in frame.groupby("activation", sort=False):
         chosen = group[group["chosen"]].iloc[0]
         cells = {"activation": act, "chosen": chosen["label"]}
-        cells.update({row["label"]: _cell(row) for _, row in group.iterrows()})
+        cells.update({row["label"]: _cell(row, digits(tuning.metric)) for _, row in group.iterrows()})
         rows.append(cells)
     return rows
 
 
 def method_text(tuning: Tuning) -> str:
     base = tuning.base
+    axis = evaluation_axis(base.task, base.hparams)
     return (
         f"Each activation trained at every setting over seeds {base.seeds[0]}-{base.seeds[-1]} "
-        f"({len(base.seeds)} each, disjoint from a comparison's seeds), {base.hparams['epochs']} epoch(s), scored by "
-        f"{tuning.metric.name} on the validation split: a fixed 10% of the training set held out from training, the "
-        "same for every activation and seed (the test set is not read). Cells: mean ± sd over the seeds that "
-        "finished. Chosen: the best mean among the settings with the most seeds finished (all, unless every setting "
-        "lost some), ties to the earlier setting."
+        f"({len(base.seeds)} each, disjoint from a comparison's seeds), {axis.total} {axis.name}(s), scored by "
+        f"{tuning.metric.name}{direction(tuning.metric)} on the validation split: a fixed 10% of the training set "
+        "held out from training, the same for every activation and seed (the test set is not read). Cells: mean ± sd "
+        f"over the seeds that finished. Chosen: the {'best' if tuning.metric.higher_is_better else 'lowest'} mean "
+        "among the settings with the most seeds finished (all, unless every setting lost some), ties to the earlier "
+        "setting."
     )
 
 

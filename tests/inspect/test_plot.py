@@ -41,7 +41,7 @@ def test_plot_writes_the_file_its_suffix_names_and_refuses_bad_input():
     assert jpeg.stderr.strip() == "error: --out shape.jpg: unknown figure format 'jpg'; choose from: png, svg, pdf"
     bad = cli("plot", "relu", "--range", "2", "-2")
     assert bad.exit_code == 2 and bad.stderr.strip() == "error: range must have low < high, got 2 -2"
-    assert cli("plot", "gleu").stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu?"
+    assert cli("plot", "gleu").stderr.strip() == "error: unknown activation 'gleu'; did you mean: gelu, reglu, geglu?"
 
 
 def test_from_results_draws_each_layer_at_its_trained_parameters():

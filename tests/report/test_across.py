@@ -26,6 +26,7 @@ from actbench.report.across import (
     across_from_reports,
     across_json,
     across_markdown,
+    across_method,
     compare_across,
     strata_from_reports,
     stratified_wilson,
@@ -415,19 +416,28 @@ def test_fewer_than_two_tasks_is_a_usage_error():
     assert str(caught.value) == "--across-tasks needs finished trials; no task has any"
 
 
-def test_different_metrics_or_directions_are_usage_errors():
-    reports = [report("mnist", "a", ONE), report("cifar10", "b", TWO, LOSS), report("fashion", "c", TWO)]
-    with pytest.raises(UsageError) as caught:
-        strata_from_reports(reports)
-    assert str(caught.value) == (
-        "--across-tasks needs one metric on every task, got: final test accuracy (%) on mnist, fashion; "
-        "final test loss on cifar10"
+def test_an_accuracy_task_and_a_loss_task_each_beat_in_their_own_direction():
+    # gelu: the higher accuracy on mnist (6, 7 against 5, 5) and the lower loss on shakespeare at every seed.
+    losses = {"relu": {0: 1.62, 1: 1.70}, "gelu": {0: 1.51, 1: 1.55}}
+    reports = [report("mnist", "a", TWO), report("shakespeare", "b", losses, LOSS)]
+    result = across_from_reports(reports, resamples=100)
+    gelu = row(result, "gelu")
+    assert (gelu.p_improve, gelu.rank, gelu.mean_rank) == (1.0, 1, 1.0)
+    assert (result.metric, result.higher_is_better) == (None, None)
+    assert across_method(result).startswith(
+        "Metrics, each task's own: mnist: final test accuracy (%) (higher is better); shakespeare: final test loss "
+        "(lower is better); on each task an activation beats another, and ranks above it, when better in that "
+        "task's direction. Tasks, each weighted equally: mnist (2 seeds of relu;"
     )
-    with pytest.raises(UsageError) as caught:
-        compare_across([Stratum("one", values(ONE), True, "m"), Stratum("two", values(TWO), False, "m")], "relu")
-    assert str(caught.value) == (
-        "--across-tasks needs one direction on every task, got: higher is better on one; lower is better on two"
-    )
+    saved = json.loads(across_json(result))
+    assert (saved["metric_label"], saved["higher_is_better"]) == (None, None)
+    assert saved["metrics"] == [
+        {"task": "mnist", "metric_label": "final test accuracy (%)", "higher_is_better": True},
+        {"task": "shakespeare", "metric_label": "final test loss", "higher_is_better": False},
+    ]
+    one_metric = across_from_reports([report("mnist", "a", TWO), report("cifar10", "b", ONE)], resamples=100)
+    assert "metrics" not in json.loads(across_json(one_metric))  # one metric: said once, as before
+    assert across_method(one_metric).startswith("Metric: final test accuracy (%) (higher is better). Tasks,")
 
 
 def test_tasks_defaulting_to_different_baselines_are_a_usage_error():

@@ -235,11 +235,11 @@ def test_tasks_with_test_time_augmentation_report_it_as_the_headline():
     [
         (
             ["--metric", "max_acc"],
-            "error: unknown metric 'max_acc'; choose from: final_acc, best_acc, late_mean, final_loss, tta_acc",
+            "error: unknown metric 'max_acc'; choose from: final_acc, best_acc, late_mean, final_loss, tta_acc, bpc",
         ),
         (["--alpha", "1.5"], "error: alpha must be between 0 and 1, got 1.5"),
         (["--baseline", "gelu"], "error: baseline gelu has no finished trials in mnist-mini [e30c7bcd]; it has: relu"),
-        (["--baseline", "gleu"], "error: unknown activation 'gleu'; did you mean: gelu?"),
+        (["--baseline", "gleu"], "error: unknown activation 'gleu'; did you mean: gelu, reglu, geglu?"),
     ],
 )
 def test_report_bad_options_are_one_line_and_exit_2(args, message):

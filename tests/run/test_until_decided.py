@@ -39,6 +39,27 @@ def test_a_clear_difference_is_decided_at_an_early_look_and_a_small_one_is_not()
     assert (close.verdict, close.look) == ("inconclusive", None) and close.low < 0 < close.high
 
 
+def test_a_lower_loss_is_decided_better_where_lower_is_better():
+    design = Design(0.025, (4, 8, 12), margin=None)
+    values = synthetic({"gelu": -2.5}, 12).assign(value=lambda v: v["value"] / 60)  # losses near 1.6, gelu's lower
+    loss = decide(values, "gelu", "relu", 1, design, higher_is_better=False)
+    assert (loss.verdict, loss.look, loss.pairs) == ("better", 2, 8)
+    assert loss.low < loss.delta_mean < loss.high < 0
+    assert decide(values, "gelu", "relu", 1, design, higher_is_better=True).verdict == "worse"
+
+
+def test_the_rule_says_which_way_a_loss_is_better():
+    rule = StoppingRule(max_repeats=12, look_every=4, baseline="relu")
+    loss = Metric("final_loss", "final test loss", "final test loss", "score", higher_is_better=False)
+    assert rule_text(rule, Design(0.05, (4, 8, 12)), loss, 1).startswith(
+        "Metric: final test loss (lower is better). Seeds in blocks of 4 up to 12, looks at 4, 8, 12 pairs."
+    )
+    accuracy = Metric("final_acc", "final test accuracy (%)", "final acc", "score")
+    assert rule_text(rule, Design(0.05, (4, 8, 12)), accuracy, 1).startswith(
+        "Metric: final test accuracy (%). Seeds in blocks"
+    )
+
+
 def test_only_the_pairs_among_the_looks_seeds_count():
     design = Design(0.025, (4, 8, 12))
     values = synthetic({"gelu": 0.0}, 12)
