@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 # Stream ids are part of the experiment's definition: changing one changes every result.
-STREAMS = {"init": 0, "data_order": 1, "activation": 2, "augment": 3, "validation_split": 4}
+STREAMS = {"init": 0, "data_order": 1, "activation": 2, "augment": 3, "validation_split": 4, "dropout": 5}
 
 
 def stream_seed(seed: int, stream: str) -> int:

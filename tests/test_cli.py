@@ -27,7 +27,7 @@ def run_mini(*extra: str, results: str = "results"):
 @pytest.mark.parametrize(
     "acts, message",
     [
-        ("relu,gleu", "error: unknown activation 'gleu'; did you mean: gelu?"),
+        ("relu,gleu", "error: unknown activation 'gleu'; did you mean: gelu, reglu, geglu?"),
         ("ralu(alpha=abc)", "error: ralu: alpha must be a number, got 'abc'"),
         ("srelu(t=-1)", "error: srelu(t=-1.0): t must be > 0, got -1.0"),
         ("relu(alpha=1)", "error: relu takes no parameters, got 'alpha'"),
@@ -54,7 +54,8 @@ def test_a_bad_activation_stops_everything_before_anything_is_written(acts, mess
         (
             ["--task", "imagenet"],
             "error: unknown task 'imagenet'; known tasks: mnist, fashion-mnist, mnist-mini, "
-            "cifar10-airbench94, cifar10-airbench95, cifar10-airbench96",
+            "cifar10-airbench94, cifar10-airbench95, cifar10-airbench96, "
+            "shakespeare-char, shakespeare-char-cpu, shakespeare-char-mini",
         ),
         (["--seeds", "1,x"], "error: seeds must be integers like 0,3,7, got '1,x'"),
         (["--device", "tpu"], "error: unknown device 'tpu'; choose from: auto, cpu, cuda, mps (or cuda:N)"),

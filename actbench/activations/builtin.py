@@ -181,3 +181,39 @@ class Identity(nn.Identity):
 
     def __init__(self) -> None:
         super().__init__()
+
+
+class Gated(nn.Module):
+    """The gated (GLU) form of a transformer's MLP, Shazeer 2020, GLU Variants Improve
+    Transformer (arXiv:2002.05202): a task whose MLP has that form (the GPT tasks) computes
+    ``gate(x W) * (x V)`` with ``gate``, this module's activation; a task without one refuses
+    it before any training (actbench.run.config). Applied to one tensor it is ``gate`` itself,
+    so that the probe, ``check``, ``plot`` and ``speed`` see the gate's nonlinearity."""
+
+    def __init__(self, gate: nn.Module) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gate(x)
+
+
+class ReGLU(Gated):
+    """ReGLU: the gated MLP with a ReLU gate."""
+
+    def __init__(self) -> None:
+        super().__init__(ReLU())
+
+
+class GEGLU(Gated):
+    """GEGLU: the gated MLP with an (exact) GELU gate."""
+
+    def __init__(self) -> None:
+        super().__init__(GELU())
+
+
+class SwiGLU(Gated):
+    """SwiGLU: the gated MLP with a SiLU (Swish, β = 1) gate."""
+
+    def __init__(self) -> None:
+        super().__init__(SiLU())

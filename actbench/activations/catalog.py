@@ -139,3 +139,9 @@ _builtin(
     "Rumelhart, Hinton & Williams 1986, Learning Representations by Back-Propagating Errors",
 )
 _builtin("identity", "Identity", "x", "the linear baseline: no nonlinearity")
+
+# The gated MLP's shorthands (the GPT tasks' mlp=gated with the gate named), as the field names them.
+_GLU_PAPER = "Shazeer 2020, GLU Variants Improve Transformer (arXiv:2002.05202)"
+_builtin("reglu", "ReGLU", "ReGLU: max(0, xW)·(xV), a gated MLP (GPT tasks only)", _GLU_PAPER)
+_builtin("geglu", "GEGLU", "GEGLU: GELU(xW)·(xV), a gated MLP (GPT tasks only)", _GLU_PAPER)
+_builtin("swiglu", "SwiGLU", "SwiGLU: SiLU(xW)·(xV), a gated MLP (GPT tasks only)", _GLU_PAPER)

@@ -16,8 +16,9 @@ from typing import Any
 import torch
 
 from actbench.activations import parse_activation, split_specs
+from actbench.activations.builtin import Gated
 from actbench.activations.probe import probe_activation
-from actbench.api import TUNED_KEY, Trial
+from actbench.api import TUNED_KEY, Task, Trial
 from actbench.errors import UsageError
 from actbench.run.engines import ENGINES
 from actbench.run.executors import EXECUTORS, OPTION_KEYS
@@ -52,9 +53,10 @@ RUN_KEYS = (
     *HPARAM_SHORTCUTS,
     *OPTION_KEYS,
 )
-# Hyperparameters every activation must share in a tuned run: the budget (epochs) and what
-# the metrics are measured on.
-UNTUNABLE = ("epochs", "split")
+# Hyperparameters every activation must share in a tuned run: the budget (epochs; a GPT's
+# max_iters), what the metrics are measured on, and the GPT's MLP form (plain or gated:
+# the architecture compared, not a setting of it).
+UNTUNABLE = ("epochs", "max_iters", "split", "mlp")
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -208,7 +210,7 @@ def resolve_device(name: str) -> torch.device:
         raise UsageError(f"invalid device {name!r}") from None
 
 
-def _activations(value: Any) -> list[str]:
+def _activations(value: Any, task: Task) -> list[str]:
     specs = split_specs(value) if isinstance(value, str) else list(value)
     if not specs:
         raise UsageError("no activations given: pass --acts relu,gelu or set acts in the config file")
@@ -218,6 +220,12 @@ def _activations(value: Any) -> list[str]:
         if parsed.canonical in canonical:
             raise UsageError(f"activation listed twice: {parsed.canonical}")
         probe_activation(parsed)
+        # A task whose MLP has a gated form says so (gated_mlp); any other would use the gate alone.
+        if isinstance(parsed.build(), Gated) and not getattr(task, "gated_mlp", False):
+            raise UsageError(
+                f"activation {parsed.unversioned} is a gated MLP (GLU) form, which task {task.name} does not have; "
+                "the shakespeare-char tasks do"
+            )
         canonical.append(parsed.canonical)
     return canonical
 
@@ -269,7 +277,7 @@ def build_run_config(file_values: dict[str, Any], cli_values: dict[str, Any]) ->
     check_types(cli_values)
     merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
     task = get_task(str(merged.get("task", "mnist")))
-    activations = _activations(merged.get("acts", []))
+    activations = _activations(merged.get("acts", []), task)
     seeds = _seeds(cli_values, "command line") or _seeds(file_values, "config file") or [0]
     overrides = {**_hparam_overrides(file_values), **_hparam_overrides(cli_values)}
     hparams = task.resolve_hparams(overrides)

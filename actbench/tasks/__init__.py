@@ -16,10 +16,10 @@ Adding a family of tasks:
 
 from actbench.api import Task
 from actbench.registry import Registry
-from actbench.tasks import airbench, mlp
+from actbench.tasks import airbench, gpt, mlp
 
 TASKS: Registry[Task] = Registry("task", listing="known tasks: {names}", cutoff=0.5)
-for _task in (*mlp.TASKS, *airbench.TASKS):
+for _task in (*mlp.TASKS, *airbench.TASKS, *gpt.TASKS):
     TASKS.add(_task.name, _task)
 
 

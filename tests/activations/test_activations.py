@@ -31,6 +31,7 @@ from actbench.errors import SpecError, UsageError
 
 BUILTINS = [
     "elu",
+    "geglu",
     "gelu",
     "gelu_tanh",
     "identity",
@@ -38,6 +39,7 @@ BUILTINS = [
     "mish",
     "prelu",
     "ralu",
+    "reglu",
     "relu",
     "relu2",
     "selu",
@@ -46,6 +48,7 @@ BUILTINS = [
     "softplus",
     "squareplus",
     "srelu",
+    "swiglu",
     "tanh",
 ]
 
@@ -424,7 +427,7 @@ def test_split_specs_errors(text: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("gleu", "unknown activation 'gleu'; did you mean: gelu?"),
+        ("gleu", "unknown activation 'gleu'; did you mean: gelu, reglu, geglu?"),
         ("gelu-tanh", "unknown activation 'gelu-tanh'; did you mean: gelu_tanh, tanh, gelu?"),
         ("Swsh", "unknown activation 'Swsh'; did you mean: swish?"),
         ("xyz", "unknown activation 'xyz'; run 'actbench acts' to list them"),
@@ -478,7 +481,7 @@ def test_get_info_and_list() -> None:
     assert get_info("relu").learnable == "" and get_info("relu").params == ()
     assert get_info("prelu").learnable
     assert get_info("srelu").learnable == ""  # t is fixed, as in the reference module
-    with pytest.raises(SpecError, match=r"^unknown activation 'gleu'; did you mean: gelu\?$"):
+    with pytest.raises(SpecError, match=r"^unknown activation 'gleu'; did you mean: gelu, reglu, geglu\?$"):
         get_info("gleu")
 
 

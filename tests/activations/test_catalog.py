@@ -18,6 +18,6 @@ def test_declared_parameters_are_the_class_signature(name):
     assert all(p.doc for p in info.params)  # every parameter says what it is
 
 
-def test_all_seventeen_builtins_are_declared():
-    assert len(BUILTINS) == 17 and ACTIVATIONS.aliases("silu") == ["swish"]
+def test_all_twenty_builtins_are_declared():
+    assert len(BUILTINS) == 20 and ACTIVATIONS.aliases("silu") == ["swish"]
     assert ACTIVATIONS.aliases("relu2") == ["squared_relu"]

@@ -53,6 +53,8 @@ def test_the_grid_is_every_combination_in_the_order_given():
         (["lr"], "--grid expects key=value1,value2,..., got 'lr'"),
         (["lr=1e-3", "lr=1e-2"], "--grid lr given twice; list all its values in one: lr=a,b,c"),
         (["epochs=1,2"], "--grid epochs: epochs cannot be tuned, every activation gets the same"),
+        (["max_iters=100,200"], "--grid max_iters: max_iters cannot be tuned, every activation gets the same"),
+        (["mlp=plain,gated"], "--grid mlp: mlp cannot be tuned, every activation gets the same"),
         (["lr=1e-3,,1e-2"], "--grid has an empty value in '1e-3,,1e-2'"),
         (["lr=0.001,1e-3"], "--grid lr lists a value twice: 0.001,1e-3"),
         ([], "nothing to tune: give --grid, e.g. --grid lr=3e-4,1e-3,3e-3"),
