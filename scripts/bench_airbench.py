@@ -63,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write_synthetic_cifar10(Path(tmp) / BATCHES_FOLDER, args.n_train, args.n_test)
         ctx = TrainContext(device=device, data_dir=Path(tmp), verify=False, compile=args.compile)
-        task.prepare(ctx)  # data to the device once, outside the timings
+        task.prepare(ctx, hp)  # data to the device once, outside the timings
         timed: dict[str, list[float]] = {}
         for act in acts:
             for seed in range(args.seeds):

@@ -12,15 +12,17 @@ from actbench.errors import SpecError, describe_exception
 PROBE_SHAPE = (8, 16)  # (batch, features): as an MLP's hidden layer sees it
 
 
-def probe_activation(spec: ActivationSpec) -> None:
+def probe_activation(spec: ActivationSpec) -> torch.nn.Module:
     """SpecError unless ``spec``'s module maps a float32 (8, 16) batch to a finite float32
-    batch of the same shape through which a gradient flows back to the input."""
+    batch of the same shape through which a gradient flows back to the input; the module
+    probed, for what a caller asks of its kind (a gated MLP's form, say)."""
     where = f"activation {spec.unversioned}"  # as the user wrote it: the version is ours
     gen = torch.Generator().manual_seed(0)  # its own stream: the run's RNG is not moved
     x = (2 * torch.randn(PROBE_SHAPE, generator=gen)).requires_grad_()
     with torch.random.fork_rng(devices=[]):
         try:
-            y = spec.build()(x)
+            module = spec.build()
+            y = module(x)
         except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises is one line for its author
             raise SpecError(
                 f"{where} fails on a float32 batch of shape {PROBE_SHAPE}: {describe_exception(exc)}"
@@ -42,3 +44,4 @@ def probe_activation(spec: ActivationSpec) -> None:
             raise SpecError(f"{where} fails in its backward pass: {describe_exception(exc)}") from None
         if not torch.isfinite(grad).all():
             raise SpecError(f"{where} has a non-finite gradient on a standard normal batch (x 2)")
+    return module

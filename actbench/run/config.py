@@ -219,9 +219,9 @@ def _activations(value: Any, task: Task) -> list[str]:
         parsed = parse_activation(str(spec))
         if parsed.canonical in canonical:
             raise UsageError(f"activation listed twice: {parsed.canonical}")
-        probe_activation(parsed)
+        module = probe_activation(parsed)
         # A task whose MLP has a gated form says so (gated_mlp); any other would use the gate alone.
-        if isinstance(parsed.build(), Gated) and not getattr(task, "gated_mlp", False):
+        if isinstance(module, Gated) and not getattr(task, "gated_mlp", False):
             raise UsageError(
                 f"activation {parsed.unversioned} is a gated MLP (GLU) form, which task {task.name} does not have; "
                 "the shakespeare-char tasks do"
